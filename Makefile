@@ -1,0 +1,54 @@
+# SimpleBPF: set-up, build, tests, demo and benchmarks on Debian 12.
+#   make demo    install what is missing, build, run the main job on an example
+#   make check   install what is missing, build, run every test
+#   make bench   print the benchmark tables
+BUILD   ?= build
+JOBS    ?= $(shell nproc)
+LIT     ?= /usr/lib/llvm-16/build/utils/lit/lit.py
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the project builds and tests with (see docs/development.md).
+PACKAGES := cmake ninja-build g++ ccache python3 libgtest-dev \
+  libmlir-16-dev mlir-16-tools llvm-16-dev llvm-16-tools clang-16 \
+  libz3-dev libbpf-dev bpftool libcurl4-openssl-dev libboost-dev \
+  libboost-filesystem-dev nlohmann-json3-dev
+
+.PHONY: all deps configure build check unit lit demo bench docs clean
+
+all: build
+
+# Idempotent and quick when everything is present: one dpkg query, and apt
+# only for what is missing.
+deps:
+	@missing=$$(dpkg-query -W -f='$${Package} $${db:Status-Abbrev}\n' $(PACKAGES) 2>/dev/null \
+	  | awk '$$2 == "ii" {print $$1}' | sort > /tmp/.sbpf-have.$$$$; \
+	  for p in $(PACKAGES); do grep -qx "$$p" /tmp/.sbpf-have.$$$$ || echo $$p; done; rm -f /tmp/.sbpf-have.$$$$); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing" $$missing; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	cmake -G Ninja -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	ninja -C $(BUILD) -j $(JOBS)
+
+# Every test: lit (tools, frontends, dialect) and the GoogleTest unit tests,
+# in one lit run; the last line is the summary CI reads.
+check: build
+	@python3 $(LIT) -q --show-unsupported -j $(JOBS) -o $(BUILD)/test-results.json \
+	  $(BUILD)/lit-tests $(BUILD)/unittests; status=$$?; \
+	python3 scripts/summarize-lit.py $(BUILD)/test-results.json; exit $$status
+
+demo: build
+	@echo "== sbpf-opt examples/appnet/paper_fault.appnet --rpc-schema examples/appnet/rpc.proto"
+	@$(BUILD)/bin/sbpf-opt examples/appnet/paper_fault.appnet --rpc-schema examples/appnet/rpc.proto
+
+bench: build
+	@$(BUILD)/bin/sbpf-frontend-bench examples/appnet examples/appnet/rpc.proto
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,22 @@
+# lit configuration for SimpleBPF's tool tests (sbpf-opt, frontends, dialect).
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "SimpleBPF"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".appnet", ".test"]
+config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.sbpf_obj_root, "lit-tests")
+
+# Every FileCheck variable is scoped to its CHECK-LABEL block (as Triton does).
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
+
+llvm_config.use_default_substitutions()
+config.substitutions.append(("%examples", os.path.join(config.sbpf_src_root, "examples")))
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    [ToolSubst("sbpf-opt", unresolved="fatal")], [config.sbpf_tools_dir])

@@ -1,0 +1,30 @@
+//===- InitAll.h - the dialects and passes every SimpleBPF tool knows -*- C++ -*-===//
+#ifndef SBPF_INITALL_H
+#define SBPF_INITALL_H
+
+#include "sbpf/Netfn/Netfn.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace sbpf {
+
+/// netfn plus the upstream dialects the lowering to BPF goes through.
+inline void registerAllDialects(mlir::DialectRegistry &registry) {
+  registry.insert<netfn::NetfnDialect, mlir::arith::ArithDialect,
+                  mlir::cf::ControlFlowDialect, mlir::func::FuncDialect,
+                  mlir::LLVM::LLVMDialect, mlir::scf::SCFDialect>();
+}
+
+/// Upstream generic transformations (canonicalize, cse, inline, ...) and,
+/// as they land, SimpleBPF's own passes and pipelines.
+inline void registerAllPasses() { mlir::registerTransformsPasses(); }
+
+} // namespace sbpf
+
+#endif // SBPF_INITALL_H
