@@ -52,3 +52,10 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+# Regenerates the dialect reference from the TableGen descriptions.
+docs: configure
+	ninja -C $(BUILD) SBPFNetfnDocGen
+	mkdir -p docs/dialects/netfn
+	for f in NetfnDialect NetfnOps NetfnTypes; do \
+	  cp $(BUILD)/dialects/netfn/include/sbpf/Netfn/$$f.md docs/dialects/netfn/$$f.md; done

@@ -17,6 +17,8 @@ config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
 
 llvm_config.use_default_substitutions()
 config.substitutions.append(("%examples", os.path.join(config.sbpf_src_root, "examples")))
+config.substitutions.append(("%sbpf_src_root", config.sbpf_src_root))
+config.substitutions.append(("%sbpf_obj_root", config.sbpf_obj_root))
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
     [ToolSubst("sbpf-opt", unresolved="fatal")], [config.sbpf_tools_dir])

@@ -434,7 +434,8 @@ LogicalResult CastOp::verify() {
             (llvm::isa<FixedType>(from) &&
              (isInt(to) || to.isF64() || llvm::isa<FixedType>(to))) ||
             (llvm::isa<InstantType>(from) && to.isUnsignedInteger(64)) ||
-            (from.isUnsignedInteger(64) && llvm::isa<InstantType>(to));
+            (from.isUnsignedInteger(64) && llvm::isa<InstantType>(to)) ||
+            (llvm::isa<StringType>(from) && llvm::isa<StringType>(to));
   if (!ok)
     return emitOpError("cannot convert ") << from << " to " << to;
   return success();

@@ -401,7 +401,9 @@ def Netfn_CastOp : Netfn_Op<"cast", [Pure]> {
       arithmetic), then wrap to the new width;
     - f64 → fixed: `round_toward_zero(v * 2^F)` saturating; fixed → f64:
       `raw / 2^F` rounded to nearest;
-    - instant ↔ ui64: the nanosecond count.
+    - instant ↔ ui64: the nanosecond count;
+    - string<N> → string<M>: the same bytes, truncated to the first M when
+      longer.
 
     ```mlir
     %f = netfn.cast %n : ui32 to f64

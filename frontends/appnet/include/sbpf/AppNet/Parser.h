@@ -1,0 +1,49 @@
+//===- Parser.h - recursive-descent parser of AppNet elements ---*- C++ -*-===//
+//
+// Parses the grammar of shared/docs/appnet-language.md §3 with our
+// extensions (inline match arms, optional `resp`, optional commas between
+// arguments and parameters, assignments and `send` in lambda bodies).
+// Operator precedence is conventional: or < and < comparison (not
+// associative) < + - < * /. An unparenthesised chain mixing + - with * /, or
+// `and` with `or`, gets a warning (the reference grammar has no precedence).
+// The parser stops at the first syntax error and reports exactly that one;
+// nesting deeper than kMaxNesting is an error, so no input can exhaust the
+// stack.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SBPF_APPNET_PARSER_H
+#define SBPF_APPNET_PARSER_H
+
+#include "sbpf/AppNet/AST.h"
+#include "sbpf/AppNet/Diagnostics.h"
+#include "sbpf/AppNet/Lexer.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sbpf::appnet {
+
+/// How deep expressions, blocks and types may nest.
+constexpr unsigned kMaxNesting = 200;
+
+/// Parses a token stream produced by `lex` (which must have succeeded).
+/// Returns null iff a syntax error was reported.
+std::unique_ptr<Element> parseTokens(const std::vector<Token> &tokens,
+                                     DiagnosticSink &diags);
+
+/// Lexes and parses `source`. Returns null iff an error was reported.
+std::unique_ptr<Element> parseElement(std::string_view source,
+                                      DiagnosticSink &diags);
+
+/// Parses `source` as one expression (for tests and tools); null on error.
+ExprPtr parseExpression(std::string_view source, DiagnosticSink &diags);
+
+/// Prints an expression back in AppNet syntax, parenthesising every nested
+/// binary expression so that the grouping is explicit: `a + (b * c)`.
+std::string printExpr(const Expr &expr);
+
+} // namespace sbpf::appnet
+
+#endif // SBPF_APPNET_PARSER_H
