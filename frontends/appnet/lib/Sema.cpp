@@ -178,7 +178,11 @@ private:
   Type unify(const Type &a, const Type &b, SourceLoc loc);
   bool convertible(const Expr &expr, const Type &to) const;
   void convert(ExprPtr &slot, const Type &to);
-  void finalize(ExprPtr &slot) { convert(slot, Type(TypeKind::Int)); }
+  /// Gives untyped integer literals in `slot` their default type, int.
+  void finalize(ExprPtr &slot) {
+    if (containsUntyped(slot->type))
+      convert(slot, Type(TypeKind::Int));
+  }
 
   Element &element;
   const SemaOptions &options;
