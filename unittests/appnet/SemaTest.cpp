@@ -133,8 +133,9 @@ void verifyBlock(const Block &block) {
       verifyExpr(*a->value);
       for (const AssignTarget &t : a->targets)
         EXPECT_NE(t.decl, nullptr);
-      if (!a->isPair)
+      if (!a->isPair) {
         EXPECT_TRUE(a->value->type.sameAs(a->targets[0].decl->type));
+      }
     } else if (auto *send = dyn_cast<SendStmt>(s.get()))
       verifyExpr(*send->value);
     else if (auto *m = dyn_cast<MatchStmt>(s.get())) {

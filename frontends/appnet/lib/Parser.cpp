@@ -45,20 +45,22 @@ struct ChainOp {
 class Parser {
 public:
   Parser(const std::vector<Token> &tokens, DiagnosticSink &diags)
-      : tokens(tokens), diags(diags) {}
+      : tokens(tokens), diags(diags) {
+    if (!tokens.empty())
+      eofToken.loc = tokens.back().loc;
+  }
 
   std::unique_ptr<Element> parseElement();
   ExprPtr parseStandaloneExpr();
 
 private:
-  // Token access. The stream always ends with Eof; reading never goes past
-  // it, so lookahead cannot run out of bounds.
+  // Token access. Past the end of the stream (which `lex` always ends with
+  // Eof, but a hand-made stream may not) every read yields Eof, so lookahead
+  // stays in bounds and every loop ends.
   const Token &tok() const { return peek(0); }
   const Token &peek(size_t n) const {
-    if (tokens.empty())
-      return eofToken;
     size_t i = index + n;
-    return i < tokens.size() ? tokens[i] : tokens.back();
+    return i < tokens.size() ? tokens[i] : eofToken;
   }
   bool at(Tok kind) const { return tok().kind == kind; }
   const Token &advance() {
@@ -66,6 +68,12 @@ private:
     if (index < tokens.size() && !t.is(Tok::Eof))
       ++index;
     return t;
+  }
+  bool unexpectedIndent() {
+    if (!at(Tok::Indent))
+      return false;
+    error(tok().loc, "unexpected indent");
+    return true;
   }
   bool consume(Tok kind) {
     if (!at(kind))
@@ -106,7 +114,9 @@ private:
     return false;
   }
 
-  /// Counts nesting of expressions, blocks and types; see kMaxNesting.
+  /// Counts nesting of expressions and types (`depth`, up to kMaxNesting)
+  /// and of blocks (`blockDepth`, up to kMaxBlockNesting) so that no input
+  /// can recurse deeper than their sum.
   bool enter(const char *what) {
     if (++depth <= kMaxNesting)
       return true;
@@ -119,6 +129,19 @@ private:
     Nesting(Parser &parser, const char *what)
         : parser(parser), ok(parser.enter(what)) {}
     ~Nesting() { --parser.depth; }
+  };
+  struct BlockNesting {
+    Parser &parser;
+    bool ok;
+    explicit BlockNesting(Parser &parser) : parser(parser) {
+      ok = ++parser.blockDepth <= kMaxBlockNesting;
+      // Located at the token that opens the block (':', '=>' or 'match').
+      if (!ok)
+        parser.error(parser.index ? parser.tokens[parser.index - 1].loc
+                                  : parser.tok().loc,
+                     "blocks nested too deeply");
+    }
+    ~BlockNesting() { --parser.blockDepth; }
   };
 
   // Sections.
@@ -156,6 +179,7 @@ private:
   Token eofToken{Tok::Eof, {1, 1}, {}, 0, 0};
   size_t index = 0;
   unsigned depth = 0;
+  unsigned blockDepth = 0;
   bool failed = false;
 };
 
@@ -229,6 +253,8 @@ void Parser::parseStateSection(Element &element) {
       advance();
       continue;
     }
+    if (unexpectedIndent())
+      return;
     StateDecl decl;
     while (!failed && at(Tok::At)) {
       if (!parseDecorator(decl.decorators))
@@ -353,7 +379,7 @@ void Parser::parseHandler(Handler &handler) {
 }
 
 bool Parser::parseBlock(Block &block, const std::string &after) {
-  Nesting nesting(*this, "blocks");
+  BlockNesting nesting(*this);
   if (!nesting.ok)
     return false;
   if (!expect(Tok::Newline, "end of line after " + after))
@@ -379,10 +405,8 @@ bool Parser::parseBlock(Block &block, const std::string &after) {
 //===----------------------------------------------------------------------===//
 
 StmtPtr Parser::parseStatement() {
-  if (at(Tok::Indent)) {
-    error(tok().loc, "unexpected indent");
+  if (unexpectedIndent())
     return nullptr;
-  }
   // `match = 1` is an (invalid) assignment, reported by the type checker.
   if (!peek(1).is(Tok::Assign)) {
     if (at(Tok::KwMatch))
@@ -496,7 +520,7 @@ StmtPtr Parser::parseSend() {
 
 StmtPtr Parser::parseMatch() {
   auto stmt = std::make_unique<MatchStmt>(advance().loc); // 'match'
-  Nesting nesting(*this, "blocks");
+  BlockNesting nesting(*this);
   if (!nesting.ok)
     return nullptr;
   stmt->scrutinee = parseExpr();
@@ -512,7 +536,7 @@ StmtPtr Parser::parseMatch() {
   advance();
   while (!failed && !at(Tok::Dedent) && !at(Tok::Eof)) {
     MatchArm arm;
-    if (!parsePattern(arm.pattern))
+    if (unexpectedIndent() || !parsePattern(arm.pattern))
       return nullptr;
     arm.arrowLoc = tok().loc;
     if (!expect(Tok::Arrow, "'=>' after the pattern"))
@@ -606,7 +630,7 @@ bool Parser::parsePattern(Pattern &pattern) {
 
 StmtPtr Parser::parseForeach() {
   auto stmt = std::make_unique<ForeachStmt>(advance().loc); // 'foreach'
-  Nesting nesting(*this, "blocks");
+  BlockNesting nesting(*this);
   if (!nesting.ok)
     return nullptr;
   SourceLoc open = tok().loc;

@@ -102,6 +102,10 @@ private:
   std::unordered_map<uint32_t, std::pair<std::string_view, SourceLoc>>
       lineComments;
   Schema schema;
+  std::unordered_map<std::string, SourceLoc> messagesByName;
+  /// Of the message being read.
+  std::unordered_map<std::string, SourceLoc> fieldsByName;
+  std::unordered_map<uint32_t, SourceLoc> fieldsByNumber;
 };
 
 bool SchemaReader::tokenize() {
@@ -317,11 +321,13 @@ bool SchemaReader::parseMessage() {
   SchemaMessage message;
   message.loc = tok().loc;
   message.name = std::string(advance().text);
-  for (const SchemaMessage &other : schema.messages)
-    if (other.name == message.name) {
-      diags.error(message.loc, "duplicate message '" + message.name + "'");
-      diags.note(other.loc, "previous definition is here");
-    }
+  auto [previous, isNew] = messagesByName.emplace(message.name, message.loc);
+  if (!isNew) {
+    diags.error(message.loc, "duplicate message '" + message.name + "'");
+    diags.note(previous->second, "previous definition is here");
+  }
+  fieldsByName.clear();
+  fieldsByNumber.clear();
   SourceLoc open = tok().loc;
   if (!expectPunct('{', "after 'message " + message.name + "'"))
     return false;
@@ -409,18 +415,21 @@ bool SchemaReader::parseField(SchemaMessage &message) {
   field.capacity = field.isText() ? defaultCapacity : 0;
   applyCapacityComment(field, endLine);
 
-  for (const SchemaField &other : message.fields) {
-    if (other.name == field.name) {
-      diags.error(field.loc, "duplicate field '" + field.name +
-                                 "' in message '" + message.name + "'");
-      diags.note(other.loc, "previous definition is here");
-      return true;
-    }
-    if (field.number != 0 && other.number == field.number) {
+  // Hash lookups keep a message with many fields linear.
+  auto [byName, newName] = fieldsByName.emplace(field.name, field.loc);
+  if (!newName) {
+    diags.error(field.loc, "duplicate field '" + field.name +
+                               "' in message '" + message.name + "'");
+    diags.note(byName->second, "previous definition is here");
+    return true;
+  }
+  if (field.number != 0) {
+    auto [byNumber, newNumber] = fieldsByNumber.emplace(field.number, field.loc);
+    if (!newNumber) {
       diags.error(number.loc, "field number " + std::to_string(field.number) +
                                   " is used twice in message '" +
                                   message.name + "'");
-      diags.note(other.loc, "previous use is here");
+      diags.note(byNumber->second, "previous use is here");
       return true;
     }
   }

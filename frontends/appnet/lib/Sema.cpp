@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 using namespace sbpf::appnet;
@@ -126,17 +127,22 @@ private:
   }
   bool stop() const { return diags.reachedErrorLimit(); }
 
-  // Scopes: a flat list of visible names, with the start of each open scope.
-  void pushScope() { scopeStarts.push_back(visible.size()); }
+  // Scopes. Each name maps to the stack of its visible declarations (the
+  // innermost last); `declared` lists names in declaration order so that
+  // closing a scope pops exactly what it declared. Lookups stay O(1) however
+  // many locals an input declares.
+  void pushScope() { scopeStarts.push_back(declared.size()); }
   void popScope() {
-    visible.resize(scopeStarts.back());
+    while (declared.size() > scopeStarts.back()) {
+      visible[declared.back()].pop_back();
+      declared.pop_back();
+    }
     scopeStarts.pop_back();
   }
   VarDecl *lookup(std::string_view name) const {
-    for (auto it = visible.rbegin(); it != visible.rend(); ++it)
-      if (it->first == name)
-        return it->second;
-    return nullptr;
+    auto it = visible.find(name);
+    return it == visible.end() || it->second.empty() ? nullptr
+                                                     : it->second.back();
   }
   VarDecl *declare(const std::string &name, VarKind kind, Type type,
                    SourceLoc loc);
@@ -187,7 +193,8 @@ private:
   Element &element;
   const SemaOptions &options;
   DiagnosticSink &diags;
-  std::vector<std::pair<std::string_view, VarDecl *>> visible;
+  std::unordered_map<std::string_view, std::vector<VarDecl *>> visible;
+  std::vector<std::string_view> declared;
   std::vector<size_t> scopeStarts;
   HandlerKind handler = HandlerKind::Init;
   std::set<std::string> notedFields; ///< Schema-less fields already noted.
@@ -216,7 +223,8 @@ VarDecl *Sema::declare(const std::string &name, VarKind kind, Type type,
   VarDecl *raw = decl.get();
   element.vars.push_back(std::move(decl));
   // The name's bytes live in the heap-allocated VarDecl: stable.
-  visible.emplace_back(raw->name, raw);
+  visible[raw->name].push_back(raw);
+  declared.push_back(raw->name);
   return raw;
 }
 
@@ -968,8 +976,9 @@ Type Sema::checkMapVecRpcCall(CallExpr &call) {
     if (call.args.size() == count)
       return true;
     error(call.calleeLoc, "'" + f + "' on " + object.str() + " takes " +
-                              std::to_string(count) + " arguments, found " +
-                              std::to_string(call.args.size()));
+                              std::to_string(count) +
+                              (count == 1 ? " argument" : " arguments") +
+                              ", found " + std::to_string(call.args.size()));
     checkArgsLoosely(call, 1);
     return false;
   };

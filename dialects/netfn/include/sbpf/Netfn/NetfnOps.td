@@ -306,8 +306,8 @@ def Netfn_DivOp : Netfn_BinaryOp<"div", Netfn_Numeric, [{
   }]> { let summary = "division (x / 0 = 0 for integers)"; }
 def Netfn_RemOp : Netfn_BinaryOp<"rem", Netfn_Int, [{
     `a % b` for integers: unsigned remainder for unsigned types; for signed
-    types the remainder has the sign of `a` (`a - (a / b) * b`). `x % 0 = x`,
-    as in eBPF.
+    types the remainder has the sign of `a` (`a - (a / b) * b`, so
+    `MIN % -1 = 0`). `x % 0 = x`, as in eBPF.
   }]> { let summary = "integer remainder (x % 0 = x)"; }
 def Netfn_AndOp : Netfn_BinaryOp<"and", Netfn_BitsLike, [{
     Bitwise and of two integers, or the logical and of two booleans. Both
@@ -352,7 +352,8 @@ def Netfn_CmpOp : Netfn_Op<"cmp", [Pure, SameTypeOperands]> {
   let summary = "comparison";
   let description = [{
     Compares two values of the same type and yields an i1. `eq`/`ne` apply
-    to every scalar and pair type (strings by length and bytes); `lt`, `le`,
+    to every scalar and pair type (strings by length and bytes, pairs
+    componentwise, f64 as IEEE-754 so NaN equals nothing); `lt`, `le`,
     `gt`, `ge` apply to ordered types: integers by their signedness,
     fixed-point as signed raw values, instants as unsigned, f64 as IEEE-754
     ordered comparisons (false when either is NaN).
@@ -399,7 +400,7 @@ def Netfn_CastOp : Netfn_Op<"cast", [Pure]> {
       then as integer → integer from a signed W-bit value;
     - fixed → fixed: shift by the difference in scale (right shifts are
       arithmetic), then wrap to the new width;
-    - f64 → fixed: `round_toward_zero(v * 2^F)` saturating; fixed → f64:
+    - f64 → fixed: `round_toward_zero(v * 2^F)` saturating, NaN to 0; fixed → f64:
       `raw / 2^F` rounded to nearest;
     - instant ↔ ui64: the nanosecond count;
     - string<N> → string<M>: the same bytes, truncated to the first M when

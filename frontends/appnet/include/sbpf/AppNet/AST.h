@@ -22,8 +22,9 @@
 // Nodes are plain structs with a kind enum and `classof`, so both
 // `switch (e.kind) { case Expr::Kind::Binary: static_cast<BinaryExpr&>(e) }`
 // and llvm::isa / cast / dyn_cast work. Children are owned by unique_ptr.
-// Every node has a SourceLoc: an expression's is its first token; a binary
-// expression also keeps its operator's (`opLoc`).
+// Every node has a SourceLoc: an expression's is its first token, not
+// counting enclosing parentheses (`(a + b)` is at `a`; a pair `(a, b)` is at
+// its '('); a binary expression also keeps its operator's (`opLoc`).
 //
 // What the type checker (Sema) records
 // ------------------------------------

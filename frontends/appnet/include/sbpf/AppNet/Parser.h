@@ -7,8 +7,8 @@
 // associative) < + - < * /. An unparenthesised chain mixing + - with * /, or
 // `and` with `or`, gets a warning (the reference grammar has no precedence).
 // The parser stops at the first syntax error and reports exactly that one;
-// nesting deeper than kMaxNesting is an error, so no input can exhaust the
-// stack.
+// nesting deeper than kMaxNesting / kMaxBlockNesting is an error, so no
+// input can exhaust the stack (here or in later walks over the tree).
 //
 //===----------------------------------------------------------------------===//
 #ifndef SBPF_APPNET_PARSER_H
@@ -25,8 +25,11 @@
 
 namespace sbpf::appnet {
 
-/// How deep expressions, blocks and types may nest.
+/// How deep expressions and types may nest (an operator of a chain counts as
+/// one level: `a + b + c` is a tree of depth 2).
 constexpr unsigned kMaxNesting = 200;
+/// How deep blocks may nest (handler bodies, match arms, lambda bodies).
+constexpr unsigned kMaxBlockNesting = 100;
 
 /// Parses a token stream produced by `lex` (which must have succeeded).
 /// Returns null iff a syntax error was reported.
