@@ -317,3 +317,21 @@ netfn.program @p {
     netfn.forward
   }
 }
+
+// -----
+
+// A structured region continues (yield) or leaves the handler (a verdict);
+// anything else would leave control undefined.
+netfn.program @p {
+  netfn.event @e "packet" ()
+  netfn.handler @h on @e {
+    %c = netfn.const true : i1
+    // expected-error @+1 {{each region must end with netfn.yield, netfn.forward or netfn.reject}}
+    "netfn.if"(%c) ({
+      %d = netfn.const true : i1
+    }, {
+      netfn.yield
+    }) : (i1) -> ()
+    netfn.forward
+  }
+}

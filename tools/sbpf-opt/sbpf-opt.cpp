@@ -160,6 +160,15 @@ int main(int argc, char **argv) {
   }
 
   std::string errorMessage;
+  if (!rpcSchema.empty()) {
+    // Checked here so the message names the option rather than a location.
+    auto schema = llvm::MemoryBuffer::getFile(rpcSchema);
+    if (!schema) {
+      llvm::errs() << "sbpf-opt: error: cannot read --rpc-schema '" << rpcSchema
+                   << "': " << schema.getError().message() << "\n";
+      return 1;
+    }
+  }
   auto input = openInputFile(inputFilename, &errorMessage);
   if (!input) {
     llvm::errs() << "sbpf-opt: error: " << errorMessage << "\n";

@@ -147,9 +147,11 @@ static ParseResult coerceParsedLiteral(OpAsmParser &parser, SMLoc loc,
 /// op's result types, or with a verdict that leaves the handler.
 static LogicalResult verifyRegionExits(Operation *op, TypeRange resultTypes) {
   for (Region &region : op->getRegions()) {
-    if (region.empty())
-      return op->emitOpError("region must not be empty");
-    Operation *term = region.front().getTerminator();
+    if (region.empty() || region.front().empty() ||
+        !region.front().back().hasTrait<OpTrait::IsTerminator>())
+      return op->emitOpError("each region must end with netfn.yield, "
+                             "netfn.forward or netfn.reject");
+    Operation *term = &region.front().back();
     if (auto yield = llvm::dyn_cast_or_null<YieldOp>(term)) {
       if (yield.getValues().getTypes() != resultTypes)
         return yield.emitOpError()

@@ -61,8 +61,9 @@ public:
     if (!options.eventSchemaPath.empty()) {
       auto text = llvm::MemoryBuffer::getFile(options.eventSchemaPath);
       if (!text) {
-        mlir::emitError(mlir::FileLineColLoc::get(&context, options.eventSchemaPath, 0, 0))
-            << "cannot read the message schema: " << text.getError().message();
+        mlir::emitError(mlir::UnknownLoc::get(&context))
+            << "cannot read the message schema '" << options.eventSchemaPath
+            << "': " << text.getError().message();
         return nullptr;
       }
       DiagnosticSink schemaDiags;
