@@ -7,7 +7,7 @@ JOBS    ?= $(shell nproc)
 LIT     ?= /usr/lib/llvm-16/build/utils/lit/lit.py
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the project builds and tests with (see docs/development.md).
-PACKAGES := cmake ninja-build g++ ccache python3 libgtest-dev \
+PACKAGES := cmake ninja-build g++ ccache python3 pkg-config libgtest-dev \
   libmlir-16-dev mlir-16-tools llvm-16-dev llvm-16-tools clang-16 \
   libz3-dev libbpf-dev bpftool libcurl4-openssl-dev libboost-dev \
   libboost-filesystem-dev nlohmann-json3-dev

@@ -21,4 +21,19 @@ config.substitutions.append(("%sbpf_src_root", config.sbpf_src_root))
 config.substitutions.append(("%sbpf_obj_root", config.sbpf_obj_root))
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    [ToolSubst("sbpf-opt", unresolved="fatal")], [config.sbpf_tools_dir])
+    [ToolSubst("sbpf-opt", unresolved="fatal"),
+     ToolSubst("sbpf", unresolved="fatal")], [config.sbpf_tools_dir])
+
+# eBPF C test inputs (shared/docs/toolchain.md: -g for BTF, the multiarch -I
+# for asm/types.h, v3 for 32-bit jumps and ALU32).
+config.substitutions.append(
+    ("%clang_bpf", "clang-16 -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu"))
+
+# Tests that load programs into the kernel say `REQUIRES: bpf-load`; without
+# permission for BPF_PROG_LOAD they are reported UNSUPPORTED, never passed.
+import subprocess
+_sbpf = os.path.join(config.sbpf_tools_dir, "sbpf")
+if os.path.exists(_sbpf) and subprocess.run(
+        [_sbpf, "probe"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL).returncode == 0:
+    config.available_features.add("bpf-load")

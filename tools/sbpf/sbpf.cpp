@@ -1,0 +1,466 @@
+//===- sbpf.cpp - the SimpleBPF driver: verify and measure eBPF objects --===//
+//
+// `sbpf <command> ...` (shared/docs/cli.md). Implemented: `verify` (load
+// every program of an object into the kernel verifier; the log of a rejected
+// one on stderr) and `stats` (per-program figures as a table or JSON lines).
+// `build`, `check`, `equiv`, `testgen` and `run` say they are not implemented
+// yet (exit 2). `probe` (hidden) tells lit whether this process may load BPF
+// programs.
+//
+// Exit status: 0 success; 1 failure (rejected program, unreadable object, no
+// permission); 2 usage error or a command not implemented yet.
+//
+//===----------------------------------------------------------------------===//
+#include "sbpf/Runtime/Loader.h"
+#include "sbpf/Runtime/Metrics.h"
+#include "sbpf/Runtime/Packet.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <bpf/libbpf.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace sbpf::runtime;
+using llvm::StringRef;
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr unsigned kDefaultRepeat = 10000;
+
+struct Command {
+  StringRef name;
+  StringRef usage;
+  StringRef summary;
+  bool implemented;
+};
+
+// The commands of shared/docs/cli.md and DESIGN.md, in the order of the
+// pipeline. Forms not yet fixed by the contract are shown as "...".
+const Command kCommands[] = {
+    {"build", "build ...", "compile a DSL source to an eBPF object", false},
+    {"verify", "verify OBJ.bpf.o",
+     "load every program into the kernel verifier; on rejection print the "
+     "verifier log",
+     true},
+    {"check", "check FILE.appnet OBJ.bpf.o",
+     "prove an object equivalent to its element", false},
+    {"equiv", "equiv A.bpf.o B.bpf.o", "prove two objects equivalent", false},
+    {"stats", "stats OBJ.bpf.o [--json]",
+     "per-program figures: instructions, JIT size and instructions, ns per "
+     "run",
+     true},
+    {"testgen", "testgen ...", "generate test cases by symbolic execution",
+     false},
+    {"run", "run ...", "run programs in the kernel on test packets", false},
+};
+
+// Writes `text` word-wrapped to 80 columns; the first line continues what
+// is already on the line (`column` characters), the others start at
+// `indent`.
+void printWrapped(llvm::raw_ostream &os, StringRef text, size_t column,
+                  size_t indent) {
+  constexpr size_t kWidth = 80;
+  bool lineStart = true;
+  while (!text.empty()) {
+    text = text.ltrim(' ');
+    StringRef word = text.take_until([](char c) { return c == ' '; });
+    text = text.drop_front(word.size());
+    if (word.empty())
+      break;
+    if (!lineStart && column + 1 + word.size() > kWidth) {
+      os << "\n" << std::string(indent, ' ');
+      column = indent;
+      lineStart = true;
+    }
+    if (!lineStart) {
+      os << ' ';
+      ++column;
+    }
+    os << word;
+    column += word.size();
+    lineStart = false;
+  }
+  os << "\n";
+}
+
+void printHelp(llvm::raw_ostream &os) {
+  os << "OVERVIEW: sbpf, the SimpleBPF driver: verify and measure eBPF "
+        "objects\n\n"
+        "USAGE: sbpf <command> [options] <args>\n\nCOMMANDS:\n";
+  constexpr size_t kColumn = 32;
+  for (const Command &c : kCommands) {
+    os << "  " << llvm::left_justify(c.usage, kColumn - 2);
+    std::string summary = c.summary.str();
+    if (!c.implemented)
+      summary += " (not implemented yet)";
+    printWrapped(os, summary, kColumn, kColumn);
+  }
+  struct Entry {
+    StringRef name;
+    std::string text;
+  };
+  const Entry options[] = {
+      {"--json", "stats: one JSON object per program and line, with the keys "
+                 "name, insns, xlated_insns, jited_bytes, jited_insns, "
+                 "ns_per_run"},
+      {"--repeat N", "stats: test runs averaged for ns_per_run (default " +
+                         std::to_string(kDefaultRepeat) + ")"},
+      {"--jit-asm", "stats: also print each program's JIT image as assembly"},
+      {"--verbose, -v", "show libbpf's own messages on stderr"},
+      {"--help, -h", "show this help"},
+      {"--version", "show the versions of sbpf, LLVM and libbpf"},
+  };
+  os << "\nOPTIONS:\n";
+  for (const Entry &e : options) {
+    os << "  " << llvm::left_justify(e.name, 16);
+    printWrapped(os, e.text, 18, 18);
+  }
+  const Entry figures[] = {
+      {"insns", "BPF instructions submitted to the kernel: the program's ELF "
+                "code plus the BPF-to-BPF subprograms it calls; a 64-bit "
+                "immediate load (ld_imm64) counts 2, as the kernel counts it"},
+      {"xlated_insns", "instructions after the verifier's rewrites "
+                       "(bpf_prog_info.xlated_prog_len / 8)"},
+      {"jited_bytes", "size of the JIT image in bytes (0 when the JIT is "
+                      "off)"},
+      {"jited_insns", "machine instructions of the JIT image, counted with "
+                      "LLVM's MC disassembler for the host (0 when the JIT "
+                      "is off)"},
+      {"ns_per_run", "mean ns per run of BPF_PROG_TEST_RUN over --repeat runs "
+                     "on the representative packet: " +
+                         representativePacketDescription().str() +
+                         "; XDP and tc programs only, otherwise null (JSON) "
+                         "or '-'"},
+  };
+  os << "\nFIGURES (stats):\n";
+  for (const Entry &e : figures) {
+    os << "  " << llvm::left_justify(e.name, 14);
+    printWrapped(os, e.text, 16, 16);
+  }
+  os << "\nEXIT STATUS: 0 success; 1 failure (rejected program, unreadable "
+        "object, no\npermission); 2 usage error or command not implemented "
+        "yet.\n";
+}
+
+int usageError(const llvm::Twine &message) {
+  llvm::outs().flush();
+  llvm::errs() << "sbpf: error: " << message << " (see 'sbpf --help')\n";
+  return kExitUsage;
+}
+
+int failure(const llvm::Twine &message) {
+  llvm::outs().flush();
+  llvm::errs() << "sbpf: error: " << message << "\n";
+  return kExitFailure;
+}
+
+// Prints an error from the runtime: a rejection with its verifier log,
+// anything else as one message.
+int reportError(llvm::Error err) {
+  llvm::outs().flush();
+  llvm::handleAllErrors(
+      std::move(err),
+      [&](const VerifierRejection &rejection) {
+        llvm::errs() << "sbpf: error: " << rejection.message() << "\n";
+        llvm::errs() << "--- verifier log of '" << rejection.program
+                     << "' ---\n";
+        StringRef log = rejection.verifierLog;
+        llvm::errs() << log;
+        if (!log.endswith("\n"))
+          llvm::errs() << "\n";
+        llvm::errs() << "--- end of verifier log ---\n";
+      },
+      [&](const llvm::ErrorInfoBase &info) {
+        llvm::errs() << "sbpf: error: " << info.message() << "\n";
+      });
+  return kExitFailure;
+}
+
+struct Arguments {
+  std::vector<std::string> positional;
+  bool json = false;
+  bool verbose = false;
+  bool help = false;
+  bool jitAsm = false;
+  unsigned repeat = kDefaultRepeat;
+  /// The first option given that only `stats` takes, for the error message.
+  std::string statsOnlyOption;
+};
+
+// Options may come anywhere after the command; `--` ends them.
+std::optional<int> parseArguments(StringRef command, int argc, char **argv,
+                                  Arguments &args) {
+  bool optionsDone = false;
+  for (int i = 0; i < argc; ++i) {
+    StringRef arg(argv[i]);
+    if (optionsDone || !arg.startswith("-") || arg == "-") {
+      args.positional.push_back(arg.str());
+      continue;
+    }
+    if (arg == "--") {
+      optionsDone = true;
+    } else if (arg == "--json") {
+      args.json = true;
+      if (args.statsOnlyOption.empty())
+        args.statsOnlyOption = arg.str();
+    } else if (arg == "--jit-asm") {
+      args.jitAsm = true;
+      if (args.statsOnlyOption.empty())
+        args.statsOnlyOption = arg.str();
+    } else if (arg == "--verbose" || arg == "-v") {
+      args.verbose = true;
+    } else if (arg == "--help" || arg == "-h") {
+      args.help = true;
+    } else if (arg == "--repeat" || arg.startswith("--repeat=")) {
+      StringRef value;
+      if (arg.consume_front("--repeat="))
+        value = arg;
+      else if (i + 1 < argc)
+        value = argv[++i];
+      else
+        return usageError("--repeat needs a number");
+      unsigned n;
+      if (value.getAsInteger(10, n) || n == 0 || n > 100000000)
+        return usageError("--repeat takes a number from 1 to 100000000, not '" +
+                          value + "'");
+      args.repeat = n;
+      if (args.statsOnlyOption.empty())
+        args.statsOnlyOption = "--repeat";
+    } else {
+      return usageError("unknown option '" + arg + "' for '" + command + "'");
+    }
+  }
+  if (command != "stats" && !args.statsOnlyOption.empty())
+    return usageError("'" + args.statsOnlyOption + "' is an option of 'stats'");
+  if (args.json && args.jitAsm)
+    return usageError("'--jit-asm' prints assembly after the table; it does "
+                      "not combine with '--json'");
+  return std::nullopt;
+}
+
+// Reads OBJ and loads it; prints the error and returns the exit status on
+// failure.
+std::optional<int> loadOrReport(StringRef path, std::optional<ObjectFile> &file,
+                                std::optional<LoadedObject> &loaded) {
+  auto read = ObjectFile::read(path);
+  if (!read)
+    return reportError(read.takeError());
+  file.emplace(std::move(*read));
+  auto description = file->describePrograms();
+  if (!description)
+    return reportError(description.takeError());
+  if (description->empty())
+    return failure(path + ": the object has no BPF programs");
+  auto result = loadObject(*file);
+  if (!result)
+    return reportError(result.takeError());
+  loaded.emplace(std::move(*result));
+  return std::nullopt;
+}
+
+int runVerify(const Arguments &args) {
+  if (args.positional.size() != 1)
+    return usageError("'verify' takes one object file: sbpf verify OBJ.bpf.o");
+  StringRef path = args.positional[0];
+  std::optional<ObjectFile> file;
+  std::optional<LoadedObject> loaded;
+  if (auto status = loadOrReport(path, file, loaded))
+    return *status;
+
+  llvm::raw_ostream &os = llvm::outs();
+  size_t n = loaded->programs().size();
+  os << path << ": " << n << (n == 1 ? " program" : " programs")
+     << " accepted by the kernel verifier\n";
+  for (const LoadedProgram &program : loaded->programs()) {
+    auto info = queryProgramInfo(program.fd, /*fetchJitImage=*/false);
+    os << "  " << program.name << " (" << program.section << "): ";
+    if (info)
+      os << info->xlatedInsns << " xlated insns\n";
+    else
+      os << "xlated insns unknown (" << llvm::toString(info.takeError())
+         << ")\n";
+  }
+  return 0;
+}
+
+void printJson(llvm::raw_ostream &os, const ProgramFigures &f) {
+  // OStream writes keys in call order: the order of shared/docs/cli.md.
+  llvm::json::OStream json(os);
+  json.object([&] {
+    json.attribute("name", f.name);
+    json.attribute("insns", int64_t(f.insns));
+    json.attribute("xlated_insns", int64_t(f.xlatedInsns));
+    json.attribute("jited_bytes", int64_t(f.jitedBytes));
+    json.attribute("jited_insns", int64_t(f.jitedInsns));
+    if (f.nsPerRun)
+      json.attribute("ns_per_run", int64_t(*f.nsPerRun));
+    else
+      json.attribute("ns_per_run", nullptr);
+  });
+  os << "\n";
+}
+
+void printTable(llvm::raw_ostream &os,
+                const std::vector<ProgramFigures> &rows) {
+  const char *headers[] = {"PROGRAM",     "TYPE",        "INSNS", "XLATED",
+                           "JITED_BYTES", "JITED_INSNS", "NS/RUN"};
+  std::vector<std::vector<std::string>> cells;
+  for (const ProgramFigures &f : rows)
+    cells.push_back({f.name, f.typeName, std::to_string(f.insns),
+                     std::to_string(f.xlatedInsns),
+                     std::to_string(f.jitedBytes), std::to_string(f.jitedInsns),
+                     f.nsPerRun ? std::to_string(*f.nsPerRun) : "-"});
+  size_t widths[7];
+  for (size_t c = 0; c < 7; ++c) {
+    widths[c] = StringRef(headers[c]).size();
+    for (const auto &row : cells)
+      widths[c] = std::max(widths[c], row[c].size());
+  }
+  auto printRow = [&](auto cell) {
+    for (size_t c = 0; c < 7; ++c) {
+      if (c)
+        os << "  ";
+      // Names left-aligned, numbers right-aligned.
+      if (c < 2)
+        os << llvm::left_justify(cell(c), c == 6 ? 0 : widths[c]);
+      else
+        os << llvm::right_justify(cell(c), widths[c]);
+    }
+    os << "\n";
+  };
+  printRow([&](size_t c) { return StringRef(headers[c]); });
+  for (const auto &row : cells)
+    printRow([&](size_t c) { return StringRef(row[c]); });
+}
+
+// The JIT image of `program`, disassembled, after a header line.
+void printJitAssembly(llvm::raw_ostream &os, const LoadedProgram &program) {
+  os << "\nJIT image of '" << program.name << "'";
+  auto info = queryProgramInfo(program.fd, /*fetchJitImage=*/true);
+  if (!info) {
+    os << ": " << llvm::toString(info.takeError()) << "\n";
+    return;
+  }
+  if (info->jitImage.empty()) {
+    os << ": not available\n";
+    return;
+  }
+  os << " (" << info->jitImage.size() << " bytes, "
+     << info->jitFunctionSizes.size()
+     << (info->jitFunctionSizes.size() == 1 ? " function" : " functions")
+     << "):\n";
+  auto text = disassembleMachineCode(info->jitImage, info->jitFunctionSizes);
+  if (!text)
+    os << llvm::toString(text.takeError()) << "\n";
+  else
+    os << *text;
+}
+
+int runStats(const Arguments &args) {
+  if (args.positional.size() != 1)
+    return usageError(
+        "'stats' takes one object file: sbpf stats OBJ.bpf.o [--json]");
+  StringRef path = args.positional[0];
+  std::optional<ObjectFile> file;
+  std::optional<LoadedObject> loaded;
+  if (auto status = loadOrReport(path, file, loaded))
+    return *status;
+
+  MeasureOptions options;
+  options.repeat = args.repeat;
+  std::vector<ProgramFigures> rows;
+  for (const LoadedProgram &program : loaded->programs()) {
+    auto figures = measureProgram(program, options);
+    if (!figures)
+      return failure(path + ": program '" + program.name +
+                     "': " + llvm::toString(figures.takeError()));
+    rows.push_back(std::move(*figures));
+  }
+
+  llvm::raw_ostream &os = llvm::outs();
+  if (args.json) {
+    for (const ProgramFigures &f : rows)
+      printJson(os, f);
+    // Notes stay off stdout so that it holds JSON lines only.
+    os.flush();
+    for (const ProgramFigures &f : rows)
+      for (const std::string &note : f.notes)
+        llvm::errs() << "sbpf: note: " << f.name << ": " << note << "\n";
+    return 0;
+  }
+  printTable(os, rows);
+  for (const ProgramFigures &f : rows)
+    for (const std::string &note : f.notes)
+      os << "note: " << f.name << ": " << note << "\n";
+  if (args.jitAsm)
+    for (const LoadedProgram &program : loaded->programs())
+      printJitAssembly(os, program);
+  return 0;
+}
+
+int runProbe(const Arguments &args) {
+  if (llvm::Error err = probeProgramLoad())
+    return reportError(std::move(err));
+  llvm::outs() << "BPF_PROG_LOAD is permitted\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  if (argc < 2)
+    return usageError("no command given");
+  StringRef command(argv[1]);
+  if (command == "--help" || command == "-h" || command == "help") {
+    printHelp(llvm::outs());
+    return 0;
+  }
+  if (command == "--version") {
+    llvm::outs() << "sbpf (SimpleBPF) 0.1; LLVM " LLVM_VERSION_STRING
+                 << "; libbpf " << libbpf_version_string() << "\n";
+    return 0;
+  }
+
+  // Commands the contract lists but this driver does not do yet, and
+  // unknown ones, are reported before their arguments are looked at.
+  bool known = command == "probe";
+  for (const Command &c : kCommands) {
+    if (c.name != command)
+      continue;
+    known = true;
+    if (!c.implemented) {
+      llvm::errs() << "sbpf: error: '" << command
+                   << "' is not implemented yet\n";
+      return kExitUsage;
+    }
+  }
+  if (!known)
+    return usageError("unknown command '" + command + "'");
+
+  Arguments args;
+  if (auto status = parseArguments(command, argc - 2, argv + 2, args))
+    return *status;
+  if (args.help) {
+    printHelp(llvm::outs());
+    return 0;
+  }
+  setLibbpfVerbose(args.verbose);
+
+  if (command == "verify")
+    return runVerify(args);
+  if (command == "stats")
+    return runStats(args);
+  return runProbe(args);
+}
