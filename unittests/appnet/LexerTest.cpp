@@ -160,6 +160,22 @@ TEST(LexerTokens, StrayCharacters) {
   EXPECT_EQ(lexError("x\ry\n"), "1:2: unexpected byte 0x0d");
 }
 
+TEST(LexerTokens, BracesOfTheOlderDialect) {
+  const std::string dialect =
+      "the brace-based AppNet dialect ('fn req(rpc) { ... }') is not "
+      "supported yet; use the indentation syntax";
+  EXPECT_EQ(lexError("state {\n"), "1:7: " + dialect);
+  EXPECT_EQ(lexError("state\n\n  # comment\n{\n"), "4:1: " + dialect);
+  EXPECT_EQ(lexError("{\n"), "1:1: " + dialect);
+  EXPECT_EQ(lexError("internal{}\n"), "1:1: " + dialect);
+  EXPECT_EQ(lexError("\n  fn req(rpc) {\n"), "2:3: " + dialect);
+  EXPECT_EQ(lexError("x = f(a) {\n"), "1:10: " + dialect);
+  EXPECT_EQ(lexError("x = 1 {\n"), "1:7: unexpected character '{'");
+  EXPECT_EQ(lexError("state:\n    x = }\n"), "2:9: unexpected character '}'");
+  // Without a brace, `fn` and `internal` are names (the parser decides).
+  EXPECT_EQ(layout("internal fn\n"), "internal fn NL EOF");
+}
+
 TEST(LexerTokens, UnterminatedString) {
   EXPECT_EQ(lexError("x = 'abc\ny = 1\n"),
             "1:5: unterminated string literal: a string must end with ' on "

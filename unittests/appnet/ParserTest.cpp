@@ -333,6 +333,39 @@ TEST(Parser, SyntaxErrorsNameWhatWasExpected) {
             "3:1: expected a state declaration after the decorator, found end of block");
 }
 
+TEST(Parser, TheBraceDialectIsRecognised) {
+  const std::string dialect =
+      "the brace-based AppNet dialect ('fn req(rpc) { ... }') is not "
+      "supported yet; use the indentation syntax";
+  // A '{' where a block is expected: after a section keyword (on the same
+  // or the next line), a handler's or a match's ')', ':', '=>', or the
+  // scrutinee of a match. One error, at the brace.
+  EXPECT_EQ(parseError("state {\n    x: int\n}\n"), "1:7: " + dialect);
+  EXPECT_EQ(parseError("state\n{\n    x: int\n}\n"), "2:1: " + dialect);
+  EXPECT_EQ(parseError("state{}\n"), "1:6: " + dialect);
+  EXPECT_EQ(parseError("// rate limiter's state\nstate {\n"),
+            "1:16: unterminated string literal: a string must end with ' on "
+            "the same line");
+  EXPECT_EQ(parseError("state:\n    x: int\ninit():\n    pass\nreq(rpc) {\n"
+                       "    send(rpc, NET);\n}\n"),
+            "5:10: " + dialect);
+  EXPECT_EQ(parseError(withReq("    match (x) {\n")), "6:15: " + dialect);
+  EXPECT_EQ(parseError(withReq("    match x {\n")), "6:13: " + dialect);
+  EXPECT_EQ(parseError(withReq("    match x:\n        _ => {}\n")),
+            "7:14: " + dialect);
+  // A file that starts with `fn` or `internal`: at that token, even when a
+  // brace follows.
+  EXPECT_EQ(parseError("internal {\n    x: int\n}\n"), "1:1: " + dialect);
+  EXPECT_EQ(parseError("internal\n{\n"), "1:1: " + dialect);
+  EXPECT_EQ(parseError("fn init() {\n    x := 1;\n}\n"), "1:1: " + dialect);
+  EXPECT_EQ(parseError("internal:\n    x: int\n"), "1:1: " + dialect);
+  // Elsewhere a brace is just a stray character.
+  EXPECT_EQ(parseError(withReq("    x = {1}\n")),
+            "6:9: unexpected character '{'");
+  // `fn` and `internal` are ordinary names inside an element.
+  EXPECT_TRUE(parseValid(withReq("    fn = 1\n    internal = fn\n")));
+}
+
 TEST(Parser, NestingIsBounded) {
   std::string deep = std::string(300, '(') + "1" + std::string(300, ')');
   // The 201st '(' (column 209) is one too many.

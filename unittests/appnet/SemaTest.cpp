@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -352,7 +351,7 @@ TEST(SemaTypes, AssignmentsKeepTheLocalsType) {
 TEST(SemaTypes, OptionalsCanOnlyBeMatched) {
   auto c = check("state:\n    m: Map<string, int>\ninit():\n    pass\n"
                  "req(rpc):\n"
-                 "    x = get(m, 'a')\n"
+                 "    x = get(m, 'a')\n" // A local may keep it (see below).
                  "    y = get(m, 'a') + 1\n"
                  "    match get(m, 'a'):\n"
                  "        Some(v) => z = v + 1\n"
@@ -363,9 +362,7 @@ TEST(SemaTypes, OptionalsCanOnlyBeMatched) {
                  "    match 3:\n"
                  "        None => pass\n");
   EXPECT_EQ(c->errors(),
-            (Strings{"6:9: cannot store optional<int> in 'x': match the result "
-                     "of 'get' with Some(x) / None",
-                     "7:21: type mismatch: cannot apply '+' to optional<int> and int",
+            (Strings{"7:21: type mismatch: cannot apply '+' to optional<int> and int",
                      "12:9: pattern type mismatch: an integer pattern cannot match "
                      "a value of type optional<int>; match it with Some(x) / None",
                      "13:9: an optional value can only be matched with Some(x), "
@@ -440,11 +437,7 @@ TEST(SemaTypes, BuiltinSignatures) {
                  "    l = randomu(f, 1)\n"
                  "    m = max(s, 1)\n");
   EXPECT_EQ(c->errors(),
-            (Strings{"12:19: type mismatch: argument 1 of 'time_diff' is float, "
-                     "expected Instant",
-                     "12:22: type mismatch: argument 2 of 'time_diff' is float, "
-                     "expected Instant",
-                     "13:9: 'randomf' takes 2 arguments, found 1",
+            (Strings{"13:9: 'randomf' takes 2 arguments, found 1",
                      "14:9: unknown function 'foo'",
                      "15:9: 'i' is not a function",
                      "16:17: type mismatch: argument 1 of 'randomu' is float, "
@@ -830,16 +823,358 @@ TEST(SemaRules, UnsupportedPatternsAndHandlerParameters) {
                  "        Some(err('e')) => pass\n"
                  "        None => pass\n");
   EXPECT_EQ(c->errors(),
-            (Strings{"3:6: 'init' takes no parameters",
+            (Strings{"3:6: init parameter 'x' must name a state variable "
+                     "(parameters of init mark state that is configured at "
+                     "deployment)",
                      "5:10: 'req' takes one parameter, the rpc",
                      "7:9: Some(err(...)) patterns are not supported"}));
 }
 
 //===----------------------------------------------------------------------===//
-// Speed and robustness of the whole frontend
+// Forms found in real-world elements
 //===----------------------------------------------------------------------===//
 
-TEST(SemaFrontend, AHundredLineElementChecksInWellUnderAMillisecond) {
+TEST(SemaWild, ALocalMayHoldAnOptional) {
+  auto c = check("state:\n"
+                 "    m: Map<string, int>\n"
+                 "    n: Map<string, int>\n"
+                 "    s: Map<string, string>\n"
+                 "init():\n    pass\n"
+                 "req(rpc):\n"
+                 "    r = get(m, 'a')\n"
+                 "    r = get(n, 'b')\n"
+                 "    r = get(s, 'c')\n"
+                 "    r = 1\n"
+                 "    match r:\n"
+                 "        Some(v) => x = v + 1\n"
+                 "        None => pass\n"
+                 "        _ => pass\n"
+                 "    y = r + 1\n"
+                 "    set(m, 'k', r)\n"
+                 "    (a, b) = r\n"
+                 "    i = 0\n"
+                 "    i = r\n"
+                 "    match r:\n"
+                 "        w => pass\n"
+                 "    send(rpc, Down)\n");
+  EXPECT_EQ(c->errors(),
+            (Strings{"10:9: type mismatch: cannot assign optional<string> to 'r' "
+                     "of type optional<int>",
+                     "11:9: type mismatch: cannot assign int to 'r' of type "
+                     "optional<int>",
+                     "16:11: type mismatch: cannot apply '+' to optional<int> and int",
+                     "17:17: type mismatch: argument 3 of 'set' is optional<int>, "
+                     "expected int",
+                     "18:14: cannot destructure a value of type optional<int>: "
+                     "'(a, b) = ...' needs a pair",
+                     "20:9: type mismatch: cannot assign optional<int> to 'i' of "
+                     "type int",
+                     "22:9: an optional value can only be matched with Some(x), "
+                     "None or _"}));
+  auto &first = c->req<AssignStmt>(0);
+  ASSERT_TRUE(first.targets[0].declares);
+  VarDecl *r = first.targets[0].decl;
+  EXPECT_EQ(r->kind, VarKind::Local);
+  EXPECT_EQ(r->type.str(), "optional<int>");
+  EXPECT_EQ(c->req<AssignStmt>(1).targets[0].decl, r); // Re-assigned.
+  EXPECT_FALSE(c->req<AssignStmt>(1).targets[0].declares);
+  auto &match = c->req<MatchStmt>(4);
+  EXPECT_EQ(cast<NameExpr>(match.scrutinee.get())->decl, r);
+  EXPECT_TRUE(match.scrutinee->type.is(TypeKind::Optional));
+  ASSERT_NE(match.arms[0].pattern.binding, nullptr);
+  EXPECT_TRUE(match.arms[0].pattern.binding->type.is(TypeKind::Int));
+}
+
+TEST(SemaWild, ALocalOptionalChecksCleanly) {
+  auto c = check("state:\n    m: Map<uint, string>\ninit():\n    pass\n"
+                 "req(rpc):\n"
+                 "    r = get(m, rpc_id())\n"
+                 "    match r:\n"
+                 "        Some(v) =>\n"
+                 "            send(err('hit'), Up)\n"
+                 "        None =>\n"
+                 "            send(rpc, Down)\n");
+  EXPECT_TRUE(c->diags.diagnostics().empty());
+  verifyElement(*c->element);
+}
+
+TEST(SemaWild, InitParametersNameConfigurableState) {
+  auto c = check("state:\n"
+                 "    limit: int\n"
+                 "    prob: float\n"
+                 "    m: Map<string, int>\n"
+                 "init(limit, prob rpc):\n"
+                 "    limit = 5\n"
+                 "    prob = 0.5\n"
+                 "req(rpc):\n"
+                 "    match limit > 0:\n"
+                 "        true => send(rpc, Down)\n"
+                 "        false => send(err('limit'), Up)\n");
+  // Only the parameter that names no state variable is an error: no
+  // follow-on error in the body, and `rpc` is not an rpc in init.
+  EXPECT_EQ(c->errors(),
+            (Strings{"5:18: init parameter 'rpc' must name a state variable "
+                     "(parameters of init mark state that is configured at "
+                     "deployment)"}));
+  const Handler &init = c->element->init;
+  ASSERT_EQ(init.params.size(), 3u);
+  EXPECT_EQ(init.params[0].decl, c->element->state[0].var);
+  EXPECT_EQ(init.params[0].decl->kind, VarKind::State);
+  EXPECT_EQ(init.params[1].decl, c->element->state[1].var);
+  EXPECT_EQ(init.params[2].decl, nullptr);
+  EXPECT_TRUE(c->element->state[0].configurable);
+  EXPECT_TRUE(c->element->state[1].configurable);
+  EXPECT_FALSE(c->element->state[2].configurable);
+  // The body assigns the state variable (its default).
+  auto &assign = c->init<AssignStmt>(0);
+  EXPECT_FALSE(assign.targets[0].declares);
+  EXPECT_EQ(assign.targets[0].decl, c->element->state[0].var);
+
+  auto valid = check("state:\n    limit: int\ninit(limit):\n    limit = 5\n"
+                     "req(rpc):\n    send(rpc, Down)\n");
+  EXPECT_TRUE(valid->diags.diagnostics().empty());
+  verifyElement(*valid->element);
+}
+
+TEST(SemaWild, GetStatesTheFieldsTypeWithoutASchema) {
+  auto c = check("state:\n    n: int\ninit():\n    pass\n"
+                 "req(rpc):\n"
+                 "    n = get(rpc, 'count', 'int32') + 1\n"
+                 "    u = get(rpc, 'id', uint32)\n"
+                 "    f = get(rpc, 'ratio', 'double')\n"
+                 "    b = get(rpc, 'flag', 'bool')\n"
+                 "    s = get(rpc, 'name', 'bytes')\n"
+                 "    w = get(rpc, 'big', 'int64')\n"
+                 "    set(rpc, 'score', n)\n"
+                 "    k = get(rpc, 'score', 'int32')\n"
+                 "    t = get(rpc, 'text')\n"
+                 "    send(rpc, Down)\n"
+                 "resp(rpc):\n"
+                 "    c = get(rpc, 'count')\n");
+  EXPECT_TRUE(c->errors().empty());
+  EXPECT_EQ(c->warnings(),
+            (Strings{"11:18: field 'big' is int64; AppNet integers are 32-bit, "
+                     "so its value is truncated"}));
+  // Only fields whose type no get states are noted; the response is another
+  // message, whose 'count' is not the request's.
+  EXPECT_EQ(c->notes(),
+            (Strings{"14:18: no --rpc-schema given: field 'text' is typed string",
+                     "17:18: no --rpc-schema given: field 'count' is typed string"}));
+  auto field = [&](size_t i) -> CallExpr & {
+    Expr *e = c->req<AssignStmt>(i).value.get();
+    if (auto *b = dyn_cast<BinaryExpr>(e))
+      e = b->lhs.get();
+    return *cast<CallExpr>(e);
+  };
+  EXPECT_TRUE(field(0).type.is(TypeKind::Int));
+  EXPECT_EQ(field(0).field->declaredKind, FieldKind::Int32);
+  EXPECT_EQ(field(0).field->message, nullptr);
+  EXPECT_TRUE(field(1).type.is(TypeKind::UInt));
+  EXPECT_EQ(field(1).field->declaredKind, FieldKind::UInt32);
+  // The bare name became a string literal.
+  ASSERT_TRUE(isa<StringLiteral>(field(1).args[2].get()));
+  EXPECT_EQ(cast<StringLiteral>(field(1).args[2].get())->value, "uint32");
+  EXPECT_TRUE(field(2).type.is(TypeKind::Float));
+  EXPECT_TRUE(field(3).type.is(TypeKind::Bool));
+  EXPECT_TRUE(field(4).type.is(TypeKind::String));
+  EXPECT_EQ(field(4).type.capacity, 64u);
+  EXPECT_TRUE(field(5).type.is(TypeKind::Int));
+  // set(rpc, 'score', n) comes first, yet takes the type a later get states.
+  auto *set = cast<CallExpr>(c->req<ExprStmt>(6).expr.get());
+  EXPECT_EQ(set->field->declaredKind, FieldKind::Int32);
+  EXPECT_TRUE(set->args[2]->type.is(TypeKind::Int));
+  EXPECT_EQ(field(8).field->declaredKind, std::nullopt);
+  EXPECT_TRUE(field(8).type.is(TypeKind::String));
+  auto &resp = c->stmt<AssignStmt>(*c->element->resp, 0);
+  EXPECT_TRUE(resp.value->type.is(TypeKind::String));
+  verifyElement(*c->element);
+}
+
+TEST(SemaWild, StatedFieldTypesAreChecked) {
+  auto c = check("state:\n    n: int\ninit():\n    pass\n"
+                 "req(rpc):\n"
+                 "    a = get(rpc, 'count', 'int32')\n"
+                 "    b = get(rpc, 'count', 'uint32')\n"
+                 "    c = get(rpc, 'other', 'int')\n"
+                 "    d = get(rpc, 'other', 3)\n"
+                 "    e = get(rpc, 'other', kind)\n"
+                 "    f = get(rpc, 'a', 'int32', 1)\n"
+                 "    g = get(rpc, 'count', 'string')\n"
+                 "resp(rpc):\n"
+                 "    h = get(rpc, 'meta_status', 'string')\n"
+                 "    i = get(rpc, 'meta_status', 'int32')\n");
+  EXPECT_EQ(c->errors(),
+            (Strings{"7:27: field 'count' is stated to be uint32 here but int32 "
+                     "at 6:27; a field has one type",
+                     "8:27: the type in 'get(rpc, 'field', TYPE)' must be a proto "
+                     "type: string, bytes, bool, int32, uint32, int64, uint64, "
+                     "float or double; found 'int'",
+                     "9:27: the type in 'get(rpc, 'field', TYPE)' must be a proto "
+                     "type: string, bytes, bool, int32, uint32, int64, uint64, "
+                     "float or double; found an expression",
+                     "10:27: the type in 'get(rpc, 'field', TYPE)' must be a proto "
+                     "type: string, bytes, bool, int32, uint32, int64, uint64, "
+                     "float or double; found 'kind'",
+                     "11:9: 'get' on rpc takes 2 or 3 arguments, found 4",
+                     "12:27: field 'count' is stated to be string here but int32 "
+                     "at 6:27; a field has one type",
+                     "15:33: type mismatch: field 'meta_status' is string, but "
+                     "'get' states int32"}));
+  auto &h = c->stmt<AssignStmt>(*c->element->resp, 0);
+  auto *meta = cast<CallExpr>(h.value.get());
+  EXPECT_TRUE(meta->field->isMetaStatus);
+  EXPECT_EQ(meta->field->declaredKind, FieldKind::String);
+}
+
+TEST(SemaWild, StatedFieldTypesMustAgreeWithTheSchema) {
+  auto c = check("state:\n    n: int\ninit():\n    pass\n"
+                 "req(rpc):\n"
+                 "    a = get(rpc, 'priority', 'uint32')\n"
+                 "    b = get(rpc, 'priority', 'int32')\n"
+                 "    c = get(rpc, 'user', 'bytes')\n"
+                 "    d = get(rpc, 'priority')\n"
+                 "resp(rpc):\n"
+                 "    e = get(rpc, 'body', float)\n",
+                 &exampleSchema());
+  EXPECT_EQ(c->errors(),
+            (Strings{"7:30: type mismatch: field 'priority' of message 'Request' "
+                     "is uint32, but 'get' states int32",
+                     "11:26: type mismatch: field 'body' of message 'Response' is "
+                     "string, but 'get' states float"}));
+  EXPECT_TRUE(c->notes().empty());
+  auto *a = cast<CallExpr>(c->req<AssignStmt>(0).value.get());
+  EXPECT_TRUE(a->type.is(TypeKind::UInt));
+  EXPECT_EQ(a->field->index, 1);
+  EXPECT_EQ(a->field->declaredKind, FieldKind::UInt32);
+  auto *user = cast<CallExpr>(c->req<AssignStmt>(2).value.get());
+  EXPECT_EQ(user->type.capacity, 32u); // The schema's capacity.
+  // With a schema, a get without the third argument states nothing.
+  auto *d = cast<CallExpr>(c->req<AssignStmt>(3).value.get());
+  EXPECT_EQ(d->field->declaredKind, std::nullopt);
+}
+
+TEST(SemaWild, ByteSizeOfTheWholePayload) {
+  auto c = check("state:\n    n: uint\ninit():\n    pass\n"
+                 "req(rpc):\n"
+                 "    n = byte_size(rpc)\n"
+                 "    m = byte_size(rpc, 'body')\n"
+                 "    k = byte_size(rpc, 'body', 'string')\n"
+                 "    send(rpc, Down)\n"
+                 "resp(rpc):\n"
+                 "    n = byte_size(rpc) + n\n",
+                 &exampleSchema());
+  EXPECT_EQ(c->errors(),
+            (Strings{"8:9: 'byte_size' on rpc takes 1 or 2 arguments, found 3"}));
+  auto *whole = cast<CallExpr>(c->req<AssignStmt>(0).value.get());
+  EXPECT_EQ(whole->builtin, Builtin::ByteSize);
+  EXPECT_TRUE(whole->type.is(TypeKind::UInt));
+  ASSERT_TRUE(whole->field);
+  EXPECT_TRUE(whole->field->isPayloadSize);
+  EXPECT_EQ(whole->field->name, "");
+  EXPECT_EQ(whole->field->message, nullptr);
+  auto *body = cast<CallExpr>(c->req<AssignStmt>(1).value.get());
+  EXPECT_FALSE(body->field->isPayloadSize);
+  EXPECT_EQ(body->field->name, "body");
+  // Without a schema, no note either: it is no field.
+  auto bare = check("state:\n    n: uint\ninit():\n    pass\n"
+                    "req(rpc):\n    n = byte_size(rpc)\n");
+  EXPECT_TRUE(bare->diags.diagnostics().empty());
+  verifyElement(*bare->element);
+}
+
+TEST(SemaWild, AnInstantMayBeStoredAsFloatSeconds) {
+  auto c = check("state:\n"
+                 "    last: float\n"
+                 "    lat: Map<string, float>\n"
+                 "    t0: Instant\n"
+                 "init():\n"
+                 "    last = current_time()\n"
+                 "req(rpc):\n"
+                 "    f = 1.5\n"
+                 "    f = current_time()\n"
+                 "    set(lat, 'k', current_time())\n"
+                 "    g = randomf(t0, 2)\n"
+                 "    i = current_time()\n"
+                 "    b = last < t0\n"
+                 "    send(rpc, Down)\n");
+  EXPECT_EQ(c->errors(),
+            (Strings{"13:14: type mismatch: cannot apply '<' to float and Instant"}));
+  const std::string w =
+      ": an Instant stored as float holds seconds of the monotonic clock";
+  EXPECT_EQ(c->warnings(),
+            (Strings{"6:12" + w, "9:9" + w, "10:19" + w, "11:17" + w}));
+  auto &last = c->init<AssignStmt>(0);
+  auto *cast0 = dyn_cast<CastExpr>(last.value.get());
+  ASSERT_TRUE(cast0);
+  EXPECT_TRUE(cast0->type.is(TypeKind::Float));
+  EXPECT_TRUE(cast0->operand->type.is(TypeKind::Instant));
+  EXPECT_TRUE(isa<CastExpr>(c->req<AssignStmt>(1).value.get()));
+  auto *set = cast<CallExpr>(c->req<ExprStmt>(2).expr.get());
+  EXPECT_TRUE(isa<CastExpr>(set->args[2].get()));
+  EXPECT_TRUE(set->args[2]->type.is(TypeKind::Float));
+  // A new local keeps the Instant.
+  EXPECT_TRUE(c->req<AssignStmt>(4).targets[0].decl->type.is(TypeKind::Instant));
+}
+
+TEST(SemaWild, TimeDiffTakesInstantsOrFloats) {
+  auto c = check("state:\n    last: float\n    t0: Instant\n    s: string\n"
+                 "    b: bool\ninit():\n    pass\n"
+                 "req(rpc):\n"
+                 "    d = time_diff(current_time(), last)\n"
+                 "    e = time_diff(current_time(), t0)\n"
+                 "    h = time_diff(last, 2)\n"
+                 "    k = time_diff(current_time(), s)\n"
+                 "    l = time_diff(b, last)\n"
+                 "    send(rpc, Down)\n");
+  EXPECT_EQ(c->errors(),
+            (Strings{"12:35: type mismatch: argument 2 of 'time_diff' is string, "
+                     "expected Instant or float",
+                     "13:19: type mismatch: argument 1 of 'time_diff' is bool, "
+                     "expected Instant or float"}));
+  EXPECT_TRUE(c->warnings().empty()); // Nothing is stored.
+  auto diff = [&](size_t i) { return cast<CallExpr>(c->req<AssignStmt>(i).value.get()); };
+  // Instant and float: the Instant is cast to its seconds, then a - b.
+  EXPECT_TRUE(diff(0)->type.is(TypeKind::Float));
+  auto *now = dyn_cast<CastExpr>(diff(0)->args[0].get());
+  ASSERT_TRUE(now);
+  EXPECT_TRUE(now->type.is(TypeKind::Float));
+  EXPECT_TRUE(now->operand->type.is(TypeKind::Instant));
+  EXPECT_TRUE(diff(0)->args[1]->type.is(TypeKind::Float));
+  // Two instants: as before.
+  EXPECT_TRUE(diff(1)->args[0]->type.is(TypeKind::Instant));
+  EXPECT_TRUE(diff(1)->args[1]->type.is(TypeKind::Instant));
+  EXPECT_TRUE(diff(1)->type.is(TypeKind::Float));
+  // A number is a float.
+  EXPECT_TRUE(isa<FloatLiteral>(diff(2)->args[1].get()));
+}
+
+TEST(SemaWild, RejectedCallsCauseNoFollowOnErrors) {
+  auto c = check("state:\n    id: int\ninit():\n    id = 0\n"
+                 "req(rpc):\n"
+                 "    (l, t) = get_load(3)\n"
+                 "    id = get_rpc_header(rpc, 'x-id')\n"
+                 "    x = 0\n"
+                 "    x = get_rpc_header(rpc, 'y')\n"
+                 "    y = foo(1)\n"
+                 "    z = (y + 1) * l\n"
+                 "    send(rpc, Down)\n");
+  EXPECT_EQ(c->errors(),
+            (Strings{"6:14: 'get_load' calls an external service and is not "
+                     "available in the kernel",
+                     "7:10: 'get_rpc_header' accesses RPC headers and is not "
+                     "available in the kernel",
+                     "9:9: 'get_rpc_header' accesses RPC headers and is not "
+                     "available in the kernel",
+                     "10:9: unknown function 'foo'"}));
+}
+
+//===----------------------------------------------------------------------===//
+// Larger inputs and robustness of the whole frontend. (Speed targets are
+// measured by `make bench`, benchmarks/frontend-bench.cpp, not asserted in
+// tests.)
+//===----------------------------------------------------------------------===//
+
+TEST(SemaFrontend, AHundredLineElementChecksCleanly) {
   std::string source = "state:\n";
   for (int i = 0; i < 10; ++i)
     source += "    c" + std::to_string(i) + ": int\n";
@@ -860,17 +1195,23 @@ TEST(SemaFrontend, AHundredLineElementChecksInWellUnderAMillisecond) {
 
   FrontendOptions options;
   options.schema = &exampleSchema();
-  const int runs = 200;
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < runs; ++i) {
-    DiagnosticSink diags;
-    ASSERT_TRUE(parseAndCheck(source, options, diags));
+  DiagnosticSink diags;
+  std::unique_ptr<Element> element = parseAndCheck(source, options, diags);
+  ASSERT_TRUE(element) << diags.firstError()->loc.str() << ": "
+                       << diags.firstError()->message;
+  EXPECT_TRUE(diags.diagnostics().empty()) << diags.diagnostics()[0].message;
+  verifyElement(*element);
+  ASSERT_EQ(element->req.body.stmts.size(), 16u); // 15 matches and the send.
+  for (size_t i = 0; i < 15; ++i) {
+    auto *match = cast<MatchStmt>(element->req.body.stmts[i].get());
+    EXPECT_TRUE(match->scrutinee->type.is(TypeKind::Bool));
+    ASSERT_EQ(match->arms.size(), 2u);
+    // c = c + (2 * c) assigns the state variable c(i % 10).
+    auto *assign = cast<AssignStmt>(match->arms[0].body.stmts[0].get());
+    EXPECT_EQ(assign->targets[0].decl, element->state[i % 10].var);
+    auto *set = cast<ExprStmt>(match->arms[1].body.stmts[0].get());
+    EXPECT_EQ(cast<CallExpr>(set->expr.get())->builtin, Builtin::Set);
   }
-  auto perRun = (std::chrono::steady_clock::now() - start) / runs;
-  EXPECT_LT(perRun, std::chrono::microseconds(1000));
-  RecordProperty("microseconds_per_element",
-                 int(std::chrono::duration_cast<std::chrono::microseconds>(perRun)
-                         .count()));
 }
 
 TEST(SemaFrontend, MutatedExamplesNeverCrash) {

@@ -30,6 +30,8 @@ namespace {
 
 /// Field of the aRPC header that `rpc_id()` reads.
 constexpr const char *kRpcIdField = "rpc_id";
+/// Field of the aRPC header that `byte_size(rpc)` reads: the payload length.
+constexpr const char *kPayloadLenField = "payload_len";
 /// Capacity of the `meta_status` pseudo-field ('success' / 'failure').
 constexpr unsigned kMetaStatusCapacity = 8;
 
@@ -48,7 +50,7 @@ private:
     return FileLineColLoc::get(&ctx, options.fileName, l.line, l.col);
   }
   mlir::Type convertType(const Type &type, SourceLoc where);
-  mlir::Type fieldType(const SchemaField &field);
+  mlir::Type fieldType(FieldKind kind, uint32_t capacity);
   IntegerType si(unsigned w) { return IntegerType::get(&ctx, w, IntegerType::Signed); }
   IntegerType ui(unsigned w) { return IntegerType::get(&ctx, w, IntegerType::Unsigned); }
 
@@ -172,12 +174,11 @@ mlir::Type Emitter::convertType(const Type &type, SourceLoc where) {
   return {};
 }
 
-mlir::Type Emitter::fieldType(const SchemaField &field) {
-  switch (field.kind) {
+mlir::Type Emitter::fieldType(FieldKind kind, uint32_t capacity) {
+  switch (kind) {
   case FieldKind::String:
   case FieldKind::Bytes:
-    return StringType::get(&ctx, field.capacity ? field.capacity
-                                                : options.defaultStringCapacity);
+    return StringType::get(&ctx, capacity ? capacity : options.defaultStringCapacity);
   case FieldKind::Bool:
     return builder.getI1Type();
   case FieldKind::Int32:
@@ -198,6 +199,10 @@ mlir::Type Emitter::fieldType(const SchemaField &field) {
 mlir::Type Emitter::useField(HandlerKind kind, const RpcFieldRef &ref,
                              SourceLoc where) {
   auto &fields = kind == HandlerKind::Resp ? responseFields : requestFields;
+  if (ref.isPayloadSize) {
+    fields.insert({kPayloadLenField, ui(32)});
+    return ui(32);
+  }
   if (ref.isMetaStatus) {
     mlir::Type t = StringType::get(&ctx, kMetaStatusCapacity);
     fields.insert({"meta_status", t});
@@ -208,12 +213,14 @@ mlir::Type Emitter::useField(HandlerKind kind, const RpcFieldRef &ref,
     auto it = fields.find(f.name);
     return it != fields.end() ? it->second : mlir::Type();
   }
-  // Without a schema every field is a string of the default capacity.
+  // Without a schema a field is a string of the default capacity, unless a
+  // `get(rpc, 'f', TYPE)` stated its type (Sema made all accesses agree).
   auto it = fields.find(ref.name);
   if (it != fields.end())
     return it->second;
   fieldNames.push_back(ref.name);
-  mlir::Type t = StringType::get(&ctx, options.defaultStringCapacity);
+  mlir::Type t = ref.declaredKind ? fieldType(*ref.declaredKind, 0)
+                                  : StringType::get(&ctx, options.defaultStringCapacity);
   fields.insert({fieldNames.back(), t});
   return t;
 }
@@ -235,9 +242,9 @@ OwningOpRef<ModuleOp> Emitter::run() {
   responseFields.insert({kRpcIdField, ui(64)});
   if (options.schema) {
     for (const SchemaField &f : options.schema->request().fields)
-      requestFields.insert({f.name, fieldType(f)});
+      requestFields.insert({f.name, fieldType(f.kind, f.capacity)});
     for (const SchemaField &f : options.schema->response().fields)
-      responseFields.insert({f.name, fieldType(f)});
+      responseFields.insert({f.name, fieldType(f.kind, f.capacity)});
   }
 
   builder.setInsertionPointToEnd(&program.getBodyBlock());
@@ -289,6 +296,8 @@ void Emitter::emitState() {
       op->setAttr("combiner", builder.getStringAttr(*decl.combiner));
     if (decl.persistence)
       op->setAttr("persistence", builder.getBoolAttr(*decl.persistence));
+    if (decl.configurable) // Named by an init parameter: set at deployment.
+      op->setAttr("configurable", builder.getUnitAttr());
   }
 }
 
@@ -669,6 +678,12 @@ void Emitter::emitForeach(const ForeachStmt &stmt) {
 Value Emitter::convert(Value value, mlir::Type type, SourceLoc where) {
   if (!value || value.getType() == type)
     return value;
+  // An Instant used as a float is seconds of the monotonic clock.
+  if (isa<InstantType>(value.getType()) && type.isF64()) {
+    Value nanos = builder.create<CastOp>(loc(where), ui(64), value);
+    Value real = builder.create<CastOp>(loc(where), type, nanos);
+    return builder.create<DivOp>(loc(where), real, emitFloat(1e9, where));
+  }
   // A string literal widens to the capacity it is used at, without a cast.
   auto literal = value.getDefiningOp<ConstOp>();
   auto text = literal ? dyn_cast<StringAttr>(literal.getValue()) : StringAttr();
@@ -971,6 +986,8 @@ Value Emitter::emitCall(const CallExpr &call) {
     mlir::Type t = resultType();
     if (!ft || !t)
       return {};
+    if (call.field->isPayloadSize) // byte_size(rpc): the whole payload.
+      return convert(builder.create<FieldGetOp>(at, ft, kPayloadLenField), t, call.loc);
     if (isa<StringType>(ft)) {
       Value s = builder.create<FieldGetOp>(at, ft, call.field->name);
       return convert(builder.create<StringLenOp>(at, ui(32), s), t, call.loc);
@@ -1023,6 +1040,9 @@ Value Emitter::emitCall(const CallExpr &call) {
     Value b = arg(1);
     if (!a || !b)
       return {};
+    // Sema casts both to float (seconds) when either was stored as a float.
+    if (a.getType().isF64() && b.getType().isF64())
+      return builder.create<SubOp>(at, a, b);
     Value na = convert(a, ui(64), call.loc);
     Value nb = convert(b, ui(64), call.loc);
     if (!na || !nb)

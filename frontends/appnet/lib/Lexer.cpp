@@ -21,6 +21,19 @@ bool isNameChar(unsigned char c) { return isNameStart(c) || isDigit(c); }
 
 uint32_t clampU32(uint64_t v) { return v > UINT32_MAX ? UINT32_MAX : uint32_t(v); }
 
+/// The older brace-based dialect (contract §3, notes) is recognised by a `{`
+/// where a block is expected, or by a file starting with `fn` or `internal`
+/// (the parser reports the latter when there is no brace). One error, at
+/// that token, rather than a confusing one at the first brace. The parser
+/// has the same message.
+constexpr const char *kBraceDialect =
+    "the brace-based AppNet dialect ('fn req(rpc) { ... }') is not supported "
+    "yet; use the indentation syntax";
+
+bool isLayout(Tok kind) {
+  return kind == Tok::Newline || kind == Tok::Indent || kind == Tok::Dedent;
+}
+
 /// A byte as it should appear in a message: "character '$'" or "byte 0x00".
 std::string describeByte(unsigned char c) {
   if (c >= 0x20 && c < 0x7f)
@@ -72,6 +85,7 @@ private:
   void lexNumber();
   void lexString();
   void lexPunct();
+  void lexBrace();
   void finish();
 
   std::string_view src;
@@ -326,6 +340,8 @@ void Lexer::lexPunct() {
   case '(': kind = Tok::LParen; break;
   case ')': kind = Tok::RParen; break;
   case '@': kind = Tok::At; break;
+  case '{':
+    return lexBrace();
   case '"':
     return fail(locAt(begin),
                 "unexpected character '\"': strings use single quotes");
@@ -338,6 +354,56 @@ void Lexer::lexPunct() {
   }
   pos += len;
   push(kind, begin, pos);
+}
+
+/// A `{` is never valid here; it starts a block in the brace-based dialect.
+/// A block is expected after a section keyword (`state {`, also on the next
+/// line), after a handler's or a match's `)` (`fn req(rpc) {`, `match (x) {`),
+/// after ':' or '=>', and after the scrutinee of a `match` line.
+void Lexer::lexBrace() {
+  const Token *first = nullptr, *last = nullptr;
+  for (const Token &t : tokens)
+    if (!isLayout(t.kind)) {
+      first = &t;
+      break;
+    }
+  for (auto it = tokens.rbegin(); it != tokens.rend(); ++it)
+    if (!isLayout(it->kind)) {
+      last = &*it;
+      break;
+    }
+  if (first && first->is(Tok::Name) &&
+      (first->text == "fn" || first->text == "internal"))
+    return fail(first->loc, kBraceDialect);
+  bool blockExpected = !last;
+  if (last) {
+    switch (last->kind) {
+    case Tok::KwState:
+    case Tok::KwInit:
+    case Tok::KwReq:
+    case Tok::KwResp:
+    case Tok::RParen:
+    case Tok::Colon:
+    case Tok::Arrow:
+      blockExpected = true;
+      break;
+    default:
+      break;
+    }
+    // `match x {`: the first token of the current logical line is `match`.
+    if (!pendingIndent) {
+      const Token *lineStart = nullptr;
+      for (auto it = tokens.rbegin(); it != tokens.rend(); ++it) {
+        if (it->is(Tok::Newline))
+          break;
+        if (!isLayout(it->kind))
+          lineStart = &*it;
+      }
+      blockExpected |= lineStart && (lineStart->is(Tok::KwMatch) ||
+                                     lineStart->is(Tok::KwForeach));
+    }
+  }
+  fail(locAt(pos), blockExpected ? kBraceDialect : "unexpected character '{'");
 }
 
 void Lexer::finish() {

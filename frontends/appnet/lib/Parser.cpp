@@ -194,6 +194,13 @@ std::unique_ptr<Element> Parser::parseElement() {
                      "line");
     return nullptr;
   }
+  if (at(Tok::Name) && (tok().text == "fn" || tok().text == "internal")) {
+    // The older dialect: `internal { ... }`, `fn init() { ... }`. (The lexer
+    // reports it with the same message when it meets the first brace.)
+    error(tok().loc, "the brace-based AppNet dialect ('fn req(rpc) { ... }') "
+                     "is not supported yet; use the indentation syntax");
+    return nullptr;
+  }
   if (!at(Tok::KwState)) {
     errorExpected("'state' section");
     return nullptr;

@@ -105,6 +105,33 @@ bool isIntMix(const Type &from, const Type &to) {
   return (from.is(TypeKind::Int) && to.is(TypeKind::UInt)) ||
          (from.is(TypeKind::UInt) && to.is(TypeKind::Int));
 }
+/// The proto type spelled `name` ("int32"), if any.
+std::optional<FieldKind> fieldKindNamed(std::string_view name) {
+  for (FieldKind kind :
+       {FieldKind::String, FieldKind::Bytes, FieldKind::Bool, FieldKind::Int32,
+        FieldKind::UInt32, FieldKind::Int64, FieldKind::UInt64,
+        FieldKind::Float, FieldKind::Double})
+    if (name == fieldKindName(kind))
+      return kind;
+  return std::nullopt;
+}
+/// The proto type named by the third argument of `get(rpc, 'f', TYPE)`: a
+/// string literal or a bare name.
+std::optional<FieldKind> declaredFieldKind(const Expr &arg) {
+  if (const auto *text = dyn_cast<StringLiteral>(&arg))
+    return fieldKindNamed(text->value);
+  if (const auto *name = dyn_cast<NameExpr>(&arg))
+    return fieldKindNamed(name->name);
+  return std::nullopt;
+}
+/// Whether a stated proto type agrees with the field's: the same, or both
+/// text (string and bytes have the same layout).
+bool sameFieldKind(FieldKind a, FieldKind b) {
+  auto text = [](FieldKind k) {
+    return k == FieldKind::String || k == FieldKind::Bytes;
+  };
+  return a == b || (text(a) && text(b));
+}
 /// "argument 2 of 'min'" for args[1].
 std::string argumentName(const CallExpr &call, size_t index) {
   return "argument " + std::to_string(index + 1) + " of '" + call.callee + "'";
@@ -174,6 +201,13 @@ private:
   Type checkCall(CallExpr &call);
   Type checkMapVecRpcCall(CallExpr &call);
   Type checkRpcField(CallExpr &call, bool forWrite);
+  std::optional<FieldKind> checkDeclaredKind(CallExpr &call);
+  Type fieldKindType(FieldKind kind, uint32_t capacity, SourceLoc nameLoc,
+                     const std::string &name);
+  void collectDeclaredFields(const Handler &handler);
+  void collectDeclaredFields(const Block &block, std::string_view rpc);
+  void collectDeclaredFields(const Expr &expr, std::string_view rpc);
+  Type checkTimeDiff(CallExpr &call);
   bool checkArity(CallExpr &call, size_t count);
   bool expectArg(CallExpr &call, size_t index, const Type &to);
   void checkArgsLoosely(CallExpr &call, size_t from = 0);
@@ -184,6 +218,9 @@ private:
   Type unify(const Type &a, const Type &b, SourceLoc loc);
   bool convertible(const Expr &expr, const Type &to) const;
   void convert(ExprPtr &slot, const Type &to);
+  /// Wraps an Instant in a CastExpr to float (seconds of the monotonic
+  /// clock); warns that it is stored as such unless `silently`.
+  void instantToFloat(ExprPtr &slot, bool silently);
   /// Gives untyped integer literals in `slot` their default type, int.
   void finalize(ExprPtr &slot) {
     if (containsUntyped(slot->type))
@@ -198,6 +235,10 @@ private:
   std::vector<size_t> scopeStarts;
   HandlerKind handler = HandlerKind::Init;
   std::set<std::string> notedFields; ///< Schema-less fields already noted.
+  /// Without a schema: the fields of the current handler's message whose
+  /// type a `get(rpc, 'f', TYPE)` states, with the first such TYPE.
+  std::unordered_map<std::string, std::pair<FieldKind, SourceLoc>>
+      declaredFields;
 };
 
 bool Sema::run() {
@@ -350,17 +391,106 @@ Type Sema::resolveType(const TypeSyntax &syntax) {
 void Sema::checkHandler(Handler &h) {
   handler = h.kind;
   pushScope();
-  if (h.kind == HandlerKind::Init && !h.params.empty())
-    error(h.params[0].loc, "'init' takes no parameters");
-  else if (h.params.size() > 1)
-    error(h.params[1].loc, std::string("'") + handlerName(h.kind) +
-                               "' takes one parameter, the rpc");
-  for (Param &param : h.params)
-    if (checkNameUsable(param.name, param.loc))
-      param.decl = declare(param.name, VarKind::HandlerParam,
-                           Type(TypeKind::Rpc), param.loc);
+  if (h.kind == HandlerKind::Init) {
+    // `init(limit):` marks state configured at deployment; the body gives
+    // its default. The parameter is the state variable itself, never an rpc.
+    for (Param &param : h.params) {
+      VarDecl *decl = lookup(param.name);
+      if (!decl || decl->kind != VarKind::State) {
+        error(param.loc, "init parameter '" + param.name +
+                             "' must name a state variable (parameters of "
+                             "init mark state that is configured at "
+                             "deployment)");
+        continue;
+      }
+      param.decl = decl;
+      decl->state->configurable = true;
+    }
+  } else {
+    if (h.params.size() > 1)
+      error(h.params[1].loc, std::string("'") + handlerName(h.kind) +
+                                 "' takes one parameter, the rpc");
+    for (Param &param : h.params)
+      if (checkNameUsable(param.name, param.loc))
+        param.decl = declare(param.name, VarKind::HandlerParam,
+                             Type(TypeKind::Rpc), param.loc);
+  }
+  declaredFields.clear();
+  if (!options.schema)
+    collectDeclaredFields(h);
   checkBlock(h.body);
   popScope();
+}
+
+/// Without a schema, a field's type is what `get(rpc, 'f', TYPE)` states
+/// anywhere in the handler (its message), whatever the order of the
+/// accesses: collect those declarations before checking the body. Only
+/// well-formed declarations are collected; checkRpcField reports the rest.
+void Sema::collectDeclaredFields(const Handler &h) {
+  if (h.kind == HandlerKind::Init || h.params.empty())
+    return;
+  collectDeclaredFields(h.body, h.params[0].name);
+}
+
+void Sema::collectDeclaredFields(const Block &block, std::string_view rpc) {
+  for (const StmtPtr &stmt : block.stmts) {
+    switch (stmt->kind) {
+    case Stmt::Kind::Pass:
+      break;
+    case Stmt::Kind::Expr:
+      collectDeclaredFields(*cast<ExprStmt>(stmt.get())->expr, rpc);
+      break;
+    case Stmt::Kind::Assign:
+      collectDeclaredFields(*cast<AssignStmt>(stmt.get())->value, rpc);
+      break;
+    case Stmt::Kind::Send:
+      collectDeclaredFields(*cast<SendStmt>(stmt.get())->value, rpc);
+      break;
+    case Stmt::Kind::Match: {
+      const auto &match = *cast<MatchStmt>(stmt.get());
+      collectDeclaredFields(*match.scrutinee, rpc);
+      for (const MatchArm &arm : match.arms)
+        collectDeclaredFields(arm.body, rpc);
+      break;
+    }
+    case Stmt::Kind::Foreach:
+      collectDeclaredFields(cast<ForeachStmt>(stmt.get())->body, rpc);
+      break;
+    }
+  }
+}
+
+void Sema::collectDeclaredFields(const Expr &expr, std::string_view rpc) {
+  switch (expr.kind) {
+  case Expr::Kind::Binary: {
+    const auto &binary = *cast<BinaryExpr>(&expr);
+    collectDeclaredFields(*binary.lhs, rpc);
+    collectDeclaredFields(*binary.rhs, rpc);
+    return;
+  }
+  case Expr::Kind::Pair: {
+    const auto &pair = *cast<PairExpr>(&expr);
+    collectDeclaredFields(*pair.first, rpc);
+    collectDeclaredFields(*pair.second, rpc);
+    return;
+  }
+  case Expr::Kind::Call: {
+    const auto &call = *cast<CallExpr>(&expr);
+    for (const ExprPtr &arg : call.args)
+      collectDeclaredFields(*arg, rpc);
+    if (call.callee != "get" || call.args.size() != 3)
+      return;
+    const auto *object = dyn_cast<NameExpr>(call.args[0].get());
+    const auto *field = dyn_cast<StringLiteral>(call.args[1].get());
+    std::optional<FieldKind> kind = declaredFieldKind(*call.args[2]);
+    if (object && object->name == rpc && field && kind &&
+        field->value.find("meta") == std::string::npos)
+      declaredFields.try_emplace(field->value, *kind, call.args[2]->loc);
+    return;
+  }
+  default:
+    return;
+  }
 }
 
 void Sema::checkBlock(Block &block) {
@@ -442,7 +572,8 @@ void Sema::assignTo(AssignTarget &target, ExprPtr *value,
   SourceLoc valueLoc = value ? (*value)->loc : eqLoc;
   VarDecl *decl = lookup(target.name);
   if (!decl) {
-    // First assignment: declares a local of the value's type.
+    // First assignment: declares a local of the value's type. An optional
+    // (the result of get on a map) may be kept and matched later.
     if (value)
       finalize(*value);
     Type type = value ? (*value)->type : valueType;
@@ -451,10 +582,6 @@ void Sema::assignTo(AssignTarget &target, ExprPtr *value,
     if (type.is(TypeKind::Void)) {
       error(valueLoc, "this expression has no value to assign to '" +
                           target.name + "'");
-      type = Type();
-    } else if (type.is(TypeKind::Optional)) {
-      error(valueLoc, "cannot store " + type.str() + " in '" + target.name +
-                          "': match the result of 'get' with Some(x) / None");
       type = Type();
     } else if (type.is(TypeKind::Map) || type.is(TypeKind::Vec) ||
                type.is(TypeKind::Rpc)) {
@@ -881,11 +1008,7 @@ Type Sema::checkCall(CallExpr &call) {
     checkArity(call, 0);
     return uintType;
   case Builtin::TimeDiff:
-    if (checkArity(call, 2)) {
-      expectArg(call, 0, instant);
-      expectArg(call, 1, instant);
-    }
-    return floatType;
+    return checkTimeDiff(call);
   case Builtin::Min:
   case Builtin::Max: {
     if (!checkArity(call, 2))
@@ -925,15 +1048,53 @@ Type Sema::checkCall(CallExpr &call) {
   case Builtin::External: {
     const ExternalBuiltin *info = findExternal(call.callee);
     checkArgsLoosely(call);
-    if (options.kernelTarget)
+    if (options.kernelTarget) {
       error(call.calleeLoc, "'" + call.callee + "' " + info->what +
                                 " and is not available in the kernel");
+      return Type(); // Rejected: its use causes no further error.
+    }
     if (info->result == TypeKind::String)
       return Type::string(options.defaultStringCapacity);
     return Type(info->result);
   }
   }
   return Type();
+}
+
+/// `time_diff(a, b)`: the seconds from b to a. Both Instant: as is. Else
+/// each argument is a float (an Instant one is cast to its seconds of the
+/// monotonic clock, an int one promoted) and the result is a - b.
+Type Sema::checkTimeDiff(CallExpr &call) {
+  const Type floatType(TypeKind::Float);
+  if (!checkArity(call, 2))
+    return floatType;
+  bool ok = true, floatForm = false;
+  for (size_t i = 0; i < 2; ++i) {
+    const Type &t = check(call.args[i]);
+    if (t.is(TypeKind::Unknown) || t.is(TypeKind::Instant))
+      continue;
+    if (isNumericLike(t)) {
+      floatForm = true;
+      continue;
+    }
+    finalize(call.args[i]);
+    error(call.args[i]->loc, "type mismatch: " + argumentName(call, i) +
+                                 " is " + call.args[i]->type.str() +
+                                 ", expected Instant or float");
+    ok = false;
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    ExprPtr &arg = call.args[i];
+    if (!ok || !floatForm) {
+      finalize(arg);
+      continue;
+    }
+    if (arg->type.is(TypeKind::Instant))
+      instantToFloat(arg, /*silently=*/true);
+    else
+      convert(arg, floatType);
+  }
+  return floatType;
 }
 
 /// get / set / delete / size / byte_size: the first argument names the map,
@@ -950,7 +1111,7 @@ Type Sema::checkMapVecRpcCall(CallExpr &call) {
       break;
     case Builtin::Delete: usage = "delete(map, key)"; break;
     case Builtin::Size: usage = "size(v)"; break;
-    default: usage = "byte_size(rpc, 'field')"; break;
+    default: usage = "byte_size(rpc) or byte_size(rpc, 'field')"; break;
     }
     error(call.calleeLoc, std::string("missing arguments: expected ") + usage);
     return Type();
@@ -983,16 +1144,37 @@ Type Sema::checkMapVecRpcCall(CallExpr &call) {
     return false;
   };
 
+  // "'get' on rpc takes 2 or 3 arguments, found 4".
+  auto arityEither = [&](size_t a, size_t b) {
+    if (call.args.size() == a || call.args.size() == b)
+      return true;
+    error(call.calleeLoc, "'" + f + "' on " + object.str() + " takes " +
+                              std::to_string(a) + " or " + std::to_string(b) +
+                              " arguments, found " +
+                              std::to_string(call.args.size()));
+    checkArgsLoosely(call, 1);
+    return false;
+  };
+
   if (object.is(TypeKind::Rpc)) {
     switch (call.builtin) {
     case Builtin::Get:
-    case Builtin::ByteSize:
-      if (!arity(2))
+      // get(rpc, 'field') or get(rpc, 'field', 'int32').
+      if (!arityEither(2, 3))
         return Type();
-      {
-        Type field = checkRpcField(call, /*forWrite=*/false);
-        return call.builtin == Builtin::Get ? field : Type(TypeKind::UInt);
+      return checkRpcField(call, /*forWrite=*/false);
+    case Builtin::ByteSize:
+      // byte_size(rpc): the whole payload; byte_size(rpc, 'field').
+      if (!arityEither(1, 2))
+        return Type();
+      if (call.args.size() == 1) {
+        RpcFieldRef ref;
+        ref.isPayloadSize = true;
+        call.field = ref;
+      } else {
+        checkRpcField(call, /*forWrite=*/false);
       }
+      return Type(TypeKind::UInt);
     case Builtin::Set: {
       if (!arity(3))
         return Type();
@@ -1080,21 +1262,101 @@ Type Sema::checkMapVecRpcCall(CallExpr &call) {
   }
 }
 
+/// The proto type stated by args[2] of `get(rpc, 'f', TYPE)`, or nullopt
+/// (after an error) when it names none. A bare name is replaced by a string
+/// literal, so that after Sema the argument is always a StringLiteral.
+std::optional<FieldKind> Sema::checkDeclaredKind(CallExpr &call) {
+  ExprPtr &arg = call.args[2];
+  std::optional<FieldKind> kind = declaredFieldKind(*arg);
+  if (kind) {
+    if (const auto *name = dyn_cast<NameExpr>(arg.get())) {
+      SourceLoc loc = name->loc;
+      std::string text = name->name;
+      arg = std::make_unique<StringLiteral>(loc, std::move(text));
+    }
+    check(arg);
+    return kind;
+  }
+  std::string found;
+  if (const auto *text = dyn_cast<StringLiteral>(arg.get()))
+    found = "'" + text->value + "'";
+  else if (const auto *name = dyn_cast<NameExpr>(arg.get()))
+    found = "'" + name->name + "'";
+  else
+    found = "an expression";
+  if (!isa<NameExpr>(arg.get()))
+    check(arg); // A name that is not a type is not looked up: no 2nd error.
+  else
+    arg->type = Type();
+  finalize(arg);
+  error(arg->loc, "the type in '" + call.callee + "(rpc, 'field', TYPE)' must "
+                  "be a proto type: string, bytes, bool, int32, uint32, int64, "
+                  "uint64, float or double; found " + found);
+  return std::nullopt;
+}
+
+/// The type of a field of the given proto kind (a 64-bit integer is
+/// truncated to 32 bits, with a warning at the field's name).
+Type Sema::fieldKindType(FieldKind kind, uint32_t capacity, SourceLoc nameLoc,
+                         const std::string &name) {
+  switch (kind) {
+  case FieldKind::String:
+  case FieldKind::Bytes:
+    return Type::string(capacity);
+  case FieldKind::Bool:
+    return Type(TypeKind::Bool);
+  case FieldKind::Int32:
+    return Type(TypeKind::Int);
+  case FieldKind::UInt32:
+    return Type(TypeKind::UInt);
+  case FieldKind::Int64:
+  case FieldKind::UInt64:
+    // AppNet integers are 32-bit (contract §4).
+    warning(nameLoc, "field '" + name + "' is " + fieldKindName(kind) +
+                         "; AppNet integers are 32-bit, so its value is "
+                         "truncated");
+    return Type(kind == FieldKind::Int64 ? TypeKind::Int : TypeKind::UInt);
+  case FieldKind::Float:
+  case FieldKind::Double:
+    return Type(TypeKind::Float);
+  }
+  return Type();
+}
+
 /// The field named by the string literal in args[1] of get/set/byte_size on
-/// the rpc; records CallExpr::field and returns the field's type.
+/// the rpc; records CallExpr::field and returns the field's type. A `get`
+/// may state the field's proto type in args[2].
 Type Sema::checkRpcField(CallExpr &call, bool forWrite) {
   Expr &arg = *call.args[1];
+  bool declares = call.builtin == Builtin::Get && call.args.size() == 3;
   if (arg.kind != Expr::Kind::StringLiteral) {
     check(call.args[1]);
     finalize(call.args[1]);
     error(arg.loc, "the field name in '" + call.callee +
                        "(rpc, ...)' must be a string literal");
+    if (declares)
+      checkDeclaredKind(call);
     return Type();
   }
   const std::string &name = static_cast<StringLiteral &>(arg).value;
   arg.type = Type::string(uint32_t(std::min<size_t>(name.size(), UINT32_MAX)));
   RpcFieldRef ref;
   ref.name = name;
+  std::optional<FieldKind> declared;
+  if (declares) {
+    declared = checkDeclaredKind(call);
+    if (!declared)
+      return Type();
+  }
+  // "type mismatch: field 'f' of message 'M' is int32, but 'get' states
+  // uint32" at the stated type.
+  auto disagrees = [&](FieldKind actual, const std::string &of) {
+    error(call.args[2]->loc, "type mismatch: field '" + name + "'" + of +
+                                 " is " + fieldKindName(actual) +
+                                 ", but 'get' states " +
+                                 fieldKindName(*declared));
+    return Type();
+  };
 
   // A field whose name contains "meta" is metadata, not payload (contract §5).
   if (name.find("meta") != std::string::npos) {
@@ -1112,12 +1374,35 @@ Type Sema::checkRpcField(CallExpr &call, bool forWrite) {
                      "available in 'resp'");
       return Type();
     }
+    if (declared && !sameFieldKind(*declared, FieldKind::String))
+      return disagrees(FieldKind::String, "");
     ref.isMetaStatus = true;
+    ref.declaredKind = declared;
     call.field = ref;
     return Type::string(kMetaStatusCapacity);
   }
 
   if (!options.schema) {
+    // The type stated here or by another get of this field in the handler;
+    // else a string.
+    auto known = declaredFields.find(name);
+    if (declared && known != declaredFields.end() &&
+        !sameFieldKind(known->second.first, *declared)) {
+      error(call.args[2]->loc,
+            "field '" + name + "' is stated to be " +
+                fieldKindName(*declared) + " here but " +
+                fieldKindName(known->second.first) + " at " +
+                known->second.second.str() + "; a field has one type");
+      return Type();
+    }
+    if (!declared && known != declaredFields.end())
+      declared = known->second.first;
+    if (declared) {
+      ref.declaredKind = declared;
+      call.field = ref;
+      return fieldKindType(*declared, options.defaultStringCapacity, arg.loc,
+                           name);
+    }
     if (notedFields.insert(name).second)
       diags.note(arg.loc, "no --rpc-schema given: field '" + name +
                               "' is typed string");
@@ -1139,32 +1424,14 @@ Type Sema::checkRpcField(CallExpr &call, bool forWrite) {
                                       : "; known fields: " + known));
     return Type();
   }
+  const SchemaField &field = message.fields[index];
+  if (declared && !sameFieldKind(*declared, field.kind))
+    return disagrees(field.kind, " of message '" + message.name + "'");
   ref.message = &message;
   ref.index = index;
+  ref.declaredKind = declared;
   call.field = ref;
-  const SchemaField &field = message.fields[index];
-  switch (field.kind) {
-  case FieldKind::String:
-  case FieldKind::Bytes:
-    return Type::string(field.capacity);
-  case FieldKind::Bool:
-    return Type(TypeKind::Bool);
-  case FieldKind::Int32:
-    return Type(TypeKind::Int);
-  case FieldKind::UInt32:
-    return Type(TypeKind::UInt);
-  case FieldKind::Int64:
-  case FieldKind::UInt64:
-    // AppNet integers are 32-bit (contract §4).
-    warning(arg.loc, "field '" + name + "' is " + fieldKindName(field.kind) +
-                         "; AppNet integers are 32-bit, so its value is "
-                         "truncated");
-    return Type(field.kind == FieldKind::Int64 ? TypeKind::Int : TypeKind::UInt);
-  case FieldKind::Float:
-  case FieldKind::Double:
-    return Type(TypeKind::Float);
-  }
-  return Type();
+  return fieldKindType(field.kind, field.capacity, arg.loc, name);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1179,6 +1446,10 @@ bool Sema::convertible(const Expr &expr, const Type &to) const {
     return to.isNumeric();
   if (from.isNumeric() && to.isNumeric())
     return !from.is(TypeKind::Float) || to.is(TypeKind::Float);
+  // An Instant kept as float seconds (real elements declare `last: float`
+  // and store current_time() in it).
+  if (from.is(TypeKind::Instant) && to.is(TypeKind::Float))
+    return true;
   if (from.is(TypeKind::Pair) && to.is(TypeKind::Pair) &&
       expr.kind == Expr::Kind::Pair) {
     const auto &pair = static_cast<const PairExpr &>(expr);
@@ -1235,10 +1506,19 @@ void Sema::convert(ExprPtr &slot, const Type &to) {
     slot->type = target;
     return;
   }
+  if (from.is(TypeKind::Instant) && to.is(TypeKind::Float))
+    return instantToFloat(slot, /*silently=*/false);
   if (from.isNumeric() && to.isNumeric() && from.kind != to.kind) {
     Type target = to;
     slot = std::make_unique<CastExpr>(std::move(slot), std::move(target));
   }
+}
+
+void Sema::instantToFloat(ExprPtr &slot, bool silently) {
+  if (!silently)
+    warning(slot->loc,
+            "an Instant stored as float holds seconds of the monotonic clock");
+  slot = std::make_unique<CastExpr>(std::move(slot), Type(TypeKind::Float));
 }
 
 } // namespace

@@ -32,11 +32,19 @@
 //     Integer literals take the type their context needs; one that ends up
 //     float is replaced by a FloatLiteral.
 //   * Implicit conversions are explicit CastExpr nodes inserted by Sema
-//     (int -> float, uint -> float, int <-> uint). Hence, after Sema: both
-//     operands of a BinaryExpr have the same type; an assigned value has the
-//     target's type; a call argument has its parameter's type (map keys and
-//     values: the map's K and V). String capacities may differ (copies
-//     truncate), so strings are never wrapped in a CastExpr.
+//     (int -> float, uint -> float, int <-> uint, and Instant -> float where
+//     an Instant is stored or passed where a float is expected: seconds of
+//     the monotonic clock). Hence, after Sema: both operands of a BinaryExpr
+//     have the same type; an assigned value has the target's type; a call
+//     argument has its parameter's type (map keys and values: the map's K
+//     and V). String capacities may differ (copies truncate), so strings are
+//     never wrapped in a CastExpr.
+//   * A local may hold an optional (`r = get(m, k)`, then `match r:`); it is
+//     only ever matched, re-assigned another optional of the same type, or
+//     nothing.
+//   * `time_diff(a, b)` has two forms: both arguments Instant (the seconds
+//     between them), or both float (after Sema's casts; the result is
+//     a - b).
 //   * NameExpr::decl -> the VarDecl it refers to; VarDecl::kind says whether
 //     it is a state variable, a handler parameter (the rpc), a local, a match
 //     binding or a lambda parameter. VarDecl::id is a dense index into
@@ -44,8 +52,12 @@
 //   * AssignTarget::decl and ::declares (first assignment of a local).
 //   * Pattern::binding for `Some(x)` and binding patterns; Pattern::type for
 //     literal patterns (an int pattern against a float value becomes Float).
-//   * CallExpr::builtin; for rpc field accesses CallExpr::field.
-//   * StateDecl::type / consistency / combiner / persistence.
+//   * CallExpr::builtin; for rpc field accesses CallExpr::field (see
+//     RpcFieldRef: declaredKind, and isPayloadSize for `byte_size(rpc)`).
+//     After Sema the third argument of `get(rpc, 'f', 'int32')`, if any, is
+//     a StringLiteral (a bare name like `int32` is replaced by one).
+//   * StateDecl::type / consistency / combiner / persistence / configurable;
+//     Param::decl of an `init` parameter is the state variable it names.
 // A type of kind Unknown only survives in an Element for which Sema reported
 // an error (or, with kernelTarget off, as the result of an external call).
 //
@@ -54,6 +66,7 @@
 #define SBPF_APPNET_AST_H
 
 #include "sbpf/AppNet/Diagnostics.h"
+#include "sbpf/AppNet/Schema.h"
 
 #include "llvm/Support/Casting.h"
 
@@ -70,7 +83,6 @@ using llvm::cast;
 using llvm::dyn_cast;
 using llvm::isa;
 
-struct SchemaMessage;
 struct StateDecl;
 
 //===----------------------------------------------------------------------===//
@@ -269,14 +281,27 @@ enum class Builtin : uint8_t {
 
 /// The rpc field a get/set/byte_size on the rpc refers to.
 struct RpcFieldRef {
-  std::string name;
+  std::string name; ///< Empty when isPayloadSize.
   /// `meta_status`: 'success' or 'failure' depending on the response kind;
   /// not a payload field.
   bool isMetaStatus = false;
+  /// `byte_size(rpc)` with one argument: the length in bytes of the whole
+  /// payload (the aRPC header's payload length), not a field. `name` is
+  /// empty, `message` null, `index` -1, `declaredKind` nullopt.
+  bool isPayloadSize = false;
   /// The schema message and the field's index in it; null / -1 without a
-  /// schema (every field is then a string of the default capacity).
+  /// schema.
   const SchemaMessage *message = nullptr;
   int index = -1;
+  /// The field's proto type when the source states it with the third
+  /// argument of `get(rpc, 'f', 'int32')`: at this call, or, without a
+  /// schema, at any `get` of the same field in the same handler (so every
+  /// access to a field of one message agrees on its type). With a schema it
+  /// is only set at a call that has the third argument, and then equals the
+  /// schema field's kind. Without a schema, nullopt means a string of the
+  /// default capacity; otherwise the field has the type of a schema field of
+  /// this kind (string/bytes at the default capacity).
+  std::optional<FieldKind> declaredKind;
 };
 
 struct CallExpr : Expr {
@@ -299,6 +324,8 @@ struct PairExpr : Expr {
 };
 
 /// An implicit conversion inserted by Sema: `operand` converted to `type`.
+/// Numeric conversions (int/uint -> float, int <-> uint), and Instant ->
+/// float: the instant as seconds of the monotonic clock (nanoseconds / 1e9).
 struct CastExpr : Expr {
   ExprPtr operand;
   CastExpr(ExprPtr operand, Type to)
@@ -460,6 +487,9 @@ struct StateDecl {
   Consistency consistency = Consistency::Default;
   std::optional<std::string> combiner;
   std::optional<bool> persistence;
+  /// Named by a parameter of `init(...)`: its value is configured at
+  /// deployment, and the init body only gives its default.
+  bool configurable = false;
   VarDecl *var = nullptr;
 };
 
@@ -469,7 +499,10 @@ const char *handlerName(HandlerKind kind); ///< "init", "req", "resp"
 struct Param {
   std::string name;
   SourceLoc loc;
-  VarDecl *decl = nullptr; ///< Set by Sema.
+  /// Set by Sema. In req/resp: the rpc (VarKind::HandlerParam). In init: the
+  /// state variable the parameter names (VarKind::State, whose StateDecl is
+  /// marked `configurable`); null if it names none (an error).
+  VarDecl *decl = nullptr;
 };
 
 struct Handler {

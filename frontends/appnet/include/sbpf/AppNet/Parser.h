@@ -6,6 +6,9 @@
 // Operator precedence is conventional: or < and < comparison (not
 // associative) < + - < * /. An unparenthesised chain mixing + - with * /, or
 // `and` with `or`, gets a warning (the reference grammar has no precedence).
+// The older brace-based dialect (`state {`, `fn req(rpc) { ... }`) is
+// recognised and rejected with one error: by the lexer at a '{' where a block
+// is expected, or at a first token `fn` / `internal`.
 // The parser stops at the first syntax error and reports exactly that one;
 // nesting deeper than kMaxNesting / kMaxBlockNesting is an error, so no
 // input can exhaust the stack (here or in later walks over the tree).

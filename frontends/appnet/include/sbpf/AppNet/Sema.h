@@ -6,7 +6,16 @@
 // implicit conversions (as CastExpr nodes) and the resolved state types.
 // Unlike the parser, it keeps going after an error (up to the sink's limit),
 // so one run reports every independent problem; a value whose type could not
-// be determined has type Unknown, which silences follow-on errors.
+// be determined has type Unknown, which silences follow-on errors (so does
+// the result of a call it rejects: an unknown function, or an external or
+// header built-in for the kernel target).
+//
+// Forms accepted for real-world elements: a local may hold an optional (and
+// be matched later); `init(x, y)` parameters name state configured at
+// deployment; `get(rpc, 'f', TYPE)` states a field's proto type;
+// `byte_size(rpc)` is the payload's length; an Instant stored or passed
+// where a float is expected becomes its seconds of the monotonic clock (with
+// a warning); `time_diff` takes two Instants or two floats.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SBPF_APPNET_SEMA_H
@@ -22,8 +31,10 @@
 namespace sbpf::appnet {
 
 struct SemaOptions {
-  /// The RPC message schema; null means every field is a string of
-  /// `defaultStringCapacity` bytes (and a note says so, once per field).
+  /// The RPC message schema. Null: a field has the proto type that a
+  /// `get(rpc, 'f', 'int32')` in the same handler states, else it is a
+  /// string of `defaultStringCapacity` bytes (and a note says so, once per
+  /// field). With a schema, a stated type must agree with the schema's.
   const Schema *schema = nullptr;
   /// Capacity of `string` state, locals and schema-less fields.
   uint32_t defaultStringCapacity = 64;
