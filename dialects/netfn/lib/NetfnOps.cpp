@@ -242,6 +242,10 @@ LogicalResult EventOp::verify() {
                                << getFieldTypes().size() << " field types";
   if (getKind().empty())
     return emitOpError("needs a non-empty event kind");
+  if (auto layout = getWireLayout(); layout && layout->size() != getFieldNames().size())
+    return emitOpError("wire_layout describes ")
+           << layout->size() << " fields but the event has "
+           << getFieldNames().size();
   llvm::StringSet<> seen;
   for (auto [nameAttr, typeAttr] : llvm::zip(getFieldNames(), getFieldTypes())) {
     StringRef name = llvm::cast<StringAttr>(nameAttr).getValue();

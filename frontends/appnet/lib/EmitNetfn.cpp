@@ -54,6 +54,12 @@ private:
   IntegerType si(unsigned w) { return IntegerType::get(&ctx, w, IntegerType::Signed); }
   IntegerType ui(unsigned w) { return IntegerType::get(&ctx, w, IntegerType::Unsigned); }
 
+  /// Where each field lives on the wire (docs/bpf-abi.md): aRPC header
+  /// fields, the packet type, and payload fields at fixed offsets in the
+  /// schema's declaration order.
+  ArrayAttr wireLayout(llvm::ArrayRef<llvm::StringRef> names,
+                       const SchemaMessage &message);
+
   // Program structure.
   void emitState();
   void emitInit();
@@ -225,6 +231,69 @@ mlir::Type Emitter::useField(HandlerKind kind, const RpcFieldRef &ref,
   return t;
 }
 
+/// Bytes and encoding of a schema field in the fixed payload layout.
+static std::pair<unsigned, const char *> wireFormat(const SchemaField &f,
+                                                    unsigned defaultCapacity) {
+  switch (f.kind) {
+  case FieldKind::String:
+  case FieldKind::Bytes:
+    return {f.capacity ? f.capacity : defaultCapacity, "str"};
+  case FieldKind::Bool:
+    return {1, "bool"};
+  case FieldKind::Int32:
+    return {4, "s32"};
+  case FieldKind::UInt32:
+    return {4, "u32"};
+  case FieldKind::Int64:
+    return {8, "s64"};
+  case FieldKind::UInt64:
+    return {8, "u64"};
+  case FieldKind::Float:
+    return {4, "f32"};
+  case FieldKind::Double:
+    return {8, "f64"};
+  }
+  return {0, ""};
+}
+
+ArrayAttr Emitter::wireLayout(llvm::ArrayRef<llvm::StringRef> names,
+                              const SchemaMessage &message) {
+  auto entry = [&](llvm::StringRef source, int64_t offset, int64_t size,
+                   llvm::StringRef encoding) {
+    llvm::SmallVector<NamedAttribute> attrs = {
+        builder.getNamedAttr("source", builder.getStringAttr(source))};
+    if (size) {
+      attrs.push_back(builder.getNamedAttr("offset", builder.getI64IntegerAttr(offset)));
+      attrs.push_back(builder.getNamedAttr("size", builder.getI64IntegerAttr(size)));
+      attrs.push_back(builder.getNamedAttr("encoding", builder.getStringAttr(encoding)));
+    }
+    return builder.getDictionaryAttr(attrs);
+  };
+  llvm::StringMap<std::pair<unsigned, unsigned>> payload; // offset, field index
+  unsigned offset = 0;
+  for (unsigned i = 0; i < message.fields.size(); ++i) {
+    payload[message.fields[i].name] = {offset, i};
+    offset += wireFormat(message.fields[i], options.defaultStringCapacity).first;
+  }
+  llvm::SmallVector<Attribute> layout;
+  for (llvm::StringRef name : names) {
+    if (name == kRpcIdField)
+      layout.push_back(entry("header", 1, 8, "u64"));
+    else if (name == kPayloadLenField)
+      layout.push_back(entry("header", 27, 4, "u32"));
+    else if (name == "meta_status")
+      layout.push_back(entry("packet_type", 0, 0, ""));
+    else if (auto it = payload.find(name); it != payload.end()) {
+      auto [size, encoding] = wireFormat(message.fields[it->second.second],
+                                         options.defaultStringCapacity);
+      layout.push_back(entry("payload", it->second.first, size, encoding));
+    } else {
+      layout.push_back(entry("unknown", 0, 0, ""));
+    }
+  }
+  return builder.getArrayAttr(layout);
+}
+
 //===----------------------------------------------------------------------===//
 // Program structure
 //===----------------------------------------------------------------------===//
@@ -255,11 +324,11 @@ OwningOpRef<ModuleOp> Emitter::run() {
   // created first and their fields set afterwards.
   auto request = builder.create<EventOp>(
       loc(element.req.loc), "request", "rpc.request", builder.getStrArrayAttr({}),
-      builder.getTypeArrayAttr({}));
+      builder.getTypeArrayAttr({}), /*wire_layout=*/nullptr);
   SourceLoc respLoc = element.resp ? element.resp->loc : element.req.loc;
   auto response = builder.create<EventOp>(
       loc(respLoc), "response", "rpc.response", builder.getStrArrayAttr({}),
-      builder.getTypeArrayAttr({}));
+      builder.getTypeArrayAttr({}), /*wire_layout=*/nullptr);
   // Move the events before the state declarations: declarations first.
   request->moveBefore(&program.getBodyBlock().front());
   response->moveAfter(request);
@@ -277,6 +346,10 @@ OwningOpRef<ModuleOp> Emitter::run() {
     }
     event.setFieldNamesAttr(builder.getStrArrayAttr(names));
     event.setFieldTypesAttr(builder.getTypeArrayAttr(types));
+    if (options.schema)
+      event.setWireLayoutAttr(wireLayout(
+          names, event == request ? options.schema->request()
+                                  : options.schema->response()));
   }
   if (failed)
     return nullptr;

@@ -94,12 +94,20 @@ def Netfn_EventOp : Netfn_Op<"event", [
     fields are what `netfn.field.get` can read, with their types. Field
     values are the event's input; `netfn.field.set` rewrites them in place.
 
+    The optional `wire_layout` says where each field lives in the event's
+    record, for the backends: one dictionary per field with `source` (for
+    AppNet: `header`, `payload` or `packet_type`), and for bytes in a record
+    `offset` and `size` in bytes and `encoding` (`u8`..`u64`, `s32`, `s64`,
+    `bool`, `f32`, `f64`, or `str`: NUL-padded bytes). It does not change the
+    meaning of the ops.
+
     ```mlir
     netfn.event @request "rpc.request" (rpc_id : ui64, user : !netfn.string<32>)
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
-                       StrArrayAttr:$field_names, TypeArrayAttr:$field_types);
+                       StrArrayAttr:$field_names, TypeArrayAttr:$field_types,
+                       OptionalAttr<DictArrayAttr>:$wire_layout);
   let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;
   let extraClassDeclaration = [{
