@@ -447,6 +447,23 @@ LogicalResult CastOp::verify() {
   return success();
 }
 
+LogicalResult BitcastOp::verify() {
+  Type from = getInput().getType(), to = getResult().getType();
+  auto width = [](Type t) -> unsigned {
+    if (isNetfnInteger(t))
+      return t.getIntOrFloatBitWidth();
+    if (auto f = llvm::dyn_cast<FixedType>(t))
+      return f.getWidth();
+    return 0;
+  };
+  bool oneFixed = llvm::isa<FixedType>(from) != llvm::isa<FixedType>(to);
+  if (!oneFixed || !width(from) || width(from) != width(to))
+    return emitOpError("reinterprets an integer as a fixed-point number of the "
+                       "same width or back, not ")
+           << from << " as " << to;
+  return success();
+}
+
 LogicalResult PairMakeOp::verify() {
   auto type = getResult().getType().cast<PairType>();
   if (type.getFirst() != getFirst().getType() ||

@@ -424,6 +424,25 @@ def Netfn_CastOp : Netfn_Op<"cast", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Netfn_BitcastOp : Netfn_Op<"bitcast", [Pure]> {
+  let summary = "reinterprets the bits of an integer as fixed point, or back";
+  let description = [{
+    Between an integer and a `!netfn.fixed<W, F>` of the same width W: the
+    result has exactly the operand's bits, so an integer `n` becomes the
+    fixed-point number `n / 2^F` (read as signed W-bit), and a fixed-point
+    number becomes its raw value. This is how exact values such as
+    `r / 2^32` for a random draw `r` are written without rounding.
+
+    ```mlir
+    %u = netfn.bitcast %r64 : ui64 to !netfn.fixed<64, 32>
+    ```
+  }];
+  let arguments = (ins Netfn_Scalar:$input);
+  let results = (outs Netfn_Scalar:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
 def Netfn_PairMakeOp : Netfn_Op<"pair", [Pure]> {
   let summary = "builds a pair";
   let description = [{
