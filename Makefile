@@ -53,9 +53,10 @@ bench: build
 clean:
 	rm -rf $(BUILD)
 
-# Regenerates the dialect reference from the TableGen descriptions.
+# Regenerates the dialect and pass references from the TableGen descriptions.
 docs: configure
-	ninja -C $(BUILD) SBPFNetfnDocGen
-	mkdir -p docs/dialects/netfn
+	ninja -C $(BUILD) SBPFNetfnDocGen SBPFPassesIncGen
+	mkdir -p docs/dialects/netfn docs/passes
 	for f in NetfnDialect NetfnOps NetfnTypes; do \
 	  cp $(BUILD)/dialects/netfn/include/sbpf/Netfn/$$f.md docs/dialects/netfn/$$f.md; done
+	cp $(BUILD)/passes/lib/Transforms/NetfnPasses.md docs/passes/NetfnPasses.md

@@ -2,16 +2,20 @@
 //
 // Reads a DSL source (by extension, e.g. `.appnet`) through its frontend, or
 // MLIR text otherwise, runs the requested passes or pipelines, and writes
-// MLIR. Frontend errors are `FILE:LINE:COL: error: ...` with exit status 1,
+// MLIR, or with --emit=c libbpf-style eBPF C (docs/bpf-abi.md) and with
+// --abi-out its ABI record. Frontend errors are `FILE:LINE:COL: error: ...` with exit status 1,
 // and no output file is left behind on failure.
 //
 //===----------------------------------------------------------------------===//
+#include "sbpf/BPF/EmitC.h"
 #include "sbpf/Frontend/Domain.h"
 #include "sbpf/InitAll.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
@@ -62,6 +66,22 @@ cl::opt<bool> verifyPasses("verify-each", cl::init(true), cl::cat(sbpfCategory),
 cl::opt<bool> allowUnregisteredDialects(
     "allow-unregistered-dialect", cl::init(false), cl::cat(sbpfCategory),
     cl::desc("Allow operations of dialects that are not registered"));
+cl::opt<std::string> emitKind(
+    "emit", cl::cat(sbpfCategory), cl::init("mlir"),
+    cl::desc("What to write: mlir (default) or c (libbpf-style eBPF C for "
+             "clang's BPF target; docs/bpf-abi.md)"),
+    cl::value_desc("mlir|c"));
+cl::opt<std::string> hookKind(
+    "hook", cl::cat(sbpfCategory), cl::init("xdp"),
+    cl::desc("Attach point of the generated BPF program: xdp (default) or tc"),
+    cl::value_desc("xdp|tc"));
+cl::opt<unsigned> rpcPort(
+    "rpc-port", cl::cat(sbpfCategory), cl::init(9000),
+    cl::desc("UDP port of aRPC traffic for the generated BPF program"));
+cl::opt<std::string> abiOut(
+    "abi-out", cl::cat(sbpfCategory),
+    cl::desc("With --emit=c, also write the ABI record (JSON) to this file"),
+    cl::value_desc("file.json"));
 } // namespace
 
 /// libLLVM registers hundreds of code generator flags (AMDGPU, ARM, ...) in
@@ -117,6 +137,62 @@ runFrontend(const sbpf::Domain &domain, DialectRegistry &registry,
   return text;
 }
 
+/// --emit=c: parses the (frontend's) MLIR, runs the requested passes and
+/// prints the program as eBPF C (and the ABI record with --abi-out). Errors
+/// are located at the op; no output file is left behind on failure.
+static int emitCMain(DialectRegistry &registry,
+                     std::unique_ptr<llvm::MemoryBuffer> input,
+                     PassPipelineCLParser &passPipeline,
+                     const sbpf::bpf::BackendOptions &backend,
+                     bool fromFrontend) {
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  context.allowUnregisteredDialects(allowUnregisteredDialects);
+  context.printOpOnDiagnostic(false);
+  llvm::SourceMgr sourceMgr;
+  if (fromFrontend) // locations name the DSL file, not this MLIR text
+    input = llvm::MemoryBuffer::getMemBufferCopy(input->getBuffer(),
+                                                 "<netfn from frontend>");
+  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module || failed(verify(*module)))
+    return 1;
+  PassManager pm(&context);
+  auto errorHandler = [&](const Twine &msg) {
+    return emitError(UnknownLoc::get(&context)) << msg;
+  };
+  if (failed(passPipeline.addToPipeline(pm, errorHandler)) ||
+      failed(pm.run(*module)))
+    return 1;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  sbpf::bpf::ProgramABI abi;
+  if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
+    return 1;
+  os.flush();
+  std::string errorMessage;
+  std::unique_ptr<llvm::ToolOutputFile> abiFile;
+  if (!abiOut.empty()) {
+    abiFile = openOutputFile(abiOut, &errorMessage);
+    if (!abiFile) {
+      llvm::errs() << "sbpf-opt: error: " << errorMessage << "\n";
+      return 1;
+    }
+    sbpf::bpf::writeABIJson(abi, abiFile->os());
+  }
+  auto output = openOutputFile(outputFilename, &errorMessage);
+  if (!output) {
+    llvm::errs() << "sbpf-opt: error: " << errorMessage << "\n";
+    return 1;
+  }
+  output->os() << text;
+  output->keep();
+  if (abiFile)
+    abiFile->keep();
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   DialectRegistry registry;
@@ -135,6 +211,10 @@ int main(int argc, char **argv) {
       "  sbpf-opt element.appnet --rpc-schema rpc.proto   print the element "
       "as netfn\n"
       "  sbpf-opt program.mlir -canonicalize              run passes on MLIR\n"
+      "  sbpf-opt element.appnet --rpc-schema rpc.proto --emit=c -o el.bpf.c "
+      "[--abi-out el.json]\n"
+      "                                                   eBPF C for clang "
+      "-target bpf\n"
       "Languages by extension:";
   for (const auto &domain : domains)
     for (const std::string &ext : domain->fileExtensions())
@@ -144,6 +224,42 @@ int main(int argc, char **argv) {
               "status 1.\n";
   hideBackendOptions();
   cl::ParseCommandLineOptions(argc, argv, overview);
+
+  sbpf::bpf::BackendOptions backend;
+  if (emitKind == "obj") {
+    llvm::errs() << "sbpf-opt: error: --emit=obj is not implemented yet (the "
+                    "LLVM lowering to BPF objects is pending); use --emit=c "
+                    "and compile the C with clang-16 -target bpf\n";
+    return 1;
+  }
+  if (emitKind != "mlir" && emitKind != "c") {
+    llvm::errs() << "sbpf-opt: error: unknown --emit='" << emitKind
+                 << "' (expected mlir or c)\n";
+    return 1;
+  }
+  if (hookKind == "xdp")
+    backend.hook = sbpf::bpf::Hook::XDP;
+  else if (hookKind == "tc")
+    backend.hook = sbpf::bpf::Hook::TC;
+  else {
+    llvm::errs() << "sbpf-opt: error: unknown --hook='" << hookKind
+                 << "' (expected xdp or tc)\n";
+    return 1;
+  }
+  if (rpcPort == 0 || rpcPort > 65535) {
+    llvm::errs() << "sbpf-opt: error: --rpc-port must be 1..65535\n";
+    return 1;
+  }
+  backend.rpcPort = uint16_t(rpcPort);
+  if (!abiOut.empty() && emitKind != "c") {
+    llvm::errs() << "sbpf-opt: error: --abi-out needs --emit=c\n";
+    return 1;
+  }
+  if (emitKind == "c" && (splitInputFile || verifyDiagnostics)) {
+    llvm::errs() << "sbpf-opt: error: --emit=c does not combine with "
+                    "--split-input-file or --verify-diagnostics\n";
+    return 1;
+  }
 
   const sbpf::Domain *domain = nullptr;
   if (!sourceLanguage.empty() && sourceLanguage != "mlir") {
@@ -185,6 +301,10 @@ int main(int argc, char **argv) {
       return 1;
     input = llvm::MemoryBuffer::getMemBufferCopy(*text, inputFilename);
   }
+
+  if (emitKind == "c")
+    return emitCMain(registry, std::move(input), passPipeline, backend,
+                     domain != nullptr);
 
   auto output = openOutputFile(outputFilename, &errorMessage);
   if (!output) {

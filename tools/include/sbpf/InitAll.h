@@ -3,6 +3,7 @@
 #define SBPF_INITALL_H
 
 #include "sbpf/Netfn/Netfn.h"
+#include "sbpf/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
@@ -21,9 +22,12 @@ inline void registerAllDialects(mlir::DialectRegistry &registry) {
                   mlir::LLVM::LLVMDialect, mlir::scf::SCFDialect>();
 }
 
-/// Upstream generic transformations (canonicalize, cse, inline, ...) and,
-/// as they land, SimpleBPF's own passes and pipelines.
-inline void registerAllPasses() { mlir::registerTransformsPasses(); }
+/// Upstream generic transformations (canonicalize, cse, inline, ...) and
+/// SimpleBPF's own passes (passes/include/sbpf/Passes/Passes.td).
+inline void registerAllPasses() {
+  mlir::registerTransformsPasses();
+  registerNetfnPasses();
+}
 
 } // namespace sbpf
 

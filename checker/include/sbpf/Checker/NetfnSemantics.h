@@ -1,0 +1,221 @@
+//===- NetfnSemantics.h - the SMT meaning of netfn ops ----------*- C++ -*-===//
+//
+// The meaning of every netfn op *is* its encoding here (DESIGN.md §7,
+// docs/netfn-rationale.md): a handler becomes Z3 terms that relate its inputs
+// (event fields, state before, the sequences of random draws and clock
+// readings) to its outputs (verdict, new fields, new state, log records).
+// The concrete evaluator (ConcreteEval.h) and the solver queries are built on
+// this one encoding; there is no second interpreter.
+//
+// Design: one TypeSwitch over the ops (lib/NetfnSemantics.cpp, `Encoder`),
+// not an op interface with external models. Reasons: (1) the encoding of the
+// structured ops (if/match/foreach and early-exit verdicts) is a property of
+// the symbolic executor's path state, not of a single op, so an interface
+// method would need that whole state as an argument anyway; (2) keeping all
+// op meanings in one file, next to each other, makes it easy to check them
+// against NetfnOps.md word by word; (3) the dialect library never sees Z3.
+// An unknown op is an error ("no SMT semantics for ..."), never ignored.
+//
+// Exceptions: this library is compiled with -fexceptions (Z3's C++ API).
+// Every public function here is non-throwing: z3::exception and internal
+// errors are caught and returned as llvm::Error / status strings.
+//
+// Representation (one z3::expr per netfn value):
+//   i1                -> Bool
+//   si<N>/ui<N>       -> BitVec N (signedness taken from the MLIR type)
+//   !netfn.fixed<W,F> -> BitVec W (signed raw value)
+//   f64               -> FloatingPoint(11, 53); arithmetic rounds RNE
+//   !netfn.instant    -> BitVec 64 (ns, unsigned)
+//   !netfn.string<N>  -> tuple "string<N>"(len: BitVec 32, data: BitVec 8N),
+//                        byte i is data[8i+7:8i]; canonical form: len <= N
+//                        and every byte at index >= len is 0, so content
+//                        equality within one capacity is term equality
+//   !netfn.pair<A,B>  -> tuple(first, second)
+//   !netfn.option<T>  -> tuple(present: Bool, value: T); None has value 0
+//   map<K,V,N> state  -> values: Array K V, present: Array K Bool,
+//                        count: BitVec 64 (entries, <= N)
+//   log<T...> state   -> records: Array (BitVec 64) record-tuple,
+//                        size: BitVec 64; appends store at index size
+//   verdict           -> BitVec 32: 0 = forward, k > 0 = reject with
+//                        reason ReasonTable::name(k)
+//
+//===----------------------------------------------------------------------===//
+#ifndef SBPF_CHECKER_NETFNSEMANTICS_H
+#define SBPF_CHECKER_NETFNSEMANTICS_H
+
+#include "sbpf/Netfn/Netfn.h"
+
+#include "llvm/Support/Error.h"
+
+#include <z3++.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sbpf::checker {
+
+/// Reject reasons <-> verdict codes. Code 0 is forward. Shared by every
+/// handler encoded in one SemContext, so two handlers' verdicts compare.
+class ReasonTable {
+public:
+  unsigned code(llvm::StringRef reason);
+  /// "" for 0 (forward) and for unknown codes.
+  std::string name(unsigned code) const;
+  const std::vector<std::string> &reasons() const { return names; }
+
+private:
+  std::vector<std::string> names; // names[k-1] has code k
+};
+
+/// Owns the Z3 context, the sorts of netfn types and the reason table.
+/// Every term made with it must be destroyed before it.
+class SemContext {
+public:
+  SemContext();
+  ~SemContext();
+  SemContext(const SemContext &) = delete;
+  SemContext &operator=(const SemContext &) = delete;
+
+  z3::context &z3() { return *ctx; }
+  ReasonTable &reasons() { return reasonTable; }
+
+  /// The sort of a netfn value type (see the table above); for a log, the
+  /// sort of one record. Throws on a non-netfn type (internal use).
+  z3::sort sortOf(mlir::Type type);
+  /// Constructor and projections of a tuple sort made by sortOf.
+  z3::func_decl tupleCtor(mlir::Type type);
+  z3::func_decl tupleProj(mlir::Type type, unsigned index);
+  /// The zero value of a type: 0, false, +0.0, "", instant 0, pair of zeros,
+  /// None. For a log type, the record of zeros.
+  z3::expr zero(mlir::Type type);
+  /// Rewrites a value of `type` into canonical form (strings: len clamped to
+  /// the capacity, bytes past len zeroed; options: None's value zeroed).
+  z3::expr canonical(mlir::Type type, const z3::expr &value);
+  /// Well-formedness of an arbitrary term of `type` (strings: len <= N).
+  z3::expr wellFormed(mlir::Type type, const z3::expr &value);
+  /// netfn.cmp eq: content equality (strings by length and bytes whatever
+  /// the capacities, pairs componentwise, f64 IEEE so NaN != NaN).
+  z3::expr valueEq(mlir::Type lhsType, const z3::expr &lhs, mlir::Type rhsType,
+                   const z3::expr &rhs);
+  /// The string value of type `type` holding `bytes` (truncated to the
+  /// capacity).
+  z3::expr stringValue(netfn::StringType type, llvm::StringRef bytes);
+
+private:
+  struct TupleInfo;
+  std::unique_ptr<z3::context> ctx;
+  ReasonTable reasonTable;
+  std::map<std::string, std::unique_ptr<TupleInfo>> tuples;
+  TupleInfo &tuple(mlir::Type type);
+};
+
+struct MapTerms {
+  z3::expr values;  ///< Array K V
+  z3::expr present; ///< Array K Bool
+  z3::expr count;   ///< BitVec 64
+};
+
+struct LogTerms {
+  z3::expr records; ///< Array (BitVec 64) Record
+  z3::expr size;    ///< BitVec 64
+};
+
+/// Program state as terms: one term per scalar, arrays per map, a bounded
+/// list (array + length) per log.
+struct SymbolicState {
+  std::map<std::string, z3::expr> scalars;
+  std::map<std::string, MapTerms> maps;
+  std::map<std::string, LogTerms> logs;
+};
+
+/// A handler's inputs. Anything the encoding needs that is not here yet is
+/// created on demand from fresh constants (named `prefix` + name) and added,
+/// so encoding two handlers with one SymbolicInputs makes them share inputs.
+/// Created field and scalar terms are in canonical form (strings compare by
+/// content with SemContext::valueEq, or as terms).
+struct SymbolicInputs {
+  std::string prefix;
+  std::map<std::string, z3::expr> fields;
+  SymbolicState state;
+  /// draws[i] is the i-th executed netfn.random (ui32); clocks[i] the i-th
+  /// netfn.now (bv64). Grown on demand to the most any path can use.
+  std::vector<z3::expr> draws;
+  std::vector<z3::expr> clocks;
+  /// Facts about the inputs: strings' len <= capacity, map counts <= their
+  /// capacity, clock readings non-decreasing. Assert them in queries.
+  std::vector<z3::expr> assumptions;
+};
+
+/// What a handler run means.
+struct HandlerSemantics {
+  z3::expr verdict; ///< BitVec 32, see ReasonTable
+  std::map<std::string, z3::expr> fields;
+  SymbolicState state; ///< after the run; logs include appended records
+  /// Log sizes before the run: the records appended by this run are
+  /// state.logs[n].records[priorLogSize[n] .. state.logs[n].size).
+  std::map<std::string, z3::expr> priorLogSize;
+  /// Upper bound (over all paths) of records appended per log.
+  std::map<std::string, unsigned> maxAppends;
+  z3::expr drawsUsed;  ///< BitVec 32: how many draws this run made
+  z3::expr clocksUsed; ///< BitVec 32: how many clock readings
+};
+
+/// Encodes `handler`. Inputs missing from `inputs` are created there.
+llvm::Expected<HandlerSemantics> encodeHandler(SemContext &sc,
+                                               netfn::HandlerOp handler,
+                                               SymbolicInputs &inputs);
+
+/// Encodes the program's netfn.init from the all-zero/empty state (draws
+/// and clocks from `inputs`). A program without init gives the zero state.
+/// Init's draws and readings are a sequence of their own (they happen at
+/// install time): give it a SymbolicInputs (with its own prefix) separate
+/// from the handlers', and put the result in the handlers' inputs' `state`.
+llvm::Expected<SymbolicState> encodeInit(SemContext &sc,
+                                         netfn::ProgramOp program,
+                                         SymbolicInputs &inputs);
+
+/// The zero/empty state of every `netfn.state` of the program.
+llvm::Expected<SymbolicState> zeroState(SemContext &sc,
+                                        netfn::ProgramOp program);
+
+//===----------------------------------------------------------------------===//
+// Solver queries (bounded time, non-throwing)
+//===----------------------------------------------------------------------===//
+
+enum class SolverStatus { Sat, Unsat, Unknown };
+
+struct SolverResult {
+  SolverStatus status = SolverStatus::Unknown;
+  /// Why Unknown (Z3's reason, e.g. "timeout", or an error).
+  std::string reason;
+  /// When Sat: the model, printed by Z3.
+  std::string model;
+};
+
+/// Checks the conjunction of `constraints` within `timeoutMs`; when Sat and
+/// `modelOut` is non-null, stores the model there.
+SolverResult solve(SemContext &sc, const std::vector<z3::expr> &constraints,
+                   unsigned timeoutMs, std::optional<z3::model> *modelOut = nullptr);
+
+struct EquivalenceResult {
+  enum Status { Equivalent, Different, Unknown } status = Unknown;
+  std::string reason;
+  /// When Different: the inputs of one run that tells them apart, and what
+  /// differs.
+  std::string counterexample;
+};
+
+/// Are two handlers (possibly of different programs that declare the same
+/// event fields and state) the same function of their inputs? Compares the
+/// verdict, the final field values, every scalar state, every map (present
+/// keys and their values), the records appended to each log and the number
+/// of draws and clock readings made.
+EquivalenceResult checkEquivalence(netfn::HandlerOp a, netfn::HandlerOp b,
+                                   unsigned timeoutMs = 10000);
+
+} // namespace sbpf::checker
+
+#endif // SBPF_CHECKER_NETFNSEMANTICS_H

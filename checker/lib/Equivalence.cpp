@@ -1,0 +1,179 @@
+//===- Equivalence.cpp - are two handlers the same function? ----*- C++ -*-===//
+#include "sbpf/Checker/NetfnSemantics.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+using namespace sbpf;
+using namespace sbpf::checker;
+using namespace sbpf::netfn;
+using mlir::Type;
+
+namespace {
+std::vector<StateOp> statesOf(ProgramOp program) {
+  std::vector<StateOp> r;
+  for (mlir::Operation &op : program.getBodyBlock())
+    if (auto s = llvm::dyn_cast<StateOp>(op))
+      r.push_back(s);
+  return r;
+}
+
+z3::expr recordEq(SemContext &sc, LogType lt, const z3::expr &a,
+                  const z3::expr &b) {
+  z3::expr r = sc.z3().bool_val(true);
+  unsigned i = 0;
+  for (Type f : lt.getFields()) {
+    r = r && sc.valueEq(f, sc.tupleProj(lt, i)(a), f, sc.tupleProj(lt, i)(b));
+    ++i;
+  }
+  return r;
+}
+} // namespace
+
+EquivalenceResult sbpf::checker::checkEquivalence(HandlerOp a, HandlerOp b,
+                                                  unsigned timeoutMs) {
+  EquivalenceResult res;
+  try {
+    SemContext sc;
+    z3::context &c = sc.z3();
+    SymbolicInputs in;
+    auto semA = encodeHandler(sc, a, in);
+    if (!semA) {
+      res.reason = "first handler: " + llvm::toString(semA.takeError());
+      return res;
+    }
+    auto semB = encodeHandler(sc, b, in);
+    if (!semB) {
+      res.reason = "second handler: " + llvm::toString(semB.takeError());
+      return res;
+    }
+    auto progA = a->getParentOfType<ProgramOp>();
+    auto progB = b->getParentOfType<ProgramOp>();
+    EventOp evA = a.getEventDecl(), evB = b.getEventDecl();
+    if (evA.getFieldNames() != evB.getFieldNames() ||
+        evA.getFieldTypes() != evB.getFieldTypes()) {
+      res.reason = "the handlers' events declare different fields";
+      return res;
+    }
+
+    // Named differences, each a Bool that holds when the runs differ there.
+    std::vector<std::pair<std::string, z3::expr>> diffs;
+    z3::expr bothForward = semA->verdict == c.bv_val(0, 32) &&
+                           semB->verdict == c.bv_val(0, 32);
+    diffs.emplace_back("verdict", semA->verdict != semB->verdict);
+    // Field values matter when the event goes on (both forward).
+    for (auto [nameAttr, typeAttr] :
+         llvm::zip(evA.getFieldNames(), evA.getFieldTypes())) {
+      std::string name = llvm::cast<mlir::StringAttr>(nameAttr).getValue().str();
+      Type t = llvm::cast<mlir::TypeAttr>(typeAttr).getValue();
+      diffs.emplace_back("field " + name,
+                         bothForward && !sc.valueEq(t, semA->fields.at(name), t,
+                                                    semB->fields.at(name)));
+    }
+    // State: every declaration of either program; a handler whose program
+    // lacks a declaration leaves it as it was.
+    std::map<std::string, Type> decls;
+    for (StateOp s : statesOf(progA))
+      decls.emplace(s.getSymName().str(), s.getType());
+    for (StateOp s : statesOf(progB)) {
+      auto [it, added] = decls.emplace(s.getSymName().str(), s.getType());
+      if (!added && it->second != s.getType()) {
+        res.reason = "state @" + it->first + " has different types";
+        return res;
+      }
+    }
+    auto pick = [](const SymbolicState &s, const SymbolicState &def,
+                   const std::string &n, auto member) {
+      auto &m = s.*member;
+      auto it = m.find(n);
+      return it != m.end() ? it->second : (def.*member).at(n);
+    };
+    for (auto &[name, t] : decls) {
+      if (auto mt = llvm::dyn_cast<MapType>(t)) {
+        MapTerms ma = pick(semA->state, in.state, name, &SymbolicState::maps);
+        MapTerms mb = pick(semB->state, in.state, name, &SymbolicState::maps);
+        z3::expr k = c.constant(("witness_key." + name).c_str(),
+                                sc.sortOf(mt.getKeyType()));
+        z3::expr pa = z3::select(ma.present, k), pb = z3::select(mb.present, k);
+        diffs.emplace_back(
+            "map @" + name,
+            pa != pb || ma.count != mb.count ||
+                (pa && !sc.valueEq(mt.getValueType(), z3::select(ma.values, k),
+                                   mt.getValueType(), z3::select(mb.values, k))));
+      } else if (auto lt = llvm::dyn_cast<LogType>(t)) {
+        LogTerms la = pick(semA->state, in.state, name, &SymbolicState::logs);
+        LogTerms lb = pick(semB->state, in.state, name, &SymbolicState::logs);
+        z3::expr prior = in.state.logs.at(name).size;
+        unsigned hi = 0;
+        if (semA->maxAppends.count(name))
+          hi = std::max(hi, semA->maxAppends.at(name));
+        if (semB->maxAppends.count(name))
+          hi = std::max(hi, semB->maxAppends.at(name));
+        z3::expr d = la.size != lb.size;
+        for (unsigned j = 0; j < hi; ++j) {
+          z3::expr idx = prior + c.bv_val(j, 64);
+          d = d || (z3::ult(idx, la.size) &&
+                    !recordEq(sc, lt, z3::select(la.records, idx),
+                              z3::select(lb.records, idx)));
+        }
+        diffs.emplace_back("log @" + name, d);
+      } else {
+        z3::expr va = pick(semA->state, in.state, name, &SymbolicState::scalars);
+        z3::expr vb = pick(semB->state, in.state, name, &SymbolicState::scalars);
+        diffs.emplace_back("state @" + name, !sc.valueEq(t, va, t, vb));
+      }
+    }
+    diffs.emplace_back("number of random draws", semA->drawsUsed != semB->drawsUsed);
+    diffs.emplace_back("number of clock readings",
+                       semA->clocksUsed != semB->clocksUsed);
+
+    z3::expr any = c.bool_val(false);
+    for (auto &[n, d] : diffs)
+      any = any || d;
+    std::vector<z3::expr> query = in.assumptions;
+    query.push_back(any);
+    std::optional<z3::model> model;
+    SolverResult r = solve(sc, query, timeoutMs, &model);
+    if (r.status == SolverStatus::Unsat) {
+      res.status = EquivalenceResult::Equivalent;
+      return res;
+    }
+    if (r.status == SolverStatus::Unknown) {
+      res.status = EquivalenceResult::Unknown;
+      res.reason = r.reason.empty() ? "unknown" : r.reason;
+      return res;
+    }
+    res.status = EquivalenceResult::Different;
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    z3::model &m = *model;
+    os << "differs in:";
+    for (auto &[n, d] : diffs)
+      if (m.eval(d, true).is_true())
+        os << " " << n << ";";
+    os << "\ninputs:\n";
+    for (auto &[n, v] : in.fields)
+      os << "  field " << n << " = " << m.eval(v, true).to_string() << "\n";
+    for (auto &[n, v] : in.state.scalars)
+      os << "  state @" << n << " = " << m.eval(v, true).to_string() << "\n";
+    for (unsigned i = 0; i < in.draws.size(); ++i)
+      os << "  draw " << i << " = " << m.eval(in.draws[i], true).to_string() << "\n";
+    for (unsigned i = 0; i < in.clocks.size(); ++i)
+      os << "  clock " << i << " = " << m.eval(in.clocks[i], true).to_string() << "\n";
+    auto verdictName = [&](const z3::expr &v) {
+      z3::expr e = m.eval(v, true);
+      unsigned code = e.is_numeral() ? e.get_numeral_uint() : 0;
+      return code == 0 ? std::string("forward")
+                       : "reject \"" + sc.reasons().name(code) + "\"";
+    };
+    os << "verdicts: " << verdictName(semA->verdict) << " vs "
+       << verdictName(semB->verdict) << "\n";
+    res.counterexample = os.str();
+  } catch (const z3::exception &e) {
+    res.status = EquivalenceResult::Unknown;
+    res.reason = std::string("z3 error: ") + e.msg();
+  } catch (const std::exception &e) {
+    res.status = EquivalenceResult::Unknown;
+    res.reason = e.what();
+  }
+  return res;
+}

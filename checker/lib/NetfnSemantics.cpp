@@ -1,0 +1,1239 @@
+//===- NetfnSemantics.cpp - the SMT encoding of netfn -----------*- C++ -*-===//
+//
+// Each netfn op's meaning, as written in docs/dialects/netfn/NetfnOps.md and
+// NetfnTypes.md, encoded into Z3 (see NetfnSemantics.h for the value
+// representation). A handler is executed symbolically over its structured
+// regions: every path carries a path condition, structured ops merge their
+// arms with `ite`, and a verdict in any region records an "exit" (its path
+// condition, the state at that point and the verdict code). The handler's
+// outputs are the ite chain over its exits, whose path conditions are
+// mutually exclusive and cover every run.
+//
+//===----------------------------------------------------------------------===//
+#include "sbpf/Checker/NetfnSemantics.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <functional>
+#include <optional>
+#include <unordered_map>
+
+using namespace sbpf;
+using namespace sbpf::checker;
+using namespace sbpf::netfn;
+using mlir::Type;
+
+namespace {
+/// An internal error: caught at the API boundary and turned into llvm::Error.
+struct EncodeError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const llvm::Twine &msg) { throw EncodeError{msg.str()}; }
+
+std::string typeName(Type type) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << type;
+  return s;
+}
+
+llvm::Error makeError(const std::string &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s",
+                                 msg.c_str());
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// ReasonTable
+//===----------------------------------------------------------------------===//
+
+unsigned ReasonTable::code(llvm::StringRef reason) {
+  for (unsigned i = 0; i < names.size(); ++i)
+    if (names[i] == reason)
+      return i + 1;
+  names.push_back(reason.str());
+  return names.size();
+}
+
+std::string ReasonTable::name(unsigned code) const {
+  if (code == 0 || code > names.size())
+    return "";
+  return names[code - 1];
+}
+
+//===----------------------------------------------------------------------===//
+// SemContext: sorts and values of types
+//===----------------------------------------------------------------------===//
+
+struct SemContext::TupleInfo {
+  z3::func_decl ctor;
+  z3::func_decl_vector projs;
+  TupleInfo(z3::func_decl c, z3::func_decl_vector p) : ctor(c), projs(p) {}
+};
+
+SemContext::SemContext() : ctx(std::make_unique<z3::context>()) {}
+SemContext::~SemContext() {
+  tuples.clear();
+}
+
+static unsigned stringDataBits(StringType st) {
+  return 8 * std::max(1u, st.getCapacity());
+}
+
+SemContext::TupleInfo &SemContext::tuple(Type type) {
+  std::string key = typeName(type);
+  auto it = tuples.find(key);
+  if (it != tuples.end())
+    return *it->second;
+  std::vector<std::string> names;
+  std::vector<z3::sort> sorts;
+  if (auto st = llvm::dyn_cast<StringType>(type)) {
+    names = {key + ".len", key + ".data"};
+    sorts = {ctx->bv_sort(32), ctx->bv_sort(stringDataBits(st))};
+  } else if (auto pt = llvm::dyn_cast<PairType>(type)) {
+    names = {key + ".first", key + ".second"};
+    sorts = {sortOf(pt.getFirst()), sortOf(pt.getSecond())};
+  } else if (auto ot = llvm::dyn_cast<OptionType>(type)) {
+    names = {key + ".present", key + ".value"};
+    sorts = {ctx->bool_sort(), sortOf(ot.getValueType())};
+  } else if (auto lt = llvm::dyn_cast<LogType>(type)) {
+    unsigned i = 0;
+    for (Type f : lt.getFields()) {
+      names.push_back(key + ".f" + std::to_string(i++));
+      sorts.push_back(sortOf(f));
+    }
+  } else {
+    fail("no tuple sort for " + key);
+  }
+  std::vector<const char *> cnames;
+  for (auto &n : names)
+    cnames.push_back(n.c_str());
+  z3::func_decl_vector projs(*ctx);
+  z3::func_decl ctor = ctx->tuple_sort(key.c_str(), names.size(), cnames.data(),
+                                       sorts.data(), projs);
+  auto info = std::make_unique<TupleInfo>(ctor, projs);
+  auto &ref = *info;
+  tuples.emplace(key, std::move(info));
+  return ref;
+}
+
+z3::func_decl SemContext::tupleCtor(Type type) { return tuple(type).ctor; }
+z3::func_decl SemContext::tupleProj(Type type, unsigned index) {
+  return tuple(type).projs[index];
+}
+
+z3::sort SemContext::sortOf(Type type) {
+  if (type.isInteger(1))
+    return ctx->bool_sort();
+  if (isNetfnInteger(type))
+    return ctx->bv_sort(type.getIntOrFloatBitWidth());
+  if (auto ft = llvm::dyn_cast<FixedType>(type))
+    return ctx->bv_sort(ft.getWidth());
+  if (type.isF64())
+    return ctx->fpa_sort(11, 53);
+  if (llvm::isa<InstantType>(type))
+    return ctx->bv_sort(64);
+  if (llvm::isa<StringType, PairType, OptionType, LogType>(type))
+    return tuple(type).ctor.range();
+  fail("no SMT sort for type " + typeName(type));
+}
+
+z3::expr SemContext::zero(Type type) {
+  z3::context &c = *ctx;
+  if (type.isInteger(1))
+    return c.bool_val(false);
+  if (isNetfnInteger(type) || llvm::isa<FixedType, InstantType>(type))
+    return c.bv_val(0, sortOf(type).bv_size());
+  if (type.isF64())
+    return z3::expr(c, Z3_mk_fpa_numeral_double(c, 0.0, sortOf(type)));
+  if (auto st = llvm::dyn_cast<StringType>(type))
+    return tupleCtor(type)(c.bv_val(0, 32), c.bv_val(0, stringDataBits(st)));
+  if (auto pt = llvm::dyn_cast<PairType>(type))
+    return tupleCtor(type)(zero(pt.getFirst()), zero(pt.getSecond()));
+  if (auto ot = llvm::dyn_cast<OptionType>(type))
+    return tupleCtor(type)(c.bool_val(false), zero(ot.getValueType()));
+  if (auto lt = llvm::dyn_cast<LogType>(type)) {
+    z3::expr_vector args(c);
+    for (Type f : lt.getFields())
+      args.push_back(zero(f));
+    return tupleCtor(type)(args);
+  }
+  fail("no zero value for type " + typeName(type));
+}
+
+/// data with every byte at index >= len (a bv32) set to 0.
+static z3::expr maskBytes(z3::context &c, const z3::expr &data, unsigned nbytes,
+                          const z3::expr &len) {
+  z3::expr mask = z3::ite(z3::ult(c.bv_val(nbytes - 1, 32), len),
+                          c.bv_val(0xFF, 8), c.bv_val(0, 8));
+  for (int i = (int)nbytes - 2; i >= 0; --i)
+    mask = z3::concat(mask, z3::ite(z3::ult(c.bv_val(i, 32), len),
+                                    c.bv_val(0xFF, 8), c.bv_val(0, 8)));
+  return data & mask;
+}
+
+z3::expr SemContext::canonical(Type type, const z3::expr &v) {
+  z3::context &c = *ctx;
+  if (auto st = llvm::dyn_cast<StringType>(type)) {
+    z3::expr len = tupleProj(type, 0)(v);
+    z3::expr cap = c.bv_val(st.getCapacity(), 32);
+    z3::expr len2 = z3::ite(z3::ule(len, cap), len, cap);
+    z3::expr data = maskBytes(c, tupleProj(type, 1)(v),
+                              stringDataBits(st) / 8, len2);
+    return tupleCtor(type)(len2, data);
+  }
+  if (auto pt = llvm::dyn_cast<PairType>(type))
+    return tupleCtor(type)(canonical(pt.getFirst(), tupleProj(type, 0)(v)),
+                           canonical(pt.getSecond(), tupleProj(type, 1)(v)));
+  if (auto ot = llvm::dyn_cast<OptionType>(type)) {
+    z3::expr p = tupleProj(type, 0)(v);
+    return tupleCtor(type)(
+        p, z3::ite(p, canonical(ot.getValueType(), tupleProj(type, 1)(v)),
+                   zero(ot.getValueType())));
+  }
+  if (auto lt = llvm::dyn_cast<LogType>(type)) {
+    z3::expr_vector args(c);
+    unsigned i = 0;
+    for (Type f : lt.getFields()) {
+      args.push_back(canonical(f, tupleProj(type, i)(v)));
+      ++i;
+    }
+    return tupleCtor(type)(args);
+  }
+  return v;
+}
+
+z3::expr SemContext::wellFormed(Type type, const z3::expr &v) {
+  z3::context &c = *ctx;
+  if (auto st = llvm::dyn_cast<StringType>(type))
+    return z3::ule(tupleProj(type, 0)(v), c.bv_val(st.getCapacity(), 32));
+  if (auto pt = llvm::dyn_cast<PairType>(type))
+    return wellFormed(pt.getFirst(), tupleProj(type, 0)(v)) &&
+           wellFormed(pt.getSecond(), tupleProj(type, 1)(v));
+  if (auto ot = llvm::dyn_cast<OptionType>(type))
+    return wellFormed(ot.getValueType(), tupleProj(type, 1)(v));
+  return c.bool_val(true);
+}
+
+z3::expr SemContext::valueEq(Type ta, const z3::expr &a, Type tb,
+                             const z3::expr &b) {
+  z3::context &c = *ctx;
+  if (auto sa = llvm::dyn_cast<StringType>(ta)) {
+    auto sb = llvm::cast<StringType>(tb);
+    z3::expr da = tupleProj(ta, 1)(a), db = tupleProj(tb, 1)(b);
+    unsigned wa = stringDataBits(sa), wb = stringDataBits(sb);
+    if (wa < wb)
+      da = z3::zext(da, wb - wa);
+    else if (wb < wa)
+      db = z3::zext(db, wa - wb);
+    return tupleProj(ta, 0)(a) == tupleProj(tb, 0)(b) && da == db;
+  }
+  if (auto pa = llvm::dyn_cast<PairType>(ta)) {
+    auto pb = llvm::cast<PairType>(tb);
+    return valueEq(pa.getFirst(), tupleProj(ta, 0)(a), pb.getFirst(),
+                   tupleProj(tb, 0)(b)) &&
+           valueEq(pa.getSecond(), tupleProj(ta, 1)(a), pb.getSecond(),
+                   tupleProj(tb, 1)(b));
+  }
+  if (auto oa = llvm::dyn_cast<OptionType>(ta)) {
+    auto ob = llvm::cast<OptionType>(tb);
+    z3::expr pa = tupleProj(ta, 0)(a), pb = tupleProj(tb, 0)(b);
+    return pa == pb && z3::implies(pa, valueEq(oa.getValueType(),
+                                               tupleProj(ta, 1)(a),
+                                               ob.getValueType(),
+                                               tupleProj(tb, 1)(b)));
+  }
+  if (ta.isF64())
+    return z3::expr(c, Z3_mk_fpa_eq(c, a, b));
+  return a == b;
+}
+
+z3::expr SemContext::stringValue(StringType st, llvm::StringRef bytes) {
+  z3::context &c = *ctx;
+  unsigned n = std::min<size_t>(bytes.size(), st.getCapacity());
+  unsigned nbytes = stringDataBits(st) / 8;
+  z3::expr data = c.bv_val(0, 8);
+  for (int i = (int)nbytes - 1; i >= 0; --i) {
+    unsigned b = (unsigned)i < n ? (unsigned char)bytes[i] : 0;
+    if (i == (int)nbytes - 1)
+      data = c.bv_val(b, 8);
+    else
+      data = z3::concat(data, c.bv_val(b, 8));
+  }
+  return tupleCtor(st)(c.bv_val(n, 32), data);
+}
+
+//===----------------------------------------------------------------------===//
+// The symbolic executor
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+bool isSignedInt(Type t) {
+  if (auto it = llvm::dyn_cast<mlir::IntegerType>(t))
+    return it.isSigned();
+  return llvm::isa<FixedType>(t);
+}
+
+unsigned bitWidth(Type t) {
+  if (isNetfnInteger(t) || t.isInteger(1))
+    return t.getIntOrFloatBitWidth();
+  if (auto ft = llvm::dyn_cast<FixedType>(t))
+    return ft.getWidth();
+  if (llvm::isa<InstantType>(t))
+    return 64;
+  return 0;
+}
+
+/// The path state: everything a run has produced so far on one merged path.
+struct Env {
+  z3::expr pc; ///< the path condition under which this state is reached
+  std::map<std::string, z3::expr> fields;
+  std::map<std::string, z3::expr> scalars;
+  std::map<std::string, MapTerms> maps;
+  std::map<std::string, LogTerms> logs;
+  std::map<std::string, unsigned> appendHi; ///< max appends so far per log
+  z3::expr drawIdx, clockIdx;               ///< bv32
+  unsigned drawHi = 0, clockHi = 0;         ///< max value of the index
+};
+
+struct Exit {
+  Env env;
+  unsigned code;
+};
+
+struct RegionOut {
+  std::optional<Env> env; ///< the fall-through state (none: every path exited)
+  std::vector<z3::expr> yields;
+};
+
+z3::expr merge(const z3::expr &c, const z3::expr &a, const z3::expr &b) {
+  if (z3::eq(a, b))
+    return a;
+  return z3::ite(c, a, b);
+}
+
+Env mergeEnv(const z3::expr &c, const Env &a, const Env &b) {
+  Env r = a;
+  r.pc = a.pc || b.pc;
+  for (auto &[k, v] : r.fields)
+    v = merge(c, a.fields.at(k), b.fields.at(k));
+  for (auto &[k, v] : r.scalars)
+    v = merge(c, a.scalars.at(k), b.scalars.at(k));
+  for (auto &[k, m] : r.maps) {
+    const MapTerms &bm = b.maps.at(k);
+    m.values = merge(c, m.values, bm.values);
+    m.present = merge(c, m.present, bm.present);
+    m.count = merge(c, m.count, bm.count);
+  }
+  for (auto &[k, l] : r.logs) {
+    const LogTerms &bl = b.logs.at(k);
+    l.records = merge(c, l.records, bl.records);
+    l.size = merge(c, l.size, bl.size);
+  }
+  for (auto &[k, n] : r.appendHi)
+    n = std::max(n, b.appendHi.at(k));
+  r.drawIdx = merge(c, a.drawIdx, b.drawIdx);
+  r.clockIdx = merge(c, a.clockIdx, b.clockIdx);
+  r.drawHi = std::max(a.drawHi, b.drawHi);
+  r.clockHi = std::max(a.clockHi, b.clockHi);
+  return r;
+}
+
+class Encoder {
+public:
+  Encoder(SemContext &sc, ProgramOp program, SymbolicInputs &inputs)
+      : sc(sc), c(sc.z3()), program(program), in(inputs),
+        rne(c, Z3_mk_fpa_rne(c)), rtz(c, Z3_mk_fpa_rtz(c)) {}
+
+  /// The state declarations of the program, in order.
+  std::vector<StateOp> states() {
+    std::vector<StateOp> r;
+    for (mlir::Operation &op : program.getBodyBlock())
+      if (auto s = llvm::dyn_cast<StateOp>(op))
+        r.push_back(s);
+    return r;
+  }
+
+  Type stateType(llvm::StringRef name) {
+    for (StateOp s : states())
+      if (s.getSymName() == name)
+        return s.getType();
+    fail("no state @" + name);
+  }
+
+  z3::expr freshConst(const std::string &name, z3::sort s) {
+    return c.constant((in.prefix + name).c_str(), s);
+  }
+
+  /// Looks up or creates the free input state of every declaration.
+  void ensureFreeState() {
+    for (StateOp s : states()) {
+      std::string name = s.getSymName().str();
+      Type t = s.getType();
+      if (auto mt = llvm::dyn_cast<MapType>(t)) {
+        if (in.state.maps.count(name))
+          continue;
+        z3::sort ks = sc.sortOf(mt.getKeyType());
+        z3::expr vals = freshConst(name + ".values",
+                                   c.array_sort(ks, sc.sortOf(mt.getValueType())));
+        z3::expr pres = freshConst(name + ".present", c.array_sort(ks, c.bool_sort()));
+        z3::expr cnt = freshConst(name + ".count", c.bv_sort(64));
+        in.assumptions.push_back(z3::ule(cnt, c.bv_val((uint64_t)mt.getCapacity(), 64)));
+        in.state.maps.emplace(name, MapTerms{vals, pres, cnt});
+      } else if (auto lt = llvm::dyn_cast<LogType>(t)) {
+        if (in.state.logs.count(name))
+          continue;
+        z3::expr recs = freshConst(name + ".records",
+                                   c.array_sort(c.bv_sort(64), sc.sortOf(lt)));
+        z3::expr size = freshConst(name + ".size", c.bv_sort(64));
+        in.state.logs.emplace(name, LogTerms{recs, size});
+      } else {
+        if (in.state.scalars.count(name))
+          continue;
+        z3::expr v = freshConst(name, sc.sortOf(t));
+        in.assumptions.push_back(sc.wellFormed(t, v));
+        in.state.scalars.emplace(name, sc.canonical(t, v));
+      }
+    }
+  }
+
+  Env initialEnv(const SymbolicState &state) {
+    Env env{c.bool_val(true), {}, {}, {}, {}, {}, c.bv_val(0, 32),
+            c.bv_val(0, 32)};
+    for (StateOp s : states()) {
+      std::string name = s.getSymName().str();
+      Type t = s.getType();
+      if (llvm::isa<MapType>(t)) {
+        auto it = state.maps.find(name);
+        if (it == state.maps.end())
+          fail("no terms for map @" + name);
+        env.maps.emplace(name, it->second);
+      } else if (llvm::isa<LogType>(t)) {
+        auto it = state.logs.find(name);
+        if (it == state.logs.end())
+          fail("no terms for log @" + name);
+        env.logs.emplace(name, it->second);
+        env.appendHi[name] = 0;
+      } else {
+        auto it = state.scalars.find(name);
+        if (it == state.scalars.end())
+          fail("no term for state @" + name);
+        env.scalars.emplace(name, it->second);
+      }
+    }
+    return env;
+  }
+
+  SymbolicState stateOf(const Env &env) {
+    SymbolicState s;
+    for (auto &[k, v] : env.scalars)
+      s.scalars.emplace(k, v);
+    for (auto &[k, v] : env.maps)
+      s.maps.emplace(k, v);
+    for (auto &[k, v] : env.logs)
+      s.logs.emplace(k, v);
+    return s;
+  }
+
+  HandlerSemantics runHandler(HandlerOp handler) {
+    EventOp event = handler.getEventDecl();
+    if (!event)
+      fail("handler @" + handler.getSymName() + " has no event declaration");
+    ensureFreeState();
+    Env env = initialEnv(in.state);
+    for (auto [nameAttr, typeAttr] :
+         llvm::zip(event.getFieldNames(), event.getFieldTypes())) {
+      std::string name = llvm::cast<mlir::StringAttr>(nameAttr).getValue().str();
+      Type t = llvm::cast<mlir::TypeAttr>(typeAttr).getValue();
+      auto it = in.fields.find(name);
+      if (it == in.fields.end()) {
+        // Inputs are kept in canonical form, so that a query over
+        // in.fields compares by content.
+        z3::expr v = freshConst("field." + name, sc.sortOf(t));
+        in.assumptions.push_back(sc.wellFormed(t, v));
+        it = in.fields.emplace(name, sc.canonical(t, v)).first;
+        env.fields.emplace(name, it->second);
+      } else {
+        env.fields.emplace(name, sc.canonical(t, it->second));
+      }
+    }
+    std::map<std::string, z3::expr> priorSizes;
+    for (auto &[k, l] : env.logs)
+      priorSizes.emplace(k, l.size);
+
+    RegionOut out = execRegion(handler.getBody(), env, {});
+    if (out.env)
+      fail("handler @" + handler.getSymName() +
+           " can reach its end without a verdict");
+    if (exits.empty())
+      fail("handler @" + handler.getSymName() + " has no verdict");
+
+    // The outputs: an ite chain over the exits (mutually exclusive paths).
+    Env result = exits.back().env;
+    z3::expr verdict = c.bv_val(exits.back().code, 32);
+    for (int i = (int)exits.size() - 2; i >= 0; --i) {
+      const Exit &e = exits[i];
+      result = mergeEnv(e.env.pc, e.env, result);
+      verdict = merge(e.env.pc, c.bv_val(e.code, 32), verdict);
+    }
+    HandlerSemantics sem{verdict, result.fields, stateOf(result), priorSizes,
+                         {}, result.drawIdx, result.clockIdx};
+    for (auto &[k, n] : result.appendHi)
+      sem.maxAppends[k] = n;
+    return sem;
+  }
+
+  SymbolicState runInit(InitOp init, const SymbolicState &zero) {
+    Env env = initialEnv(zero);
+    RegionOut out = execRegion(init.getBody(), env, {});
+    if (!out.env)
+      fail("netfn.init does not reach netfn.return");
+    return stateOf(*out.env);
+  }
+
+private:
+  SemContext &sc;
+  z3::context &c;
+  ProgramOp program;
+  SymbolicInputs &in;
+  z3::expr rne, rtz;
+  std::unordered_map<void *, z3::expr> values;
+  std::vector<Exit> exits;
+
+  z3::expr get(mlir::Value v) {
+    auto it = values.find(v.getAsOpaquePointer());
+    if (it == values.end())
+      fail("value used before it is defined");
+    return it->second;
+  }
+  void set(mlir::Value v, const z3::expr &e) {
+    auto it = values.find(v.getAsOpaquePointer());
+    if (it != values.end())
+      it->second = e;
+    else
+      values.emplace(v.getAsOpaquePointer(), e);
+  }
+  z3::expr wrap(Z3_ast a) {
+    z3::expr e(c, a);
+    c.check_error();
+    return e;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Regions
+  //===--------------------------------------------------------------------===//
+
+  RegionOut execRegion(mlir::Region &region, Env env,
+                       llvm::ArrayRef<z3::expr> args) {
+    if (region.empty())
+      fail("empty region");
+    mlir::Block &block = region.front();
+    if (block.getNumArguments() != args.size())
+      fail("region expects " + llvm::Twine(block.getNumArguments()) +
+           " arguments");
+    for (auto [arg, val] : llvm::zip(block.getArguments(), args))
+      set(arg, val);
+    for (mlir::Operation &op : block) {
+      if (auto y = llvm::dyn_cast<YieldOp>(op)) {
+        RegionOut out{std::move(env), {}};
+        for (mlir::Value v : y.getValues())
+          out.yields.push_back(get(v));
+        return out;
+      }
+      if (llvm::isa<ReturnOp>(op))
+        return RegionOut{std::move(env), {}};
+      if (llvm::isa<ForwardOp>(op)) {
+        exits.push_back(Exit{std::move(env), 0});
+        return RegionOut{};
+      }
+      if (auto r = llvm::dyn_cast<RejectOp>(op)) {
+        exits.push_back(Exit{std::move(env), sc.reasons().code(r.getReason())});
+        return RegionOut{};
+      }
+      if (!execOp(op, env))
+        return RegionOut{}; // every path through `op` ended the handler
+    }
+    fail("region does not end in a terminator");
+  }
+
+  /// Runs two alternatives under `cond` and merges them; the result values
+  /// are assigned to `results`. False when no path falls through.
+  bool branch(const z3::expr &cond, Env &env, mlir::ValueRange results,
+              const std::function<RegionOut(Env)> &thenFn,
+              const std::function<RegionOut(Env)> &elseFn) {
+    Env te = env, ee = env;
+    te.pc = env.pc && cond;
+    ee.pc = env.pc && !cond;
+    RegionOut t = thenFn(std::move(te));
+    RegionOut e = elseFn(std::move(ee));
+    if (t.env && e.env) {
+      env = mergeEnv(cond, *t.env, *e.env);
+      for (unsigned i = 0; i < results.size(); ++i)
+        set(results[i], merge(cond, t.yields.at(i), e.yields.at(i)));
+      return true;
+    }
+    RegionOut &live = t.env ? t : e;
+    if (!live.env)
+      return false;
+    env = std::move(*live.env);
+    for (unsigned i = 0; i < results.size(); ++i)
+      set(results[i], live.yields.at(i));
+    return true;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Values of types
+  //===--------------------------------------------------------------------===//
+
+  z3::expr constValue(Type type, mlir::Attribute attr) {
+    if (type.isInteger(1)) {
+      auto i = llvm::dyn_cast<mlir::IntegerAttr>(attr);
+      if (!i)
+        fail("bad i1 constant");
+      return c.bool_val(!i.getValue().isZero());
+    }
+    if (isNetfnInteger(type)) {
+      auto i = llvm::dyn_cast<mlir::IntegerAttr>(attr);
+      if (!i)
+        fail("bad integer constant");
+      unsigned w = type.getIntOrFloatBitWidth();
+      return c.bv_val((uint64_t)i.getValue().zextOrTrunc(64).getZExtValue(), 64)
+          .extract(w - 1, 0)
+          .simplify();
+    }
+    if (auto ft = llvm::dyn_cast<FixedType>(type)) {
+      auto i = llvm::dyn_cast<mlir::IntegerAttr>(attr);
+      if (!i)
+        fail("bad fixed-point constant");
+      return c.bv_val((uint64_t)i.getValue().sextOrTrunc(64).getZExtValue(), 64)
+          .extract(ft.getWidth() - 1, 0)
+          .simplify();
+    }
+    if (type.isF64()) {
+      auto f = llvm::dyn_cast<mlir::FloatAttr>(attr);
+      if (!f)
+        fail("bad f64 constant");
+      return fpConst(f.getValueAsDouble());
+    }
+    if (auto st = llvm::dyn_cast<StringType>(type)) {
+      auto s = llvm::dyn_cast<mlir::StringAttr>(attr);
+      if (!s)
+        fail("bad string constant");
+      return sc.stringValue(st, s.getValue());
+    }
+    fail("no constants of type " + typeName(type));
+  }
+
+  z3::expr fpConst(double d) {
+    return wrap(Z3_mk_fpa_numeral_double(c, d, c.fpa_sort(11, 53)));
+  }
+
+  z3::expr ordered(CmpPredicate p, Type t, const z3::expr &a,
+                   const z3::expr &b) {
+    if (t.isF64()) {
+      switch (p) {
+      case CmpPredicate::lt: return wrap(Z3_mk_fpa_lt(c, a, b));
+      case CmpPredicate::le: return wrap(Z3_mk_fpa_leq(c, a, b));
+      case CmpPredicate::gt: return wrap(Z3_mk_fpa_gt(c, a, b));
+      case CmpPredicate::ge: return wrap(Z3_mk_fpa_geq(c, a, b));
+      default: break;
+      }
+    } else if (isSignedInt(t)) {
+      switch (p) {
+      case CmpPredicate::lt: return z3::slt(a, b);
+      case CmpPredicate::le: return z3::sle(a, b);
+      case CmpPredicate::gt: return z3::sgt(a, b);
+      case CmpPredicate::ge: return z3::sge(a, b);
+      default: break;
+      }
+    } else if (isNetfnInteger(t) || llvm::isa<InstantType>(t)) {
+      switch (p) {
+      case CmpPredicate::lt: return z3::ult(a, b);
+      case CmpPredicate::le: return z3::ule(a, b);
+      case CmpPredicate::gt: return z3::ugt(a, b);
+      case CmpPredicate::ge: return z3::uge(a, b);
+      default: break;
+      }
+    }
+    fail("no order on " + typeName(t));
+  }
+
+  /// Integer (bv of type `from`) to integer type of width `w`.
+  z3::expr resize(const z3::expr &v, unsigned from, bool isSigned,
+                  unsigned to) {
+    if (to == from)
+      return v;
+    if (to < from)
+      return v.extract(to - 1, 0);
+    return isSigned ? z3::sext(v, to - from) : z3::zext(v, to - from);
+  }
+
+  /// f64 to a W-bit integer: toward zero, saturating, NaN to 0.
+  z3::expr fpToInt(const z3::expr &v, unsigned w, bool isSigned) {
+    z3::expr t = wrap(Z3_mk_fpa_round_to_integral(c, rtz, v));
+    z3::expr nan = wrap(Z3_mk_fpa_is_nan(c, v));
+    z3::expr zero = c.bv_val(0, w);
+    if (isSigned) {
+      z3::expr lo = fpConst(-std::ldexp(1.0, w - 1));
+      z3::expr hi = fpConst(std::ldexp(1.0, w - 1));
+      z3::expr minv = z3::shl(c.bv_val(1, w), c.bv_val(w - 1, w));
+      z3::expr maxv = ~minv;
+      z3::expr conv = wrap(Z3_mk_fpa_to_sbv(c, rtz, t, w));
+      return z3::ite(nan, zero,
+                     z3::ite(wrap(Z3_mk_fpa_lt(c, t, lo)), minv,
+                             z3::ite(wrap(Z3_mk_fpa_geq(c, t, hi)), maxv, conv)));
+    }
+    z3::expr hi = fpConst(std::ldexp(1.0, w));
+    z3::expr conv = wrap(Z3_mk_fpa_to_ubv(c, rtz, t, w));
+    return z3::ite(nan, zero,
+                   z3::ite(wrap(Z3_mk_fpa_lt(c, t, fpConst(0.0))), zero,
+                           z3::ite(wrap(Z3_mk_fpa_geq(c, t, hi)), ~zero, conv)));
+  }
+
+  z3::expr cast(Type from, Type to, const z3::expr &v) {
+    if (from == to)
+      return v;
+    // instant <-> ui64: the nanosecond count.
+    if (llvm::isa<InstantType>(from) || llvm::isa<InstantType>(to))
+      return v;
+    if (from.isInteger(1) && isNetfnInteger(to))
+      return z3::ite(v, c.bv_val(1, bitWidth(to)), c.bv_val(0, bitWidth(to)));
+    if (isNetfnInteger(from)) {
+      unsigned fw = bitWidth(from);
+      bool s = isSignedInt(from);
+      if (isNetfnInteger(to))
+        return resize(v, fw, s, bitWidth(to));
+      if (to.isF64())
+        return s ? wrap(Z3_mk_fpa_to_fp_signed(c, rne, v, c.fpa_sort(11, 53)))
+                 : wrap(Z3_mk_fpa_to_fp_unsigned(c, rne, v, c.fpa_sort(11, 53)));
+      if (auto ft = llvm::dyn_cast<FixedType>(to)) {
+        unsigned w = ft.getWidth();
+        z3::expr r = resize(v, fw, s, w);
+        return z3::shl(r, c.bv_val(ft.getFrac(), w));
+      }
+    }
+    if (from.isF64()) {
+      if (isNetfnInteger(to))
+        return fpToInt(v, bitWidth(to), isSignedInt(to));
+      if (auto ft = llvm::dyn_cast<FixedType>(to)) {
+        z3::expr scaled = wrap(Z3_mk_fpa_mul(
+            c, rne, v, fpConst(std::ldexp(1.0, ft.getFrac()))));
+        return fpToInt(scaled, ft.getWidth(), /*isSigned=*/true);
+      }
+    }
+    if (auto ff = llvm::dyn_cast<FixedType>(from)) {
+      unsigned w = ff.getWidth(), f = ff.getFrac();
+      if (isNetfnInteger(to)) {
+        z3::expr i = z3::ashr(v, c.bv_val(f, w));
+        return resize(i, w, /*isSigned=*/true, bitWidth(to));
+      }
+      if (to.isF64()) {
+        z3::expr r = wrap(Z3_mk_fpa_to_fp_signed(c, rne, v, c.fpa_sort(11, 53)));
+        return wrap(Z3_mk_fpa_div(c, rne, r, fpConst(std::ldexp(1.0, f))));
+      }
+      if (auto ft = llvm::dyn_cast<FixedType>(to)) {
+        unsigned w2 = ft.getWidth(), f2 = ft.getFrac();
+        if (f2 >= f) {
+          unsigned big = std::max(w, w2);
+          z3::expr r = resize(v, w, true, big);
+          r = z3::shl(r, c.bv_val(f2 - f, big));
+          return resize(r, big, true, w2);
+        }
+        z3::expr r = z3::ashr(v, c.bv_val(f - f2, w));
+        return resize(r, w, true, w2);
+      }
+    }
+    if (auto sf = llvm::dyn_cast<StringType>(from)) {
+      auto st = llvm::dyn_cast<StringType>(to);
+      if (st) {
+        z3::expr len = sc.tupleProj(from, 0)(v);
+        z3::expr data = sc.tupleProj(from, 1)(v);
+        unsigned wf = stringDataBits(sf), wt = stringDataBits(st);
+        z3::expr cap = c.bv_val(st.getCapacity(), 32);
+        z3::expr len2 = z3::ite(z3::ule(len, cap), len, cap);
+        z3::expr data2 = wt < wf ? data.extract(wt - 1, 0)
+                                 : (wt > wf ? z3::zext(data, wt - wf) : data);
+        return sc.tupleCtor(to)(len2, data2);
+      }
+    }
+    fail("no conversion from " + typeName(from) + " to " + typeName(to));
+  }
+
+  z3::expr nextDraw(Env &env) {
+    while (in.draws.size() <= env.drawHi)
+      in.draws.push_back(
+          freshConst("draw" + std::to_string(in.draws.size()), c.bv_sort(32)));
+    z3::expr v = select(env.drawIdx, env.drawHi, in.draws);
+    env.drawIdx = (env.drawIdx + 1).simplify();
+    env.drawHi += 1;
+    return v;
+  }
+
+  z3::expr nextClock(Env &env) {
+    while (in.clocks.size() <= env.clockHi) {
+      z3::expr t = freshConst("clock" + std::to_string(in.clocks.size()),
+                              c.bv_sort(64));
+      if (!in.clocks.empty())
+        in.assumptions.push_back(z3::ule(in.clocks.back(), t));
+      in.clocks.push_back(t);
+    }
+    z3::expr v = select(env.clockIdx, env.clockHi, in.clocks);
+    env.clockIdx = (env.clockIdx + 1).simplify();
+    env.clockHi += 1;
+    return v;
+  }
+
+  /// seq[idx] where idx <= hi.
+  z3::expr select(const z3::expr &idx, unsigned hi,
+                  const std::vector<z3::expr> &seq) {
+    z3::expr s = idx.simplify();
+    if (s.is_numeral())
+      return seq.at(s.get_numeral_uint());
+    z3::expr r = seq.at(hi);
+    for (int i = (int)hi - 1; i >= 0; --i)
+      r = z3::ite(s == c.bv_val(i, 32), seq.at(i), r);
+    return r;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Ops
+  //===--------------------------------------------------------------------===//
+
+  /// Encodes one non-terminator op; false when no path continues after it.
+  bool execOp(mlir::Operation &op, Env &env) {
+    bool live = true;
+    llvm::TypeSwitch<mlir::Operation *>(&op)
+        .Case<ConstOp>([&](ConstOp o) {
+          set(o.getResult(), constValue(o.getType(), o.getValue()));
+        })
+        .Case<AddOp, SubOp, MulOp, DivOp, RemOp, AndOp, OrOp, XorOp, MinOp,
+              MaxOp>([&](auto o) {
+          set(o.getResult(), binary(o.getOperation(), o.getType(),
+                                    get(o.getLhs()), get(o.getRhs())));
+        })
+        .Case<NotOp>([&](NotOp o) { set(o.getResult(), !get(o.getOperand())); })
+        .Case<CmpOp>([&](CmpOp o) {
+          Type t = o.getLhs().getType();
+          z3::expr a = get(o.getLhs()), b = get(o.getRhs());
+          z3::expr r = c.bool_val(true);
+          switch (o.getPredicate()) {
+          case CmpPredicate::eq: r = sc.valueEq(t, a, t, b); break;
+          case CmpPredicate::ne: r = !sc.valueEq(t, a, t, b); break;
+          default: r = ordered(o.getPredicate(), t, a, b); break;
+          }
+          set(o.getResult(), r);
+        })
+        .Case<SelectOp>([&](SelectOp o) {
+          set(o.getResult(), merge(get(o.getCondition()), get(o.getTrueValue()),
+                                   get(o.getFalseValue())));
+        })
+        .Case<CastOp>([&](CastOp o) {
+          set(o.getResult(), cast(o.getInput().getType(), o.getType(),
+                                  get(o.getInput())));
+        })
+        .Case<BitcastOp>([&](BitcastOp o) {
+          // Integer <-> fixed point of the same width: the same bits.
+          set(o.getResult(), get(o.getInput()));
+        })
+        .Case<PairMakeOp>([&](PairMakeOp o) {
+          set(o.getResult(), sc.tupleCtor(o.getType())(get(o.getFirst()),
+                                                       get(o.getSecond())));
+        })
+        .Case<FirstOp>([&](FirstOp o) {
+          set(o.getResult(), sc.tupleProj(o.getPair().getType(), 0)(get(o.getPair())));
+        })
+        .Case<SecondOp>([&](SecondOp o) {
+          set(o.getResult(), sc.tupleProj(o.getPair().getType(), 1)(get(o.getPair())));
+        })
+        .Case<StringLenOp>([&](StringLenOp o) {
+          set(o.getResult(), sc.tupleProj(o.getInput().getType(), 0)(get(o.getInput())));
+        })
+        .Case<StringXorOp>([&](StringXorOp o) {
+          set(o.getResult(), stringXor(o.getInput().getType(), get(o.getInput()),
+                                       o.getKey().getType(), get(o.getKey())));
+        })
+        .Case<RandomOp>([&](RandomOp o) { set(o.getResult(), nextDraw(env)); })
+        .Case<NowOp>([&](NowOp o) { set(o.getResult(), nextClock(env)); })
+        .Case<FieldGetOp>([&](FieldGetOp o) {
+          auto it = env.fields.find(o.getField().str());
+          if (it == env.fields.end())
+            fail("no field \"" + o.getField() + "\" in this event");
+          set(o.getResult(), it->second);
+        })
+        .Case<FieldSetOp>([&](FieldSetOp o) {
+          auto it = env.fields.find(o.getField().str());
+          if (it == env.fields.end())
+            fail("no field \"" + o.getField() + "\" in this event");
+          it->second = get(o.getValue());
+        })
+        .Case<StateReadOp>([&](StateReadOp o) {
+          auto it = env.scalars.find(o.getState().str());
+          if (it == env.scalars.end())
+            fail("no scalar state @" + o.getState());
+          set(o.getResult(), it->second);
+        })
+        .Case<StateWriteOp>([&](StateWriteOp o) {
+          auto it = env.scalars.find(o.getState().str());
+          if (it == env.scalars.end())
+            fail("no scalar state @" + o.getState());
+          it->second = get(o.getValue());
+        })
+        .Case<MapGetOp>([&](MapGetOp o) {
+          auto mt = llvm::cast<MapType>(stateType(o.getMap()));
+          MapTerms &m = mapOf(env, o.getMap());
+          z3::expr k = get(o.getKey());
+          z3::expr present = z3::select(m.present, k);
+          z3::expr value = sc.canonical(mt.getValueType(), z3::select(m.values, k));
+          z3::expr none = sc.zero(mt.getValueType());
+          set(o.getResult(), sc.tupleCtor(o.getType())(
+                                 present, z3::ite(present, value, none)));
+        })
+        .Case<MapSetOp>([&](MapSetOp o) {
+          auto mt = llvm::cast<MapType>(stateType(o.getMap()));
+          MapTerms &m = mapOf(env, o.getMap());
+          z3::expr k = get(o.getKey()), v = get(o.getValue());
+          z3::expr had = z3::select(m.present, k);
+          z3::expr room = z3::ult(m.count, c.bv_val((uint64_t)mt.getCapacity(), 64));
+          z3::expr ok = had || room;
+          m.values = z3::ite(ok, z3::store(m.values, k, v), m.values);
+          m.present = z3::ite(ok, z3::store(m.present, k, c.bool_val(true)),
+                              m.present);
+          m.count = z3::ite(!had && room, m.count + 1, m.count);
+        })
+        .Case<MapDeleteOp>([&](MapDeleteOp o) {
+          MapTerms &m = mapOf(env, o.getMap());
+          z3::expr k = get(o.getKey());
+          z3::expr had = z3::select(m.present, k);
+          m.present = z3::store(m.present, k, c.bool_val(false));
+          m.count = z3::ite(had, m.count - 1, m.count);
+        })
+        .Case<LogAppendOp>([&](LogAppendOp o) {
+          Type lt = stateType(o.getLog());
+          LogTerms &l = logOf(env, o.getLog());
+          z3::expr_vector args(c);
+          for (mlir::Value v : o.getValues())
+            args.push_back(get(v));
+          l.records = z3::store(l.records, l.size, sc.tupleCtor(lt)(args));
+          l.size = l.size + 1;
+          env.appendHi[o.getLog().str()] += 1;
+        })
+        .Case<LogSizeOp>([&](LogSizeOp o) {
+          set(o.getResult(), logOf(env, o.getLog()).size);
+        })
+        .Case<IfOp>([&](IfOp o) {
+          live = branch(
+              get(o.getCondition()), env, o.getResults(),
+              [&](Env e) { return execRegion(o.getThenRegion(), std::move(e), {}); },
+              [&](Env e) { return execRegion(o.getElseRegion(), std::move(e), {}); });
+        })
+        .Case<MatchOp>([&](MatchOp o) {
+          Type t = o.getScrutinee().getType();
+          z3::expr s = get(o.getScrutinee());
+          auto cases = o.getCases().getValue();
+          auto regions = o.getCaseRegions();
+          // case 0 ? r0 : (case 1 ? r1 : ... default), in order.
+          std::function<RegionOut(Env, unsigned)> arm =
+              [&](Env e, unsigned i) -> RegionOut {
+            if (i == cases.size())
+              return execRegion(o.getDefaultRegion(), std::move(e), {});
+            z3::expr eq = sc.valueEq(t, s, t, constValue(t, cases[i]));
+            RegionOut out;
+            std::vector<z3::expr> ys;
+            // Use a scratch result binding: results are set by the outermost
+            // branch, so collect yields explicitly here.
+            Env te = e, ee = e;
+            te.pc = e.pc && eq;
+            ee.pc = e.pc && !eq;
+            RegionOut tOut = execRegion(regions[i], std::move(te), {});
+            RegionOut eOut = arm(std::move(ee), i + 1);
+            if (tOut.env && eOut.env) {
+              out.env = mergeEnv(eq, *tOut.env, *eOut.env);
+              for (unsigned j = 0; j < tOut.yields.size(); ++j)
+                out.yields.push_back(merge(eq, tOut.yields[j], eOut.yields.at(j)));
+              return out;
+            }
+            return tOut.env ? tOut : eOut;
+          };
+          RegionOut out = arm(env, 0);
+          if (!out.env) {
+            live = false;
+            return;
+          }
+          env = std::move(*out.env);
+          for (unsigned j = 0; j < o.getNumResults(); ++j)
+            set(o.getResult(j), out.yields.at(j));
+        })
+        .Case<MatchOptionOp>([&](MatchOptionOp o) {
+          Type t = o.getOptional().getType();
+          z3::expr opt = get(o.getOptional());
+          z3::expr present = sc.tupleProj(t, 0)(opt);
+          z3::expr value = sc.tupleProj(t, 1)(opt);
+          live = branch(
+              present, env, o.getResults(),
+              [&](Env e) {
+                return execRegion(o.getSomeRegion(), std::move(e), {value});
+              },
+              [&](Env e) { return execRegion(o.getNoneRegion(), std::move(e), {}); });
+        })
+        .Case<ForeachOp>([&](ForeachOp o) { live = foreach(o, env); })
+        .Default([&](mlir::Operation *other) {
+          fail("no SMT semantics for op '" +
+               other->getName().getStringRef() + "'");
+        });
+    return live;
+  }
+
+  MapTerms &mapOf(Env &env, llvm::StringRef name) {
+    auto it = env.maps.find(name.str());
+    if (it == env.maps.end())
+      fail("no map @" + name);
+    return it->second;
+  }
+  LogTerms &logOf(Env &env, llvm::StringRef name) {
+    auto it = env.logs.find(name.str());
+    if (it == env.logs.end())
+      fail("no log @" + name);
+    return it->second;
+  }
+
+  /// Runs the body once per record of the log as it is when the loop starts:
+  /// the first min(size, bound) records, oldest first, unrolled to the bound.
+  bool foreach(ForeachOp o, Env &env) {
+    auto lt = llvm::cast<LogType>(stateType(o.getLog()));
+    LogTerms start = logOf(env, o.getLog());
+    std::vector<z3::expr> carried;
+    for (mlir::Value v : o.getIterInits())
+      carried.push_back(get(v));
+    uint64_t bound = o.getBound();
+    for (uint64_t i = 0; i < bound; ++i) {
+      z3::expr idx = c.bv_val(i, 64);
+      z3::expr guard = z3::ult(idx, start.size);
+      z3::expr rec = sc.canonical(lt, z3::select(start.records, idx));
+      std::vector<z3::expr> args;
+      unsigned fi = 0;
+      for (Type f : lt.getFields()) {
+        (void)f;
+        args.push_back(sc.tupleProj(lt, fi++)(rec));
+      }
+      for (auto &v : carried)
+        args.push_back(v);
+      Env te = env, ee = env;
+      te.pc = env.pc && guard;
+      ee.pc = env.pc && !guard;
+      z3::expr g = guard.simplify();
+      if (g.is_false())
+        break;
+      RegionOut t = execRegion(o.getBody(), std::move(te), args);
+      if (!t.env) {
+        // Every run that reaches record i ends the handler: the loop ends
+        // here for the runs that have fewer records.
+        if (g.is_true())
+          return false;
+        env = std::move(ee);
+        break;
+      }
+      std::vector<z3::expr> next;
+      for (unsigned j = 0; j < carried.size(); ++j)
+        next.push_back(merge(guard, t.yields.at(j), carried[j]));
+      env = mergeEnv(guard, *t.env, ee);
+      carried = std::move(next);
+    }
+    for (unsigned j = 0; j < o.getNumResults(); ++j)
+      set(o.getResult(j), carried.at(j));
+    return true;
+  }
+
+  z3::expr stringXor(Type st, const z3::expr &s, Type kt, const z3::expr &key) {
+    auto sType = llvm::cast<StringType>(st);
+    auto kType = llvm::cast<StringType>(kt);
+    unsigned n = stringDataBits(sType) / 8;
+    unsigned kbits = stringDataBits(kType);
+    z3::expr len = sc.tupleProj(st, 0)(s);
+    z3::expr data = sc.tupleProj(st, 1)(s);
+    z3::expr klen = sc.tupleProj(kt, 0)(key);
+    z3::expr kdata = sc.tupleProj(kt, 1)(key);
+    z3::expr kzero = klen == c.bv_val(0, 32);
+    z3::expr out = c.bv_val(0, 8);
+    for (unsigned i = 0; i < n; ++i) {
+      z3::expr sb = data.extract(8 * i + 7, 8 * i);
+      // key[i mod len(key)]: shift the key right by 8 * (i mod klen) bytes.
+      z3::expr kidx = z3::urem(c.bv_val(i, 32), klen) * c.bv_val(8, 32);
+      z3::expr sh = kbits >= 32 ? z3::zext(kidx, kbits - 32)
+                                : kidx.extract(kbits - 1, 0);
+      z3::expr kb = z3::lshr(kdata, sh).extract(7, 0);
+      z3::expr b = z3::ite(z3::ult(c.bv_val(i, 32), len),
+                           z3::ite(kzero, sb, sb ^ kb), c.bv_val(0, 8));
+      out = i == 0 ? b : z3::concat(b, out);
+    }
+    return sc.tupleCtor(st)(len, out);
+  }
+
+  z3::expr binary(mlir::Operation *op, Type t, const z3::expr &a,
+                  const z3::expr &b) {
+    bool isF = t.isF64();
+    auto fixed = llvm::dyn_cast<FixedType>(t);
+    bool s = isSignedInt(t);
+    unsigned w = bitWidth(t);
+    if (llvm::isa<AddOp>(op))
+      return isF ? wrap(Z3_mk_fpa_add(c, rne, a, b)) : a + b;
+    if (llvm::isa<SubOp>(op))
+      return isF ? wrap(Z3_mk_fpa_sub(c, rne, a, b)) : a - b;
+    if (llvm::isa<MulOp>(op)) {
+      if (isF)
+        return wrap(Z3_mk_fpa_mul(c, rne, a, b));
+      if (fixed) {
+        z3::expr p = z3::sext(a, w) * z3::sext(b, w);
+        return z3::ashr(p, c.bv_val(fixed.getFrac(), 2 * w)).extract(w - 1, 0);
+      }
+      return a * b;
+    }
+    if (llvm::isa<DivOp>(op)) {
+      if (isF)
+        return wrap(Z3_mk_fpa_div(c, rne, a, b));
+      z3::expr zero = c.bv_val(0, w);
+      if (fixed) {
+        z3::expr num = z3::shl(z3::sext(a, w), c.bv_val(fixed.getFrac(), 2 * w));
+        z3::expr q = (num / z3::sext(b, w)).extract(w - 1, 0); // bvsdiv
+        return z3::ite(b == zero, zero, q);
+      }
+      // bvsdiv(MIN, -1) = MIN (wraps), as specified.
+      return z3::ite(b == zero, zero, s ? a / b : z3::udiv(a, b));
+    }
+    if (llvm::isa<RemOp>(op)) {
+      z3::expr zero = c.bv_val(0, w);
+      return z3::ite(b == zero, a, s ? z3::srem(a, b) : z3::urem(a, b));
+    }
+    if (llvm::isa<AndOp>(op))
+      return t.isInteger(1) ? (a && b) : (a & b);
+    if (llvm::isa<OrOp>(op))
+      return t.isInteger(1) ? (a || b) : (a | b);
+    if (llvm::isa<XorOp>(op))
+      return t.isInteger(1) ? (a != b) : (a ^ b);
+    if (llvm::isa<MinOp>(op))
+      return z3::ite(ordered(CmpPredicate::lt, t, a, b), a, b);
+    if (llvm::isa<MaxOp>(op))
+      return z3::ite(ordered(CmpPredicate::gt, t, a, b), a, b);
+    fail("unknown binary op");
+  }
+};
+
+template <typename Fn>
+auto guarded(Fn &&fn) -> llvm::Expected<decltype(fn())> {
+  try {
+    return fn();
+  } catch (const EncodeError &e) {
+    return makeError("netfn semantics: " + e.message);
+  } catch (const z3::exception &e) {
+    return makeError(std::string("z3: ") + e.msg());
+  } catch (const std::exception &e) {
+    return makeError(std::string("netfn semantics: ") + e.what());
+  }
+}
+
+} // namespace
+
+llvm::Expected<HandlerSemantics>
+sbpf::checker::encodeHandler(SemContext &sc, HandlerOp handler,
+                             SymbolicInputs &inputs) {
+  return guarded([&] {
+    auto program = handler->getParentOfType<ProgramOp>();
+    if (!program)
+      fail("handler is not inside a netfn.program");
+    Encoder enc(sc, program, inputs);
+    return enc.runHandler(handler);
+  });
+}
+
+static SymbolicState zeroStateImpl(SemContext &sc, ProgramOp program) {
+  z3::context &c = sc.z3();
+  SymbolicState s;
+  for (mlir::Operation &op : program.getBodyBlock()) {
+    auto st = llvm::dyn_cast<StateOp>(op);
+    if (!st)
+      continue;
+    std::string name = st.getSymName().str();
+    Type t = st.getType();
+    if (auto mt = llvm::dyn_cast<MapType>(t)) {
+      z3::sort ks = sc.sortOf(mt.getKeyType());
+      s.maps.emplace(name, MapTerms{z3::const_array(ks, sc.zero(mt.getValueType())),
+                                    z3::const_array(ks, c.bool_val(false)),
+                                    c.bv_val(0, 64)});
+    } else if (auto lt = llvm::dyn_cast<LogType>(t)) {
+      s.logs.emplace(name, LogTerms{z3::const_array(c.bv_sort(64), sc.zero(lt)),
+                                    c.bv_val(0, 64)});
+    } else {
+      s.scalars.emplace(name, sc.zero(t));
+    }
+  }
+  return s;
+}
+
+llvm::Expected<SymbolicState> sbpf::checker::zeroState(SemContext &sc,
+                                                       ProgramOp program) {
+  return guarded([&] { return zeroStateImpl(sc, program); });
+}
+
+llvm::Expected<SymbolicState> sbpf::checker::encodeInit(SemContext &sc,
+                                                        ProgramOp program,
+                                                        SymbolicInputs &inputs) {
+  return guarded([&] {
+    SymbolicState zero = zeroStateImpl(sc, program);
+    InitOp init;
+    for (mlir::Operation &op : program.getBodyBlock())
+      if (auto i = llvm::dyn_cast<InitOp>(op))
+        init = i;
+    if (!init)
+      return zero;
+    Encoder enc(sc, program, inputs);
+    return enc.runInit(init, zero);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Solver queries
+//===----------------------------------------------------------------------===//
+
+SolverResult sbpf::checker::solve(SemContext &sc,
+                                  const std::vector<z3::expr> &constraints,
+                                  unsigned timeoutMs,
+                                  std::optional<z3::model> *modelOut) {
+  SolverResult r;
+  try {
+    z3::context &c = sc.z3();
+    z3::solver s(c);
+    z3::params p(c);
+    p.set("timeout", timeoutMs);
+    s.set(p);
+    for (const z3::expr &e : constraints)
+      s.add(e);
+    switch (s.check()) {
+    case z3::sat: {
+      r.status = SolverStatus::Sat;
+      z3::model m = s.get_model();
+      r.model = m.to_string();
+      if (modelOut)
+        modelOut->emplace(m);
+      break;
+    }
+    case z3::unsat:
+      r.status = SolverStatus::Unsat;
+      break;
+    case z3::unknown:
+      r.status = SolverStatus::Unknown;
+      r.reason = s.reason_unknown();
+      break;
+    }
+  } catch (const z3::exception &e) {
+    r.status = SolverStatus::Unknown;
+    r.reason = std::string("z3 error: ") + e.msg();
+  } catch (const std::exception &e) {
+    r.status = SolverStatus::Unknown;
+    r.reason = e.what();
+  }
+  return r;
+}

@@ -1,0 +1,20 @@
+//===- Passes.h - netfn-to-netfn passes ------------------------*- C++ -*-===//
+#ifndef SBPF_PASSES_PASSES_H
+#define SBPF_PASSES_PASSES_H
+
+#include "sbpf/Netfn/Netfn.h"
+
+#include "mlir/Pass/Pass.h"
+
+#include <memory>
+
+namespace sbpf {
+
+std::unique_ptr<mlir::Pass> createNetfnFloatToFixedPass();
+
+#define GEN_PASS_REGISTRATION
+#include "NetfnPasses.h.inc"
+
+} // namespace sbpf
+
+#endif // SBPF_PASSES_PASSES_H

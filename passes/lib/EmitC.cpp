@@ -1,0 +1,1855 @@
+//===- EmitC.cpp - netfn to libbpf-style eBPF C ---------------------------===//
+//
+// One pass over the netfn.program: the ABI (state struct layout, maps,
+// ring buffers, reject slots, initial values) is fixed first, then each
+// handler is printed as a static inline function whose structured control
+// flow becomes nested C blocks. Values become C locals (`vN`); results of
+// structured ops are declared before the op and assigned in each arm.
+//
+// Representation (docs/bpf-abi.md):
+//  - i1 -> __u8 (0/1); ui/si N -> __uN/__sN; instant -> __u64;
+//  - string<N> -> struct sbpf_strN { __u32 len; char b[N]; } with the
+//    invariant that bytes at and after `len` are zero (so NUL-padded keys
+//    and wire slots are plain copies);
+//  - option<T> (only from netfn.map.get) -> a found flag and a copy of the
+//    value taken at lookup time;
+//  - f64, fixed-point and pairs are rejected with a located error (pending).
+//
+//===----------------------------------------------------------------------===//
+#include "sbpf/BPF/EmitC.h"
+
+#include "sbpf/Netfn/Netfn.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <map>
+#include <set>
+
+using namespace mlir;
+using namespace sbpf;
+using namespace sbpf::bpf;
+namespace nf = sbpf::netfn;
+
+namespace {
+
+std::string typeString(Type type) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  type.print(os);
+  return s;
+}
+
+bool isCKeyword(StringRef name) {
+  static const llvm::StringSet<> keywords = {
+      "auto",     "break",    "case",     "char",   "const",    "continue",
+      "default",  "do",       "double",   "else",   "enum",     "extern",
+      "float",    "for",      "goto",     "if",     "inline",   "int",
+      "long",     "register", "restrict", "return", "short",    "signed",
+      "sizeof",   "static",   "struct",   "switch", "typedef",  "union",
+      "unsigned", "void",     "volatile", "while",  "_Bool",    "LICENSE",
+      "asm",      "typeof",   "bool",     "true",   "false",    "data",
+      "data_end", "ctx",      "main"};
+  return keywords.contains(name) || name.starts_with("sbpf_") ||
+         name.starts_with("bpf_") || name.starts_with("__");
+}
+
+/// A C identifier for a netfn symbol, escaping C keywords and our prefixes.
+std::string ident(StringRef name) {
+  std::string s;
+  for (char c : name)
+    s += (isalnum((unsigned char)c) || c == '_') ? c : '_';
+  if (s.empty() || isdigit((unsigned char)s[0]) || isCKeyword(s))
+    s = "u_" + s;
+  return s;
+}
+
+std::string hexBytes(ArrayRef<uint8_t> bytes) {
+  std::string s;
+  for (uint8_t b : bytes)
+  {
+    static const char digits[] = "0123456789abcdef";
+    s += digits[b >> 4];
+    s += digits[b & 15];
+  }
+  return s;
+}
+
+std::string cStringLiteral(StringRef bytes) {
+  std::string s = "\"";
+  for (unsigned char c : bytes) {
+    if (c == '"' || c == '\\')
+      s += std::string("\\") + char(c);
+    else if (isprint(c))
+      s += char(c);
+    else
+    {
+      s += '\\';
+      s += char('0' + ((c >> 6) & 7));
+      s += char('0' + ((c >> 3) & 7));
+      s += char('0' + (c & 7));
+    }
+  }
+  return s + "\"";
+}
+
+unsigned intWidth(Type t) { return cast<IntegerType>(t).getWidth(); }
+
+class Emitter {
+public:
+  Emitter(nf::ProgramOp program, const BackendOptions &options)
+      : program(program), options(options) {}
+
+  LogicalResult run(llvm::raw_ostream &out, ProgramABI *abiOut);
+
+private:
+  // --- checks and layout -------------------------------------------------
+  LogicalResult checkSupported();
+  LogicalResult layoutState();
+  LogicalResult analyseInit();
+  void collectRejects();
+  void findAtomicUpdates(Block &block);
+  void findRandomThresholds();
+
+  // --- types ---------------------------------------------------------------
+  /// C type of an SSA value / state scalar; empty when unsupported.
+  std::string cType(Type t);
+  /// The C type of a map key or value (strings NUL-padded, no length).
+  std::string storedCType(Type t);
+  ValueLayout storedLayout(Type t, uint64_t offset);
+  uint64_t cSize(Type t);
+  uint64_t cAlign(Type t);
+
+  // --- emission --------------------------------------------------------------
+  std::string name(Value v);
+  /// A member of the per-CPU scratch struct (big values stay off the
+  /// 512-byte BPF stack); returns the C lvalue `sc->NAME`.
+  std::string scratchVar(const std::string &ctype, std::string n = "");
+  std::string fresh(StringRef prefix = "t");
+  /// The C variable of a map or ring buffer (not clashing with the program's
+  /// function, which is named after the program).
+  std::string globalVar(StringRef name) {
+    std::string v = ident(name);
+    return v == ident(program.getSymName()) ? v + "_map" : v;
+  }
+  void line(const Twine &text);
+  LogicalResult emitBlock(Block &block, ArrayRef<std::string> results);
+  LogicalResult emitOp(Operation *op, ArrayRef<std::string> results);
+  LogicalResult emitHandler(nf::HandlerOp handler, EventABI &event,
+                            nf::EventOp eventOp);
+  std::string constant(Attribute value, Type type, Operation *at);
+  std::string binary(Operation *op);
+  std::string encodeStored(Value v, Type t);
+  void decodeStored(const std::string &dst, const std::string &src, Type t);
+  std::string strHelper(unsigned cap);
+  std::string castHelper(unsigned from, unsigned to);
+  std::string xorHelper(unsigned n, unsigned k);
+  std::string preamble();
+
+  nf::ProgramOp program;
+  BackendOptions options;
+  ProgramABI abi;
+  llvm::StringMap<nf::StateOp> states;
+  std::map<std::string, std::string> scalarInit; // member -> C initializer
+  std::set<unsigned> strCaps;
+  std::set<std::pair<unsigned, unsigned>> casts, xors;
+  llvm::DenseMap<Value, std::string> names;
+  /// Ops folded into an atomic update (the read and the add).
+  llvm::DenseSet<Operation *> folded;
+  /// state.write -> (delta value, negate)
+  llvm::DenseMap<Operation *, std::pair<Value, bool>> atomicWrites;
+  /// map.get results: the C names of the found flag and value copy.
+  llvm::DenseMap<Value, std::pair<std::string, std::string>> optionals;
+  unsigned counter = 0;
+  /// cmp -> (the ui32 operand, the op giving p)
+  llvm::DenseMap<Operation *, std::pair<Value, Operation *>> thresholds;
+  llvm::DenseSet<Operation *> floatFolded;
+  std::vector<std::pair<std::string, std::string>> scratch;
+  int depth = 1;
+  std::string body;
+  // Per handler.
+  const EventABI *curEvent = nullptr;
+};
+
+std::string Emitter::fresh(StringRef prefix) {
+  return (prefix + Twine(counter++)).str();
+}
+
+std::string Emitter::name(Value v) {
+  auto it = names.find(v);
+  if (it != names.end())
+    return it->second;
+  std::string n = fresh("v");
+  if (isa<nf::StringType>(v.getType()))
+    n = scratchVar(cType(v.getType()), n);
+  names[v] = n;
+  return n;
+}
+
+std::string Emitter::scratchVar(const std::string &ctype, std::string n) {
+  if (n.empty())
+    n = fresh("t");
+  scratch.push_back({ctype, n});
+  return "sc->" + n;
+}
+
+void Emitter::line(const Twine &text) {
+  body.append(size_t(depth) * 2, ' ');
+  body += text.str();
+  body += "\n";
+}
+
+// ---------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------
+
+std::string Emitter::cType(Type t) {
+  if (auto it = dyn_cast<IntegerType>(t)) {
+    unsigned w = it.getWidth();
+    if (w == 1)
+      return "__u8";
+    if (w != 8 && w != 16 && w != 32 && w != 64)
+      return "";
+    return (it.isSignedInteger() ? "__s" : "__u") + std::to_string(w);
+  }
+  if (isa<nf::InstantType>(t))
+    return "__u64";
+  if (auto f = dyn_cast<nf::FixedType>(t)) {
+    unsigned w = f.getWidth();
+    if ((w != 8 && w != 16 && w != 32 && w != 64) || f.getFrac() >= w)
+      return "";
+    return "__s" + std::to_string(w);
+  }
+  if (auto s = dyn_cast<nf::StringType>(t)) {
+    strCaps.insert(s.getCapacity());
+    return "struct sbpf_str" + std::to_string(s.getCapacity());
+  }
+  return "";
+}
+
+std::string Emitter::storedCType(Type t) {
+  if (auto s = dyn_cast<nf::StringType>(t)) {
+    strCaps.insert(s.getCapacity());
+    return "struct sbpf_pad" + std::to_string(s.getCapacity());
+  }
+  return cType(t);
+}
+
+uint64_t Emitter::cSize(Type t) {
+  if (t.isF64())
+    return 8;
+  if (auto f = dyn_cast<nf::FixedType>(t))
+    return f.getWidth() / 8;
+  if (auto it = dyn_cast<IntegerType>(t))
+    return it.getWidth() == 1 ? 1 : it.getWidth() / 8;
+  if (isa<nf::InstantType>(t))
+    return 8;
+  if (auto s = dyn_cast<nf::StringType>(t))
+    return (4 + s.getCapacity() + 3) / 4 * 4;
+  return 0;
+}
+
+uint64_t Emitter::cAlign(Type t) {
+  if (isa<nf::StringType>(t))
+    return 4;
+  return cSize(t);
+}
+
+
+static std::string encodingOf(Type t) {
+  if (auto it = dyn_cast<IntegerType>(t)) {
+    if (it.getWidth() == 1)
+      return "bool";
+    return (it.isSignedInteger() ? "s" : "u") + std::to_string(it.getWidth());
+  }
+  if (isa<nf::InstantType>(t))
+    return "u64";
+  if (isa<nf::StringType>(t))
+    return "str";
+  if (auto f = dyn_cast<nf::FixedType>(t))
+    return "fixed" + std::to_string(f.getWidth()) + "." +
+           std::to_string(f.getFrac());
+  return "?";
+}
+
+ValueLayout Emitter::storedLayout(Type t, uint64_t offset) {
+  ValueLayout l;
+  l.netfnType = typeString(t);
+  l.cType = storedCType(t);
+  l.encoding = encodingOf(t);
+  l.offset = offset;
+  if (auto s = dyn_cast<nf::StringType>(t))
+    l.size = s.getCapacity();
+  else
+    l.size = cSize(t);
+  return l;
+}
+
+// ---------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------
+
+static bool isFloatLike(Type t) {
+  if (isa<FloatType>(t))
+    return true;
+  if (auto o = dyn_cast<nf::OptionType>(t))
+    return isFloatLike(o.getValueType());
+  if (auto p = dyn_cast<nf::PairType>(t))
+    return isFloatLike(p.getFirst()) || isFloatLike(p.getSecond());
+  if (auto m = dyn_cast<nf::MapType>(t))
+    return isFloatLike(m.getKeyType()) || isFloatLike(m.getValueType());
+  if (auto l = dyn_cast<nf::LogType>(t))
+    return llvm::any_of(l.getFields(), isFloatLike);
+  return false;
+}
+
+static bool hasPair(Type t) {
+  if (isa<nf::PairType>(t))
+    return true;
+  if (auto o = dyn_cast<nf::OptionType>(t))
+    return hasPair(o.getValueType());
+  if (auto m = dyn_cast<nf::MapType>(t))
+    return hasPair(m.getKeyType()) || hasPair(m.getValueType());
+  if (auto l = dyn_cast<nf::LogType>(t))
+    return llvm::any_of(l.getFields(), hasPair);
+  return false;
+}
+
+/// ceil(p * 2^32) clamped to [0, 2^32] for the binary64 p with `bits`;
+/// NaN and p <= 0 give 0. The C helper sbpf_f64_threshold32 is the same.
+static int64_t threshold32(uint64_t bits) {
+  uint64_t exp = (bits >> 52) & 0x7ff, frac = bits & ((1ULL << 52) - 1);
+  const int64_t top = int64_t(1) << 32;
+  if (bits >> 63)
+    return 0;
+  if (exp == 0x7ff)
+    return frac ? 0 : top;
+  uint64_t m = exp ? (frac | (1ULL << 52)) : frac;
+  int64_t s = (exp ? int64_t(exp) - 1075 : -1074) + 32; // p*2^32 = m*2^s
+  if (m == 0)
+    return 0;
+  if (s >= 0) {
+    if (s > 32 || m >= (1ULL << (32 - s)))
+      return top;
+    return int64_t(m << s);
+  }
+  int64_t k = -s;
+  if (k >= 64)
+    return 1;
+  uint64_t v = (m >> k) + ((m & ((1ULL << k) - 1)) != 0);
+  return v >= uint64_t(top) ? top : int64_t(v);
+}
+
+/// 2^-32 exactly.
+static bool isTwoToMinus32(Value v) {
+  auto c = dyn_cast_or_null<nf::ConstOp>(v.getDefiningOp());
+  if (!c || !c.getType().isF64())
+    return false;
+  auto f = dyn_cast<FloatAttr>(c.getValue());
+  return f && f.getValueAsDouble() == 0x1p-32;
+}
+
+/// `cmp lt (mul (cast %r : ui32 to f64), 2^-32), %p` with %p an f64 state
+/// read or constant: records the pattern (the only f64 computation the
+/// backend compiles so far; it is exact, see sbpf_f64_threshold32).
+void Emitter::findRandomThresholds() {
+  program.walk([&](nf::CmpOp cmp) {
+    if (cmp.getPredicate() != nf::CmpPredicate::lt ||
+        !cmp.getLhs().getType().isF64())
+      return;
+    auto mul = dyn_cast_or_null<nf::MulOp>(cmp.getLhs().getDefiningOp());
+    if (!mul || !mul->hasOneUse())
+      return;
+    Value scaled, k;
+    for (unsigned i = 0; i < 2; ++i)
+      if (isTwoToMinus32(mul->getOperand(i))) {
+        k = mul->getOperand(i);
+        scaled = mul->getOperand(1 - i);
+      }
+    if (!k || !k.hasOneUse())
+      return;
+    auto cast = dyn_cast_or_null<nf::CastOp>(scaled.getDefiningOp());
+    if (!cast || !cast->hasOneUse())
+      return;
+    auto from = dyn_cast<IntegerType>(cast.getInput().getType());
+    if (!from || !from.isUnsignedInteger() || from.getWidth() > 32)
+      return;
+    Operation *p = cmp.getRhs().getDefiningOp();
+    if (!p || !p->hasOneUse() || !isa<nf::StateReadOp, nf::ConstOp>(p))
+      return;
+    thresholds[cmp] = {cast.getInput(), p};
+    for (Operation *o : {mul.getOperation(), k.getDefiningOp(),
+                         cast.getOperation(), p})
+      floatFolded.insert(o);
+  });
+}
+
+LogicalResult Emitter::checkSupported() {
+  LogicalResult result = success();
+  findRandomThresholds();
+  auto typeProblem = [&](Operation *op, Type t) -> bool {
+    if (isFloatLike(t)) {
+      op->emitError() << "BPF backend: floating-point value of type "
+                      << typeString(t)
+                      << " cannot be compiled; run --netfn-float-to-fixed "
+                         "first to represent reals in fixed point";
+      return true;
+    }
+    if (auto f = dyn_cast<nf::FixedType>(t))
+      if (cType(f).empty()) {
+        op->emitError() << "BPF backend: fixed-point type " << typeString(t)
+                        << " is not supported (width 8/16/32/64 with fewer "
+                           "fraction bits than the width)";
+        return true;
+      }
+    if (hasPair(t)) {
+      op->emitError() << "BPF backend: pair type " << typeString(t)
+                      << " is not supported yet";
+      return true;
+    }
+    return false;
+  };
+  program.walk<WalkOrder::PreOrder>([&](Operation *op) -> WalkResult {
+    // Exempt: the exact random-threshold comparison, and f64 constants
+    // written to f64 state by init (they become .data initial values).
+    if (floatFolded.contains(op) || thresholds.count(op))
+      return WalkResult::advance();
+    if (auto c = dyn_cast<nf::ConstOp>(op))
+      if (c.getType().isF64() && op->getParentOfType<nf::InitOp>() &&
+          llvm::all_of(op->getUsers(),
+                       [](Operation *u) { return isa<nf::StateWriteOp>(u); }))
+        return WalkResult::advance();
+    if (auto w = dyn_cast<nf::StateWriteOp>(op))
+      if (w.getValue().getType().isF64() && op->getParentOfType<nf::InitOp>() &&
+          isa_and_nonnull<nf::ConstOp>(w.getValue().getDefiningOp()))
+        return WalkResult::advance();
+    if (auto foreach = dyn_cast<nf::ForeachOp>(op)) {
+      op->emitError() << "BPF backend: 'netfn.foreach' over log "
+                      << foreach.getLogAttr()
+                      << " cannot be compiled: a log is a BPF ring buffer, "
+                         "which BPF code can only append to, not iterate";
+      result = failure();
+      return WalkResult::interrupt();
+    }
+    if (auto state = dyn_cast<nf::StateOp>(op)) {
+      if (state.getType().isF64())
+        return WalkResult::advance(); // IEEE-754 bits in .data
+      if (typeProblem(op, state.getType())) {
+        result = failure();
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    }
+    if (isa<nf::EventOp>(op))
+      return WalkResult::advance(); // unused float fields are fine
+    for (Type t : op->getOperandTypes())
+      if (typeProblem(op, t)) {
+        result = failure();
+        return WalkResult::interrupt();
+      }
+    for (Type t : op->getResultTypes())
+      if (typeProblem(op, t)) {
+        result = failure();
+        return WalkResult::interrupt();
+      }
+    for (Region &r : op->getRegions())
+      for (Block &b : r)
+        for (Type t : b.getArgumentTypes())
+          if (typeProblem(op, t)) {
+            result = failure();
+            return WalkResult::interrupt();
+          }
+    return WalkResult::advance();
+  });
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// State layout, init, rejects
+// ---------------------------------------------------------------------------
+
+LogicalResult Emitter::layoutState() {
+  abi.globalName = "sbpf_state";
+  abi.globalSection = ".data";
+  uint64_t offset = 0, maxAlign = 1;
+  auto place = [&](const std::string &name, Type t, const std::string &ctype,
+                   const std::string &encoding) {
+    uint64_t align = cAlign(t), size = cSize(t);
+    maxAlign = std::max(maxAlign, align);
+    offset = (offset + align - 1) / align * align;
+    ScalarABI s;
+    s.name = name;
+    s.layout.netfnType = typeString(t);
+    s.layout.cType = ctype;
+    s.layout.encoding = encoding;
+    s.layout.offset = offset;
+    s.layout.size = size;
+    abi.scalars.push_back(s);
+    offset += size;
+    return s.layout.offset;
+  };
+  Builder b(program.getContext());
+  for (auto state : program.getBody().getOps<nf::StateOp>()) {
+    states[state.getSymName()] = state;
+    Type t = state.getType();
+    if (auto map = dyn_cast<nf::MapType>(t)) {
+      MapABI m;
+      m.name = state.getSymName().str();
+      m.bpfType = "BPF_MAP_TYPE_HASH";
+      m.key = storedLayout(map.getKeyType(), 0);
+      m.value = storedLayout(map.getValueType(), 0);
+      m.capacity = map.getCapacity();
+      if (m.key.cType.empty() || m.value.cType.empty())
+        return state.emitError("BPF backend: unsupported map key or value type");
+      abi.maps.push_back(m);
+      continue;
+    }
+    if (auto log = dyn_cast<nf::LogType>(t)) {
+      LogABI l;
+      l.name = state.getSymName().str();
+      l.ringbuf = globalVar(l.name);
+      l.ringbufBytes = 256 * 1024;
+      uint64_t roff = 0;
+      for (Type f : log.getFields()) {
+        ValueLayout fl = storedLayout(f, roff);
+        if (fl.cType.empty())
+          return state.emitError("BPF backend: unsupported log record type");
+        roff += fl.size;
+        l.record.push_back(fl);
+      }
+      l.recordSize = roff;
+      abi.logs.push_back(l);
+      continue;
+    }
+    if (t.isF64()) {
+      place(state.getSymName().str(), t, "__u64", "f64");
+      continue;
+    }
+    std::string ct = cType(t);
+    if (ct.empty())
+      return state.emitError() << "BPF backend: unsupported state type "
+                               << typeString(t);
+    std::string enc = encodingOf(t);
+    if (enc == "str")
+      enc = "str_len";
+    place(state.getSymName().str(), t, ct, enc);
+  }
+  for (LogABI &l : abi.logs) {
+    l.sizeCounter = l.name + ".size";
+    l.sizeCounterOffset =
+        place(l.sizeCounter, b.getIntegerType(64, false), "__u64", "u64");
+  }
+  abi.globalSize = (offset + maxAlign - 1) / maxAlign * maxAlign;
+  if (abi.globalSize == 0)
+    abi.globalSize = 8; // a placeholder member keeps the struct non-empty
+  return success();
+}
+
+/// Bytes of a constant stored in a map key/value (ABI encoding).
+static std::vector<uint8_t> storedBytes(Attribute value, Type t) {
+  std::vector<uint8_t> out;
+  if (auto s = dyn_cast<nf::StringType>(t)) {
+    out.assign(s.getCapacity(), 0);
+    StringRef str = cast<StringAttr>(value).getValue();
+    for (size_t i = 0; i < str.size() && i < out.size(); ++i)
+      out[i] = uint8_t(str[i]);
+    return out;
+  }
+  uint64_t v = 0, size = 8;
+  if (auto i = dyn_cast<IntegerAttr>(value))
+    v = i.getValue().getZExtValue();
+  else if (auto bl = dyn_cast<BoolAttr>(value))
+    v = bl.getValue();
+  if (auto it = dyn_cast<IntegerType>(t))
+    size = it.getWidth() == 1 ? 1 : it.getWidth() / 8;
+  for (uint64_t k = 0; k < size; ++k)
+    out.push_back(uint8_t(v >> (8 * k)));
+  return out;
+}
+
+static std::string attrText(Attribute a) {
+  if (auto s = dyn_cast<StringAttr>(a))
+    return s.getValue().str();
+  if (auto i = dyn_cast<IntegerAttr>(a)) {
+    if (i.getType().isSignedInteger())
+      return std::to_string(i.getValue().getSExtValue());
+    if (i.getType().isInteger(1))
+      return i.getValue().isZero() ? "false" : "true";
+    return std::to_string(i.getValue().getZExtValue());
+  }
+  if (auto bl = dyn_cast<BoolAttr>(a))
+    return bl.getValue() ? "true" : "false";
+  if (auto f = dyn_cast<FloatAttr>(a)) {
+    llvm::SmallString<32> text;
+    f.getValue().toString(text, /*FormatPrecision=*/17, /*FormatMaxPadding=*/0);
+    return std::string(text);
+  }
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  a.print(os);
+  return s;
+}
+
+LogicalResult Emitter::analyseInit() {
+  auto inits = program.getBody().getOps<nf::InitOp>();
+  if (inits.empty())
+    return success();
+  nf::InitOp init = *inits.begin();
+  std::map<std::string, std::pair<std::string, std::string>> scalarWork;
+  std::vector<std::string> order;
+  for (Operation &op : init.getBody().front()) {
+    if (isa<nf::ConstOp, nf::NowOp, nf::RandomOp, nf::ReturnOp>(op))
+      continue;
+    if (auto write = dyn_cast<nf::StateWriteOp>(op)) {
+      std::string sym = write.getState().str();
+      Operation *def = write.getValue().getDefiningOp();
+      if (std::find(order.begin(), order.end(), sym) == order.end())
+        order.push_back(sym);
+      if (auto c = dyn_cast_or_null<nf::ConstOp>(def)) {
+        std::string text = constant(c.getValue(), c.getType(), c);
+        if (text.empty())
+          return failure();
+        scalarWork[sym] = {"const", attrText(c.getValue())};
+        scalarInit[sym] = text;
+        continue;
+      }
+      if (isa_and_nonnull<nf::NowOp>(def)) {
+        scalarWork[sym] = {"state_now", ""};
+        scalarInit.erase(sym);
+        continue;
+      }
+      if (isa_and_nonnull<nf::RandomOp>(def)) {
+        scalarWork[sym] = {"state_random", ""};
+        scalarInit.erase(sym);
+        continue;
+      }
+      return write.emitError(
+          "BPF backend: init may only write constants, current_time() or a "
+          "random draw to state (computed initial values are pending)");
+    }
+    if (auto set = dyn_cast<nf::MapSetOp>(op)) {
+      auto k = dyn_cast_or_null<nf::ConstOp>(set.getKey().getDefiningOp());
+      auto v = dyn_cast_or_null<nf::ConstOp>(set.getValue().getDefiningOp());
+      if (!k || !v)
+        return set.emitError("BPF backend: init may only insert constant map "
+                             "entries (computed entries are pending)");
+      LoaderWork w;
+      w.kind = "map_entry";
+      w.target = set.getMap().str();
+      w.key = hexBytes(storedBytes(k.getValue(), k.getType()));
+      w.value = hexBytes(storedBytes(v.getValue(), v.getType()));
+      w.keyText = attrText(k.getValue());
+      w.valueText = attrText(v.getValue());
+      abi.loaderWork.push_back(w);
+      continue;
+    }
+    return op.emitError() << "BPF backend: '" << op.getName()
+                          << "' in init is not supported (init may only "
+                             "write constants to state and maps)";
+  }
+  for (const std::string &sym : order) {
+    auto &[kind, text] = scalarWork[sym];
+    if (kind == "const") {
+      abi.initialScalars.push_back({sym, text});
+    } else {
+      LoaderWork w;
+      w.kind = kind;
+      w.target = sym;
+      abi.loaderWork.push_back(w);
+    }
+  }
+  return success();
+}
+
+void Emitter::collectRejects() {
+  program.walk<WalkOrder::PreOrder>([&](nf::RejectOp reject) {
+    std::string r = reject.getReason().str();
+    if (abi.rejectSlot(r) < 0)
+      abi.rejects.push_back(r);
+  });
+  if (!abi.rejects.empty())
+    abi.rejectMap = "sbpf_rejects";
+}
+
+/// `write @x, (add (read @x), d)` (or sub) with nothing writing @x between
+/// the read and the write, the read and add used only there, and a 32/64-bit
+/// integer: one atomic add (BPF_ATOMIC | BPF_ADD).
+void Emitter::findAtomicUpdates(Block &block) {
+  for (Operation &op : block) {
+    for (Region &r : op.getRegions())
+      for (Block &b : r)
+        findAtomicUpdates(b);
+    auto write = dyn_cast<nf::StateWriteOp>(op);
+    if (!write)
+      continue;
+    Operation *arith = write.getValue().getDefiningOp();
+    if (!arith || !isa<nf::AddOp, nf::SubOp>(arith) ||
+        arith->getBlock() != &block || !arith->hasOneUse())
+      continue;
+    auto it = dyn_cast<IntegerType>(write.getValue().getType());
+    if (!it || (it.getWidth() != 32 && it.getWidth() != 64))
+      continue;
+    bool isSub = isa<nf::SubOp>(arith);
+    for (unsigned i = 0; i < 2; ++i) {
+      if (isSub && i == 1)
+        break;
+      auto read =
+          dyn_cast_or_null<nf::StateReadOp>(arith->getOperand(i).getDefiningOp());
+      if (!read || read.getState() != write.getState() ||
+          read->getBlock() != &block || !read->hasOneUse())
+        continue;
+      bool clobbered = false;
+      for (Operation *p = read->getNextNode(); p && p != write.getOperation();
+           p = p->getNextNode()) {
+        if (p->getNumRegions() > 0)
+          clobbered = true;
+        if (auto w = dyn_cast<nf::StateWriteOp>(p))
+          if (w.getState() == write.getState())
+            clobbered = true;
+      }
+      if (clobbered)
+        continue;
+      folded.insert(read);
+      folded.insert(arith);
+      atomicWrites[write] = {arith->getOperand(1 - i), isSub};
+      break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers emitted into the C file
+// ---------------------------------------------------------------------------
+
+static std::string subst(std::string text,
+                         ArrayRef<std::pair<StringRef, std::string>> vars) {
+  for (auto &[key, val] : vars) {
+    size_t pos = 0;
+    while ((pos = text.find(key.str(), pos)) != std::string::npos) {
+      text.replace(pos, key.size(), val);
+      pos += val.size();
+    }
+  }
+  return text;
+}
+
+std::string Emitter::strHelper(unsigned cap) {
+  return subst(R"(/* string<@N@>: len bytes in b, every byte from len on is zero. */
+struct sbpf_str@N@ {
+  __u32 len;
+  char b[@N@];
+};
+/* string<@N@> as stored in maps, logs and on the wire: NUL-padded. */
+struct sbpf_pad@N@ {
+  char b[@N@];
+};
+/* Sets len to the index of the first NUL (or @N@) and zeroes what follows. */
+static __always_inline void sbpf_str@N@_norm(struct sbpf_str@N@ *s)
+{
+  __u32 len = @N@;
+#pragma clang loop unroll(full)
+  for (__u32 i = 0; i < @N@; i++) {
+    if (len == @N@ && s->b[i] == 0)
+      len = i;
+    if (i >= len)
+      s->b[i] = 0;
+  }
+  s->len = len;
+}
+static __always_inline int sbpf_str@N@_eq(const struct sbpf_str@N@ *a,
+                                         const struct sbpf_str@N@ *b)
+{
+  __u8 diff = 0;
+#pragma clang loop unroll(full)
+  for (__u32 i = 0; i < @N@; i++)
+    diff |= a->b[i] ^ b->b[i];
+  return a->len == b->len && diff == 0;
+}
+)",
+               {{"@N@", std::to_string(cap)}});
+}
+
+std::string Emitter::castHelper(unsigned from, unsigned to) {
+  unsigned m = std::min(from, to);
+  return subst(R"(static __always_inline void sbpf_cast_@F@_@T@(struct sbpf_str@T@ *d,
+                                              const struct sbpf_str@F@ *s)
+{
+#pragma clang loop unroll(full)
+  for (__u32 i = 0; i < @T@; i++)
+    d->b[i] = i < @M@ ? s->b[i] : 0;
+  d->len = s->len < @M@ ? s->len : @M@;
+}
+)",
+               {{"@F@", std::to_string(from)},
+                {"@T@", std::to_string(to)},
+                {"@M@", std::to_string(m)}});
+}
+
+std::string Emitter::xorHelper(unsigned n, unsigned k) {
+  unsigned p = 1;
+  while (p < k)
+    p *= 2;
+  return subst(R"(/* d[i] = s[i] ^ key[i mod len(key)] for i < len(s); an empty key leaves
+   s. Branch-free so the verifier walks one path: the key is copied to kb
+   (@P@ bytes, a power of two) and indexed with j & @PM@, which the
+   verifier can bound; j < len(key) <= @K@ anyway. */
+static __always_inline void sbpf_xor_@N@_@K@(struct sbpf_str@N@ *d,
+                                            const struct sbpf_str@N@ *s,
+                                            const struct sbpf_str@K@ *key,
+                                            char *kb)
+{
+  __u32 klen = key->len;
+  __u8 keep = klen == 0 ? 0 : 0xff; /* an empty key changes nothing */
+  if (klen == 0 || klen > @K@)
+    klen = klen == 0 ? 1 : @K@;
+  __builtin_memcpy(kb, key->b, @K@);
+  __u32 slen = s->len;
+#pragma clang loop unroll(full)
+  for (__u32 i = 0; i < @N@; i++) {
+    __u32 j = i % klen;
+    /* hide j's range from clang so the mask (for the verifier) stays */
+    asm volatile("" : "+r"(j));
+    j &= @PM@;
+    /* all ones when i < slen (both are below 2^31) */
+    __u8 in = (__u8)((__s32)(i - slen) >> 31);
+    d->b[i] = s->b[i] ^ (kb[j] & in & keep);
+  }
+  d->len = slen;
+}
+)",
+               {{"@N@", std::to_string(n)},
+                {"@K@", std::to_string(k)},
+                {"@PM@", std::to_string(p - 1)},
+                {"@P@", std::to_string(p)}});
+}
+
+// ---------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------
+
+/// A C expression (or, for strings, a brace initializer) for a constant.
+std::string Emitter::constant(Attribute value, Type type, Operation *at) {
+  if (auto st = dyn_cast<nf::StringType>(type)) {
+    auto s = dyn_cast<StringAttr>(value);
+    if (!s) {
+      at->emitError("BPF backend: malformed string constant");
+      return "";
+    }
+    strCaps.insert(st.getCapacity());
+    return "{ .len = " + std::to_string(s.getValue().size()) +
+           ", .b = " + cStringLiteral(s.getValue()) + " }";
+  }
+  if (auto it = dyn_cast<IntegerType>(type)) {
+    llvm::APInt v;
+    if (auto i = dyn_cast<IntegerAttr>(value))
+      v = i.getValue();
+    else if (auto bl = dyn_cast<BoolAttr>(value))
+      v = llvm::APInt(1, bl.getValue());
+    else {
+      at->emitError("BPF backend: malformed integer constant");
+      return "";
+    }
+    if (it.getWidth() == 1)
+      return v.isZero() ? "0" : "1";
+    std::string ct = cType(type);
+    if (it.isSignedInteger()) {
+      int64_t s = v.getSExtValue();
+      if (s == INT64_MIN)
+        return "((" + ct + ")0x8000000000000000ULL)";
+      return "((" + ct + ")" + std::to_string(s) + "LL)";
+    }
+    return "((" + ct + ")" + std::to_string(v.getZExtValue()) + "ULL)";
+  }
+  if (auto ft = dyn_cast<nf::FixedType>(type)) {
+    if (auto i = dyn_cast<IntegerAttr>(value)) {
+      int64_t raw = i.getValue().sextOrTrunc(64).getSExtValue();
+      std::string ct = cType(type);
+      if (raw == INT64_MIN)
+        return "((" + ct + ")0x8000000000000000ULL)";
+      return "((" + ct + ")" + std::to_string(raw) + "LL)";
+    }
+  }
+  if (type.isF64()) {
+    if (auto f = dyn_cast<FloatAttr>(value)) {
+      uint64_t bits = f.getValue().bitcastToAPInt().getZExtValue();
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << "((__u64)0x";
+      os.write_hex(bits);
+      os << "ULL) /* " << f.getValueAsDouble() << " */";
+      return os.str();
+    }
+  }
+  if (isa<nf::InstantType>(type)) {
+    if (auto i = dyn_cast<IntegerAttr>(value))
+      return "((__u64)" + std::to_string(i.getValue().getZExtValue()) + "ULL)";
+  }
+  at->emitError() << "BPF backend: unsupported constant of type "
+                  << typeString(type);
+  return "";
+}
+
+/// The unsigned C type wide enough to do `width`-bit wrapping arithmetic
+/// without C's signed overflow or int promotion.
+static unsigned bitWidth(Type t) {
+  if (auto f = dyn_cast<nf::FixedType>(t))
+    return f.getWidth();
+  return intWidth(t);
+}
+
+static std::string wideUnsigned(Type t) {
+  return bitWidth(t) == 64 ? "__u64" : "__u32";
+}
+
+std::string Emitter::binary(Operation *op) {
+  Type t = op->getResult(0).getType();
+  std::string ct = cType(t);
+  std::string a = name(op->getOperand(0)), b = name(op->getOperand(1));
+  bool isBool = t.isInteger(1);
+  bool isSigned = t.isSignedInteger();
+  std::string u = isBool ? "__u32" : wideUnsigned(t);
+  auto wrap = [&](StringRef sym) {
+    return "(" + ct + ")((" + u + ")" + a + " " + sym.str() + " (" + u + ")" +
+           b + ")";
+  };
+  if (auto ft = dyn_cast<nf::FixedType>(t)) {
+    std::string F = std::to_string(ft.getFrac());
+    if (isa<nf::MulOp>(op)) {
+      if (ft.getWidth() == 64)
+        return "sbpf_fx_mul64(" + a + ", " + b + ", " + F + ")";
+      return "(" + ct + ")(((__s64)" + a + " * (__s64)" + b + ") >> " + F +
+             ")";
+    }
+    if (isa<nf::DivOp>(op)) {
+      if (ft.getWidth() == 64)
+        return "sbpf_fx_div64(" + a + ", " + b + ", " + F + ")";
+      return "(" + ct + ")sbpf_sdiv((__s64)((__u64)(__s64)" + a + " << " + F +
+             "), (__s64)" + b + ")";
+    }
+  }
+  if (isa<nf::AddOp>(op))
+    return wrap("+");
+  if (isa<nf::SubOp>(op))
+    return wrap("-");
+  if (isa<nf::MulOp>(op))
+    return wrap("*");
+  if (isa<nf::AndOp>(op))
+    return wrap("&");
+  if (isa<nf::OrOp>(op))
+    return wrap("|");
+  if (isa<nf::XorOp>(op))
+    return wrap("^");
+  if (isa<nf::DivOp>(op)) {
+    if (isSigned)
+      return "(" + ct + ")sbpf_sdiv((__s64)" + a + ", (__s64)" + b + ")";
+    return "(" + ct + ")(" + b + " == 0 ? 0 : " + a + " / " + b + ")";
+  }
+  if (isa<nf::RemOp>(op)) {
+    if (isSigned)
+      return "(" + ct + ")sbpf_srem((__s64)" + a + ", (__s64)" + b + ")";
+    return "(" + ct + ")(" + b + " == 0 ? " + a + " : " + a + " % " + b + ")";
+  }
+  if (isa<nf::MinOp>(op))
+    return "(" + a + " < " + b + " ? " + a + " : " + b + ")";
+  if (isa<nf::MaxOp>(op))
+    return "(" + a + " > " + b + " ? " + a + " : " + b + ")";
+  return "";
+}
+
+/// Declares a stored (map/log) form of `v` and returns its C name.
+std::string Emitter::encodeStored(Value v, Type t) {
+  std::string n = fresh("k");
+  if (auto s = dyn_cast<nf::StringType>(t)) {
+    n = scratchVar(storedCType(t), n);
+    line("__builtin_memcpy(" + n + ".b, " + name(v) + ".b, " +
+         std::to_string(s.getCapacity()) + ");");
+  } else {
+    line(storedCType(t) + " " + n + " = " + name(v) + ";");
+  }
+  return n;
+}
+
+/// Declares `dst` (of the value type) from a stored form `src`.
+void Emitter::decodeStored(const std::string &dst, const std::string &src,
+                           Type t) {
+  if (auto s = dyn_cast<nf::StringType>(t)) {
+    line("__builtin_memcpy(" + dst + ".b, " + src + ".b, " +
+         std::to_string(s.getCapacity()) + ");");
+    line("sbpf_str" + std::to_string(s.getCapacity()) + "_norm(&" + dst +
+         ");");
+  } else if (t.isInteger(1)) {
+    line("__u8 " + dst + " = " + src + " != 0;");
+  } else {
+    line(cType(t) + " " + dst + " = " + src + ";");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Ops
+// ---------------------------------------------------------------------------
+
+LogicalResult Emitter::emitBlock(Block &block, ArrayRef<std::string> results) {
+  for (Operation &op : block)
+    if (failed(emitOp(&op, results)))
+      return failure();
+  return success();
+}
+
+static const nf::EventOp findEvent(nf::ProgramOp program, StringRef sym) {
+  for (auto e : program.getBody().getOps<nf::EventOp>())
+    if (e.getSymName() == sym)
+      return e;
+  return nullptr;
+}
+
+LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
+  if (folded.contains(op) || floatFolded.contains(op))
+    return success();
+  auto declare = [&](Value v, const std::string &expr) {
+    if (isa<nf::StringType>(v.getType()))
+      line(name(v) + " = " + expr + ";");
+    else
+      line(cType(v.getType()) + " " + name(v) + " = " + expr + ";");
+  };
+  auto sv = [&](StringRef sym) { return "sbpf_state." + ident(sym); };
+  const char *pass = options.hook == Hook::XDP ? "XDP_PASS" : "TC_ACT_OK";
+  const char *drop = options.hook == Hook::XDP ? "XDP_DROP" : "TC_ACT_SHOT";
+
+  if (auto c = dyn_cast<nf::ConstOp>(op)) {
+    std::string text = constant(c.getValue(), c.getType(), op);
+    if (text.empty())
+      return failure();
+    if (isa<nf::StringType>(c.getType()))
+      line(name(c) + " = (" + cType(c.getType()) + ")" + text + ";");
+    else
+      declare(c, text);
+    return success();
+  }
+  if (isa<nf::AddOp, nf::SubOp, nf::MulOp, nf::DivOp, nf::RemOp, nf::AndOp,
+          nf::OrOp, nf::XorOp, nf::MinOp, nf::MaxOp>(op)) {
+    declare(op->getResult(0), binary(op));
+    return success();
+  }
+  if (auto n = dyn_cast<nf::NotOp>(op)) {
+    declare(n, "!" + name(n.getOperand()));
+    return success();
+  }
+  if (auto it = thresholds.find(op); it != thresholds.end()) {
+    // r * 2^-32 < p  <=>  r < ceil(p * 2^32), exactly (docs/bpf-abi.md).
+    Operation *p = it->second.second;
+    std::string thr;
+    if (auto read = dyn_cast<nf::StateReadOp>(p)) {
+      thr = "sbpf_f64_threshold32(" + sv(read.getState()) + ")";
+    } else {
+      auto c = cast<nf::ConstOp>(p);
+      uint64_t bits = cast<FloatAttr>(c.getValue())
+                          .getValue()
+                          .bitcastToAPInt()
+                          .getZExtValue();
+      thr = "((__s64)" + std::to_string(threshold32(bits)) + "LL)";
+    }
+    declare(op->getResult(0), "((__s64)(__u64)" + name(it->second.first) +
+                                  " < " + thr + ")");
+    return success();
+  }
+  if (auto cmp = dyn_cast<nf::CmpOp>(op)) {
+    Type t = cmp.getLhs().getType();
+    std::string a = name(cmp.getLhs()), b = name(cmp.getRhs());
+    nf::CmpPredicate p = cmp.getPredicate();
+    if (auto st = dyn_cast<nf::StringType>(t)) {
+      if (p != nf::CmpPredicate::eq && p != nf::CmpPredicate::ne)
+        return op->emitError("BPF backend: strings compare only by == / !=");
+      std::string eq = "sbpf_str" + std::to_string(st.getCapacity()) +
+                       "_eq(&" + a + ", &" + b + ")";
+      declare(cmp, p == nf::CmpPredicate::eq ? eq : "!" + eq);
+      return success();
+    }
+    const char *sym = "==";
+    switch (p) {
+    case nf::CmpPredicate::eq: sym = "=="; break;
+    case nf::CmpPredicate::ne: sym = "!="; break;
+    case nf::CmpPredicate::lt: sym = "<"; break;
+    case nf::CmpPredicate::le: sym = "<="; break;
+    case nf::CmpPredicate::gt: sym = ">"; break;
+    case nf::CmpPredicate::ge: sym = ">="; break;
+    }
+    declare(cmp, "(" + a + " " + sym + " " + b + ")");
+    return success();
+  }
+  if (auto sel = dyn_cast<nf::SelectOp>(op)) {
+    std::string c = name(sel.getCondition());
+    std::string a = name(sel.getTrueValue()), b = name(sel.getFalseValue());
+    declare(sel, c + " ? " + a + " : " + b);
+    return success();
+  }
+  if (auto cast = dyn_cast<nf::CastOp>(op)) {
+    Type from = cast.getInput().getType(), to = cast.getType();
+    std::string in = name(cast.getInput());
+    if (auto fs = dyn_cast<nf::StringType>(from)) {
+      auto ts = dyn_cast<nf::StringType>(to);
+      if (!ts)
+        return op->emitError("BPF backend: unsupported string cast");
+      unsigned f = fs.getCapacity(), t = ts.getCapacity();
+      if (f == t) {
+        declare(cast, in);
+        return success();
+      }
+      casts.insert({f, t});
+      name(cast);
+      line("sbpf_cast_" + std::to_string(f) + "_" + std::to_string(t) + "(&" +
+           name(cast) + ", &" + in + ");");
+      return success();
+    }
+    if (from.isInteger(1) && !isa<nf::FixedType>(to)) {
+      declare(cast, "(" + cType(to) + ")(" + in + " != 0)");
+      return success();
+    }
+    auto ff = dyn_cast<nf::FixedType>(from);
+    auto tf = dyn_cast<nf::FixedType>(to);
+    if (ff || tf) {
+      std::string ct = cType(to);
+      if (!ff) { // integer (or i1) -> fixed: v * 2^F wrapped to W bits
+        std::string ext = from.isInteger(1) ? "(__u64)(" + in + " != 0)"
+                          : from.isSignedInteger()
+                              ? "(__u64)(__s64)" + in
+                              : "(__u64)" + in;
+        declare(cast, "(" + ct + ")(" + ext + " << " +
+                          std::to_string(tf.getFrac()) + ")");
+        return success();
+      }
+      if (!tf) { // fixed -> integer: arithmetic shift right by F
+        if (to.isInteger(1))
+          return op->emitError("BPF backend: unsupported cast to i1");
+        declare(cast, "(" + ct + ")((__s64)" + in + " >> " +
+                          std::to_string(ff.getFrac()) + ")");
+        return success();
+      }
+      int d = int(tf.getFrac()) - int(ff.getFrac());
+      std::string v = "(__s64)" + in;
+      if (d > 0)
+        v = "(__s64)((__u64)" + v + " << " + std::to_string(d) + ")";
+      else if (d < 0)
+        v = "(" + v + " >> " + std::to_string(-d) + ")";
+      declare(cast, "(" + ct + ")" + v);
+      return success();
+    }
+    if (to.isInteger(1))
+      return op->emitError("BPF backend: unsupported cast to i1");
+    // Integers (extension by the source's signedness is C's) and instants.
+    declare(cast, "(" + cType(to) + ")" + in);
+    return success();
+  }
+  if (auto bc = dyn_cast<nf::BitcastOp>(op)) {
+    // Same width, same bits: a C conversion between __uW/__sW.
+    declare(bc, "(" + cType(bc.getType()) + ")" + name(bc.getInput()));
+    return success();
+  }
+  if (auto len = dyn_cast<nf::StringLenOp>(op)) {
+    declare(len, name(len.getInput()) + ".len");
+    return success();
+  }
+  if (auto x = dyn_cast<nf::StringXorOp>(op)) {
+    unsigned n = cast<nf::StringType>(x.getInput().getType()).getCapacity();
+    unsigned k = cast<nf::StringType>(x.getKey().getType()).getCapacity();
+    xors.insert({n, k});
+    unsigned p = 1;
+    while (p < k)
+      p *= 2;
+    std::string kb = scratchVar("char", fresh("xkey") + "[" +
+                                            std::to_string(p) + "]");
+    name(x);
+    line("sbpf_xor_" + std::to_string(n) + "_" + std::to_string(k) + "(&" +
+         name(x) + ", &" + name(x.getInput()) + ", &" + name(x.getKey()) +
+         ", " + kb.substr(0, kb.find('[')) + ");");
+    return success();
+  }
+  if (auto r = dyn_cast<nf::RandomOp>(op)) {
+    declare(r, "bpf_get_prandom_u32()");
+    return success();
+  }
+  if (auto n = dyn_cast<nf::NowOp>(op)) {
+    declare(n, "bpf_ktime_get_ns()");
+    return success();
+  }
+  if (auto read = dyn_cast<nf::StateReadOp>(op)) {
+    declare(read, sv(read.getState()));
+    return success();
+  }
+  if (auto write = dyn_cast<nf::StateWriteOp>(op)) {
+    auto it = atomicWrites.find(op);
+    if (it != atomicWrites.end()) {
+      Type t = write.getValue().getType();
+      std::string delta = name(it->second.first);
+      if (it->second.second)
+        delta = "-(" + cType(t) + ")" + delta;
+      line("__sync_fetch_and_add(&" + sv(write.getState()) + ", " + delta +
+           ");");
+      return success();
+    }
+    line(sv(write.getState()) + " = " + name(write.getValue()) + ";");
+    return success();
+  }
+  if (auto get = dyn_cast<nf::FieldGetOp>(op)) {
+    StringRef field = get.getField();
+    for (const EventField &f : curEvent->fields) {
+      if (f.name != field)
+        continue;
+      Type t = get.getType();
+      std::string v = name(get);
+      if (f.source == "packet_type") {
+        auto st = dyn_cast<nf::StringType>(t);
+        if (!st)
+          return op->emitError("BPF backend: packet_type field must be a "
+                               "string");
+        auto text = [&](StringRef s) {
+          return "(" + cType(t) + ")" +
+                 constant(StringAttr::get(op->getContext(), s), t, op);
+        };
+        line("if (ptype == 2)");
+        line("  " + v + " = " + text("success") + ";");
+        line("else");
+        line("  " + v + " = " + text("failure") + ";");
+        return success();
+      }
+      std::string base = f.source == "header" ? "hdr" : "payload";
+      std::string at = base + " + " + std::to_string(f.offset);
+      if (auto st = dyn_cast<nf::StringType>(t)) {
+        if (f.encoding != "str")
+          return op->emitError("BPF backend: string field with encoding ")
+                 << f.encoding;
+        unsigned cap = st.getCapacity();
+        if (f.size < cap)
+          line("__builtin_memset(&" + v + ", 0, sizeof(" + v + "));");
+        line("__builtin_memcpy(" + v + ".b, " + at + ", " +
+             std::to_string(std::min<uint64_t>(cap, f.size)) + ");");
+        line("sbpf_str" + std::to_string(cap) + "_norm(&" + v + ");");
+        return success();
+      }
+      std::string raw;
+      if (f.encoding == "bool" || f.encoding == "u8")
+        raw = "__u8";
+      else if (f.encoding == "u16")
+        raw = "__u16";
+      else if (f.encoding == "u32")
+        raw = "__u32";
+      else if (f.encoding == "u64")
+        raw = "__u64";
+      else if (f.encoding == "s32")
+        raw = "__s32";
+      else if (f.encoding == "s64")
+        raw = "__s64";
+      else
+        return op->emitError() << "BPF backend: field '" << field
+                               << "' has encoding '" << f.encoding
+                               << "', which is not supported yet";
+      std::string r = fresh("raw");
+      line(raw + " " + r + ";");
+      line("__builtin_memcpy(&" + r + ", " + at + ", sizeof(" + r + "));");
+      if (t.isInteger(1))
+        declare(get, r + " != 0");
+      else
+        declare(get, "(" + cType(t) + ")" + r);
+      return success();
+    }
+    return op->emitError() << "BPF backend: field '" << field
+                           << "' has no wire layout";
+  }
+  if (auto set = dyn_cast<nf::FieldSetOp>(op)) {
+    StringRef field = set.getField();
+    for (const EventField &f : curEvent->fields) {
+      if (f.name != field)
+        continue;
+      if (f.source == "packet_type")
+        return op->emitError() << "BPF backend: field '" << field
+                               << "' comes from the packet type and cannot "
+                                  "be rewritten";
+      std::string base = f.source == "header" ? "hdr" : "payload";
+      std::string at = base + " + " + std::to_string(f.offset);
+      Type t = set.getValue().getType();
+      std::string v = name(set.getValue());
+      if (auto st = dyn_cast<nf::StringType>(t)) {
+        uint64_t cap = st.getCapacity();
+        uint64_t n = std::min<uint64_t>(cap, f.size);
+        line("__builtin_memcpy(" + at + ", " + v + ".b, " + std::to_string(n) +
+             ");");
+        if (uint64_t(f.size) > n)
+          line("__builtin_memset(" + at + " + " + std::to_string(n) + ", 0, " +
+               std::to_string(f.size - n) + ");");
+        return success();
+      }
+      std::string raw = f.encoding == "bool" || f.encoding == "u8" ? "__u8"
+                        : f.encoding == "u16"                      ? "__u16"
+                        : f.encoding == "u32" || f.encoding == "s32"
+                            ? "__u32"
+                        : f.encoding == "u64" || f.encoding == "s64"
+                            ? "__u64"
+                            : "";
+      if (raw.empty())
+        return op->emitError() << "BPF backend: field '" << field
+                               << "' has encoding '" << f.encoding
+                               << "', which is not supported yet";
+      std::string r = fresh("raw");
+      line(raw + " " + r + " = (" + raw + ")" + v + ";");
+      line("__builtin_memcpy(" + at + ", &" + r + ", sizeof(" + r + "));");
+      return success();
+    }
+    return op->emitError() << "BPF backend: field '" << field
+                           << "' has no wire layout";
+  }
+  if (auto get = dyn_cast<nf::MapGetOp>(op)) {
+    const MapABI *m = abi.findMap(get.getMap());
+    auto mt = cast<nf::MapType>(states[get.getMap()].getType());
+    std::string key = encodeStored(get.getKey(), mt.getKeyType());
+    std::string found = fresh("found"), val = fresh("val");
+    line("int " + found + " = 0;");
+    if (isa<nf::StringType>(mt.getValueType()))
+      val = scratchVar(m->value.cType, val);
+    else
+      line(m->value.cType + " " + val + ";");
+    line("__builtin_memset(&" + val + ", 0, sizeof(" + val + "));");
+    line("{");
+    line("  " + m->value.cType + " *p = bpf_map_lookup_elem(&" +
+         globalVar(m->name) + ", &" + key + ");");
+    line("  if (p) {");
+    line("    " + found + " = 1;");
+    line("    " + val + " = *p;");
+    line("  }");
+    line("}");
+    optionals[get.getResult()] = {found, val};
+    return success();
+  }
+  if (auto set = dyn_cast<nf::MapSetOp>(op)) {
+    auto mt = cast<nf::MapType>(states[set.getMap()].getType());
+    std::string key = encodeStored(set.getKey(), mt.getKeyType());
+    std::string val = encodeStored(set.getValue(), mt.getValueType());
+    line("bpf_map_update_elem(&" + globalVar(set.getMap()) + ", &" + key + ", &" +
+         val + ", BPF_ANY);");
+    return success();
+  }
+  if (auto del = dyn_cast<nf::MapDeleteOp>(op)) {
+    auto mt = cast<nf::MapType>(states[del.getMap()].getType());
+    std::string key = encodeStored(del.getKey(), mt.getKeyType());
+    line("bpf_map_delete_elem(&" + globalVar(del.getMap()) + ", &" + key + ");");
+    return success();
+  }
+  if (auto append = dyn_cast<nf::LogAppendOp>(op)) {
+    std::string rec = fresh("rec");
+    std::string logName = append.getLog().str();
+    rec = scratchVar("struct sbpf_rec_" + ident(logName), rec);
+    line("__builtin_memset(&" + rec + ", 0, sizeof(" + rec + "));");
+    unsigned i = 0;
+    for (Value v : append.getValues()) {
+      std::string f = rec + ".f" + std::to_string(i++);
+      if (auto st = dyn_cast<nf::StringType>(v.getType()))
+        line("__builtin_memcpy(" + f + ".b, " + name(v) + ".b, " +
+             std::to_string(st.getCapacity()) + ");");
+      else
+        line(f + " = " + name(v) + ";");
+    }
+    line("bpf_ringbuf_output(&" + globalVar(logName) + ", &" + rec + ", sizeof(" +
+         rec + "), 0);");
+    line("__sync_fetch_and_add(&sbpf_state." + ident(logName) +
+         "__size, 1);");
+    return success();
+  }
+  if (auto size = dyn_cast<nf::LogSizeOp>(op)) {
+    declare(size, "sbpf_state." + ident(size.getLog()) + "__size");
+    return success();
+  }
+  if (isa<nf::ForwardOp>(op)) {
+    line(std::string("return ") + pass + ";");
+    return success();
+  }
+  if (auto reject = dyn_cast<nf::RejectOp>(op)) {
+    int slot = abi.rejectSlot(reject.getReason());
+    line("sbpf_count_reject(" + std::to_string(slot) + "); /* " +
+         reject.getReason().str() + " */");
+    line(std::string("return ") + drop + ";");
+    return success();
+  }
+  if (auto y = dyn_cast<nf::YieldOp>(op)) {
+    for (auto [i, v] : llvm::enumerate(y.getValues()))
+      line(results[i] + " = " + name(v) + ";");
+    return success();
+  }
+  auto declareResults = [&](Operation *o) {
+    std::vector<std::string> rs;
+    for (Value r : o->getResults()) {
+      if (!isa<nf::StringType>(r.getType()))
+        line(cType(r.getType()) + " " + name(r) + ";");
+      line("__builtin_memset(&" + name(r) + ", 0, sizeof(" + name(r) + "));");
+      rs.push_back(name(r));
+    }
+    return rs;
+  };
+  if (auto ifOp = dyn_cast<nf::IfOp>(op)) {
+    auto rs = declareResults(op);
+    line("if (" + name(ifOp.getCondition()) + ") {");
+    ++depth;
+    if (failed(emitBlock(ifOp.getThenRegion().front(), rs)))
+      return failure();
+    --depth;
+    line("} else {");
+    ++depth;
+    if (failed(emitBlock(ifOp.getElseRegion().front(), rs)))
+      return failure();
+    --depth;
+    line("}");
+    return success();
+  }
+  if (auto match = dyn_cast<nf::MatchOp>(op)) {
+    auto rs = declareResults(op);
+    Value s = match.getScrutinee();
+    Type t = s.getType();
+    std::vector<std::string> conds;
+    for (Attribute c : match.getCases()) {
+      std::string text = constant(c, t, op);
+      if (text.empty())
+        return failure();
+      if (auto st = dyn_cast<nf::StringType>(t)) {
+        std::string cn = scratchVar(cType(t), fresh("case"));
+        line(cn + " = (" + cType(t) + ")" + text + ";");
+        conds.push_back("sbpf_str" + std::to_string(st.getCapacity()) +
+                        "_eq(&" + name(s) + ", &" + cn + ")");
+      } else {
+        conds.push_back(name(s) + " == " + text);
+      }
+    }
+    auto caseRegions = match.getCaseRegions();
+    for (size_t i = 0; i < conds.size(); ++i) {
+      line((i == 0 ? "if (" : "} else if (") + conds[i] + ") {");
+      ++depth;
+      if (failed(emitBlock(caseRegions[i].front(), rs)))
+        return failure();
+      --depth;
+    }
+    if (!conds.empty())
+      line("} else {");
+    else
+      line("{");
+    ++depth;
+    if (failed(emitBlock(match.getDefaultRegion().front(), rs)))
+      return failure();
+    --depth;
+    line("}");
+    return success();
+  }
+  if (auto mo = dyn_cast<nf::MatchOptionOp>(op)) {
+    auto it = optionals.find(mo.getOptional());
+    if (it == optionals.end())
+      return op->emitError("BPF backend: match_option is supported only on "
+                           "the result of netfn.map.get");
+    auto rs = declareResults(op);
+    auto optType = cast<nf::OptionType>(mo.getOptional().getType());
+    line("if (" + it->second.first + ") {");
+    ++depth;
+    Block &some = mo.getSomeRegion().front();
+    if (some.getNumArguments() == 1)
+      decodeStored(name(some.getArgument(0)), it->second.second,
+                   optType.getValueType());
+    if (failed(emitBlock(some, rs)))
+      return failure();
+    --depth;
+    line("} else {");
+    ++depth;
+    if (failed(emitBlock(mo.getNoneRegion().front(), rs)))
+      return failure();
+    --depth;
+    line("}");
+    return success();
+  }
+  return op->emitError() << "BPF backend: '" << op->getName()
+                         << "' is not supported yet";
+}
+
+LogicalResult Emitter::emitHandler(nf::HandlerOp handler, EventABI &event,
+                                   nf::EventOp eventOp) {
+  curEvent = &event;
+  findAtomicUpdates(handler.getBody().front());
+  body += "/* handler @" + handler.getSymName().str() + " on @" +
+          event.symbol + " (" + event.kind + ") */\n";
+  body += "static __always_inline int sbpf_handler_" +
+          ident(handler.getSymName()) +
+          "(struct sbpf_scratch *sc, __u8 *hdr, __u8 *payload,\n"
+          "    __u8 ptype)\n{\n";
+  depth = 1;
+  if (failed(emitBlock(handler.getBody().front(), {})))
+    return failure();
+  body += "}\n\n";
+  return success();
+}
+
+std::string Emitter::preamble() {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  bool xdp = options.hook == Hook::XDP;
+  os << "// Generated by sbpf-opt --emit=c from netfn.program @"
+     << abi.program << " (docs/bpf-abi.md). Do not edit.\n"
+     << "// clang-16 -O2 -g -target bpf -mcpu=v3 "
+        "-I/usr/include/x86_64-linux-gnu -c FILE.c\n"
+     << "#include <linux/bpf.h>\n";
+  if (!xdp)
+    os << "#include <linux/pkt_cls.h>\n";
+  os << "#include <bpf/bpf_helpers.h>\n\n"
+     << "#pragma clang diagnostic ignored \"-Wunused-function\"\n"
+     << "#pragma clang diagnostic ignored \"-Wunused-variable\"\n\n"
+     << "#define SBPF_RPC_PORT " << options.rpcPort << "\n"
+     << "#define SBPF_ARPC_HEADER 31\n\n"
+     << "char LICENSE[] SEC(\"license\") = \"GPL\";\n\n";
+  return s;
+}
+
+LogicalResult Emitter::run(llvm::raw_ostream &out, ProgramABI *abiOut) {
+  abi.program = program.getSymName().str();
+  abi.hook = options.hook;
+  abi.rpcPort = options.rpcPort;
+  if (failed(checkSupported()) || failed(layoutState()))
+    return failure();
+  collectRejects();
+  if (failed(analyseInit()))
+    return failure();
+
+  // Events and their handlers.
+  std::vector<std::pair<nf::HandlerOp, size_t>> handlers;
+  for (auto e : program.getBody().getOps<nf::EventOp>()) {
+    EventABI ev;
+    ev.symbol = e.getSymName().str();
+    ev.kind = e.getKind().str();
+    if (ev.kind == "rpc.request")
+      ev.packetTypes = {1};
+    else if (ev.kind == "rpc.response")
+      ev.packetTypes = {2, 3};
+    else
+      return e.emitError() << "BPF backend: event kind '" << ev.kind
+                           << "' is not an aRPC event (rpc.request or "
+                              "rpc.response)";
+    auto names = e.getFieldNames();
+    auto types = e.getFieldTypes();
+    auto layout = e.getWireLayout();
+    if (!layout || layout->size() != names.size())
+      return e.emitError("BPF backend: event has no wire_layout (run the "
+                         "frontend with --rpc-schema)");
+    for (size_t i = 0; i < names.size(); ++i) {
+      EventField f;
+      f.name = cast<StringAttr>(names[i]).getValue().str();
+      f.netfnType = typeString(cast<TypeAttr>(types[i]).getValue());
+      auto d = cast<DictionaryAttr>((*layout)[i]);
+      if (auto src = d.getAs<StringAttr>("source"))
+        f.source = src.getValue().str();
+      if (auto off = d.getAs<IntegerAttr>("offset"))
+        f.offset = off.getInt();
+      if (auto size = d.getAs<IntegerAttr>("size"))
+        f.size = size.getInt();
+      if (auto enc = d.getAs<StringAttr>("encoding"))
+        f.encoding = enc.getValue().str();
+      if (f.source == "payload")
+        ev.payloadBytes =
+            std::max<uint64_t>(ev.payloadBytes, uint64_t(f.offset + f.size));
+      else if (f.source == "header") {
+        if (f.offset < 0 || f.offset + f.size > 31)
+          return e.emitError() << "BPF backend: header field '" << f.name
+                               << "' lies outside the 31-byte aRPC header";
+      } else if (f.source != "packet_type")
+        return e.emitError() << "BPF backend: unknown field source '"
+                             << f.source << "'";
+      ev.fields.push_back(f);
+    }
+    abi.events.push_back(ev);
+  }
+  for (auto h : program.getBody().getOps<nf::HandlerOp>()) {
+    for (size_t i = 0; i < abi.events.size(); ++i)
+      if (abi.events[i].symbol == h.getEvent()) {
+        if (!abi.events[i].handler.empty())
+          return h.emitError("BPF backend: a second handler for the same "
+                             "event");
+        abi.events[i].handler = h.getSymName().str();
+        handlers.push_back({h, i});
+      }
+  }
+  for (auto &[h, i] : handlers)
+    if (failed(emitHandler(h, abi.events[i],
+                           findEvent(program, abi.events[i].symbol))))
+      return failure();
+  // Two handlers for the same packet type would be ambiguous.
+  std::set<int> seen;
+  for (const EventABI &e : abi.events)
+    if (!e.handler.empty())
+      for (int t : e.packetTypes)
+        if (!seen.insert(t).second)
+          return program.emitError("BPF backend: two handlers for aRPC "
+                                   "packet type ")
+                 << t;
+
+  // ---- assemble the file ---------------------------------------------------
+  std::string s = preamble();
+  llvm::raw_string_ostream os(s);
+  for (unsigned cap : strCaps)
+    os << strHelper(cap) << "\n";
+  for (auto [f, t] : casts)
+    os << castHelper(f, t) << "\n";
+  for (auto [n, k] : xors)
+    os << xorHelper(n, k) << "\n";
+  if (!thresholds.empty())
+    os << R"(/* ceil(p * 2^32) for the binary64 p with these bits, clamped to
+   [0, 2^32] (NaN and p <= 0 give 0): for every ui32 r,
+   r * 2^-32 < p  <=>  r < sbpf_f64_threshold32(p), exactly. */
+static __always_inline __s64 sbpf_f64_threshold32(__u64 bits)
+{
+  __u64 exp = (bits >> 52) & 0x7ff;
+  __u64 frac = bits & 0xfffffffffffffULL;
+  const __s64 top = 1LL << 32;
+  if (bits >> 63)
+    return 0;
+  if (exp == 0x7ff)
+    return frac ? 0 : top;
+  __u64 m = exp ? (frac | (1ULL << 52)) : frac;
+  __s64 s = (exp ? (__s64)exp - 1075 : -1074) + 32; /* p*2^32 = m*2^s */
+  if (m == 0)
+    return 0;
+  if (s >= 0) {
+    if (s > 32 || m >= (1ULL << (32 - s)))
+      return top;
+    return (__s64)(m << s);
+  }
+  __s64 k = -s;
+  if (k >= 64)
+    return 1;
+  __u64 v = (m >> k) + ((m & ((1ULL << k) - 1)) != 0);
+  return v >= (__u64)top ? top : (__s64)v;
+}
+
+)";
+  os << R"(/* netfn fixed<64, F> multiplication: the 128-bit product of the raw
+   values shifted right arithmetically by F, truncated to 64 bits (clang's
+   BPF target has no 128-bit arithmetic: 32-bit halves). */
+static __always_inline __s64 sbpf_fx_mul64(__s64 a, __s64 b, __u32 f)
+{
+  __u64 ua = (__u64)a, ub = (__u64)b;
+  __u64 al = ua & 0xffffffffULL, ah = ua >> 32;
+  __u64 bl = ub & 0xffffffffULL, bh = ub >> 32;
+  __u64 ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+  __u64 mid = (ll >> 32) + (lh & 0xffffffffULL) + (hl & 0xffffffffULL);
+  __u64 lo = (mid << 32) | (ll & 0xffffffffULL);
+  __u64 hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+  /* two's complement: the signed product's high half */
+  if (a < 0)
+    hi -= ub;
+  if (b < 0)
+    hi -= ua;
+  if (f == 0)
+    return (__s64)lo;
+  return (__s64)((lo >> f) | (hi << (64 - f)));
+}
+/* netfn fixed<64, F> division: (a << F) / b in 128 bits, truncating toward
+   zero, truncated to 64 bits; x / 0 = 0. Branch-free long division. */
+static __always_inline __s64 sbpf_fx_div64(__s64 a, __s64 b, __u32 f)
+{
+  if (b == 0)
+    return 0;
+  __u64 ua = a < 0 ? -(__u64)a : (__u64)a;
+  __u64 ub = b < 0 ? -(__u64)b : (__u64)b;
+  __u64 hi = f ? ua >> (64 - f) : 0, lo = ua << f;
+  __u64 r = hi % ub, q = 0;
+#pragma clang loop unroll(full)
+  for (int i = 63; i >= 0; i--) {
+    r = (r << 1) | ((lo >> i) & 1); /* r < ub <= 2^63: no overflow */
+    __u64 d = r - ub;
+    /* 1 when r >= ub: no borrow out of r - ub */
+    __u64 ge = 1 ^ (((~r & ub) | (~(r ^ ub) & d)) >> 63);
+    /* keep it arithmetic: clang would turn the mask into a branch per
+       bit, and 2^64 paths are too many for the verifier */
+    asm volatile("" : "+r"(ge));
+    r -= ub & -ge;
+    q = (q << 1) | ge;
+  }
+  return (__s64)(((a < 0) != (b < 0)) ? -q : q);
+}
+/* Signed division and remainder with netfn's meaning (x / 0 = 0,
+   x % 0 = x, truncation toward zero, MIN / -1 = MIN): BPF v3 has only
+   unsigned division. */
+static __always_inline __s64 sbpf_sdiv(__s64 a, __s64 b)
+{
+  if (b == 0)
+    return 0;
+  __u64 ua = a < 0 ? -(__u64)a : (__u64)a;
+  __u64 ub = b < 0 ? -(__u64)b : (__u64)b;
+  __u64 q = ua / ub;
+  return (__s64)(((a < 0) != (b < 0)) ? -q : q);
+}
+static __always_inline __s64 sbpf_srem(__s64 a, __s64 b)
+{
+  if (b == 0)
+    return a;
+  __u64 ua = a < 0 ? -(__u64)a : (__u64)a;
+  __u64 ub = b < 0 ? -(__u64)b : (__u64)b;
+  __u64 r = ua % ub;
+  return (__s64)(a < 0 ? -r : r);
+}
+
+)";
+  // The scalar state: one global in .data (libbpf's global data map).
+  os << "/* Scalar state (libbpf global data: map \"<object>.data\"). "
+        "Offsets are ABI. */\n";
+  os << "struct sbpf_state_t {\n";
+  if (abi.scalars.empty())
+    os << "  __u64 sbpf_unused;\n";
+  for (const ScalarABI &sc : abi.scalars) {
+    std::string member = ident(sc.name);
+    if (StringRef(sc.name).ends_with(".size"))
+      member = ident(StringRef(sc.name).drop_back(5)) + "__size";
+    os << "  " << sc.layout.cType << " " << member << ";\n";
+  }
+  os << "};\n";
+  for (const ScalarABI &sc : abi.scalars) {
+    std::string member = ident(sc.name);
+    if (StringRef(sc.name).ends_with(".size"))
+      member = ident(StringRef(sc.name).drop_back(5)) + "__size";
+    os << "_Static_assert(__builtin_offsetof(struct sbpf_state_t, " << member
+       << ") == " << sc.layout.offset << ", \"ABI offset of " << sc.name
+       << "\");\n";
+  }
+  // Not static and not const: user space owns it too, so clang may not fold
+  // the initial values into the code.
+  if (!abi.scalars.empty())
+    os << "_Static_assert(sizeof(struct sbpf_state_t) == " << abi.globalSize
+       << ", \"ABI size of the state\");\n";
+  os << "struct sbpf_state_t sbpf_state SEC(\".data\") = {";
+  bool first = true;
+  for (const auto &[sym, text] : scalarInit) {
+    os << (first ? "\n" : ",\n") << "  ." << ident(sym) << " = " << text;
+    first = false;
+  }
+  os << (first ? "0};\n\n" : "\n};\n\n");
+
+  for (const MapABI &m : abi.maps) {
+    os << "/* Map<" << m.key.netfnType << ", " << m.value.netfnType << ">, "
+       << m.capacity << " entries */\n"
+       << "struct {\n"
+       << "  __uint(type, BPF_MAP_TYPE_HASH);\n"
+       << "  __type(key, " << m.key.cType << ");\n"
+       << "  __type(value, " << m.value.cType << ");\n"
+       << "  __uint(max_entries, " << m.capacity << ");\n"
+       << "} " << globalVar(m.name) << " SEC(\".maps\");\n\n";
+  }
+  for (const LogABI &l : abi.logs) {
+    os << "struct sbpf_rec_" << ident(l.name) << " {\n";
+    for (size_t i = 0; i < l.record.size(); ++i)
+      os << "  " << l.record[i].cType << " f" << i << ";\n";
+    os << "} __attribute__((packed));\n";
+    os << "struct {\n"
+       << "  __uint(type, BPF_MAP_TYPE_RINGBUF);\n"
+       << "  __uint(max_entries, " << l.ringbufBytes << ");\n"
+       << "} " << l.ringbuf << " SEC(\".maps\");\n\n";
+  }
+  if (!abi.rejects.empty()) {
+    os << "/* Reject counters, one slot per reason:";
+    for (size_t i = 0; i < abi.rejects.size(); ++i)
+      os << " " << i << "=" << abi.rejects[i];
+    os << " */\n"
+       << "struct {\n"
+       << "  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
+       << "  __type(key, __u32);\n"
+       << "  __type(value, __u64);\n"
+       << "  __uint(max_entries, " << abi.rejects.size() << ");\n"
+       << "} sbpf_rejects SEC(\".maps\");\n\n"
+       << "static __always_inline void sbpf_count_reject(__u32 slot)\n{\n"
+       << "  __u64 *count = bpf_map_lookup_elem(&sbpf_rejects, &slot);\n"
+       << "  if (count)\n    *count += 1;\n}\n\n";
+  }
+  os << "/* Per-CPU scratch space for strings and map keys (the BPF stack "
+        "has 512 bytes). */\n"
+     << "struct sbpf_scratch {\n";
+  if (scratch.empty())
+    os << "  __u64 unused;\n";
+  for (auto &[ct, n] : scratch)
+    os << "  " << ct << " " << n << ";\n";
+  os << "};\n"
+     << "struct {\n"
+     << "  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
+     << "  __type(key, __u32);\n"
+     << "  __type(value, struct sbpf_scratch);\n"
+     << "  __uint(max_entries, 1);\n"
+     << "} sbpf_scratch SEC(\".maps\");\n\n";
+  os << body;
+
+  // The program: parse, check, dispatch.
+  bool xdp = options.hook == Hook::XDP;
+  const char *pass = xdp ? "XDP_PASS" : "TC_ACT_OK";
+  os << "SEC(\"" << (xdp ? "xdp" : "tc") << "\")\n"
+     << "int " << ident(abi.program) << "("
+     << (xdp ? "struct xdp_md *ctx" : "struct __sk_buff *ctx") << ")\n{\n"
+     << "  __u8 *data = (__u8 *)(long)ctx->data;\n"
+     << "  __u8 *data_end = (__u8 *)(long)ctx->data_end;\n"
+     << "  /* Ethernet II carrying IPv4 */\n"
+     << "  if (data + 14 > data_end)\n    return " << pass << ";\n"
+     << "  if (data[12] != 0x08 || data[13] != 0x00)\n    return " << pass
+     << ";\n"
+     << "  __u8 *ip = data + 14;\n"
+     << "  if (ip + 20 > data_end)\n    return " << pass << ";\n"
+     << "  __u32 ihl = (ip[0] & 0x0f) * 4;\n"
+     << "  if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 17)\n    return "
+     << pass << ";\n"
+     << "  if (((ip[6] & 0x1f) | ip[7]) != 0) /* not the first IP fragment */\n"
+     << "    return " << pass << ";\n"
+     << "  __u8 *udp = ip + ihl;\n"
+     << "  if (udp + 8 > data_end)\n    return " << pass << ";\n"
+     << "  __u16 sport = ((__u16)udp[0] << 8) | udp[1];\n"
+     << "  __u16 dport = ((__u16)udp[2] << 8) | udp[3];\n"
+     << "  if (sport != SBPF_RPC_PORT && dport != SBPF_RPC_PORT)\n    return "
+     << pass << ";\n"
+     << "  /* aRPC header (31 bytes, little-endian) */\n"
+     << "  __u8 *hdr = udp + 8;\n"
+     << "  if (hdr + SBPF_ARPC_HEADER > data_end)\n    return " << pass
+     << ";\n"
+     << "  __u8 ptype = hdr[0];\n"
+     << "  if (hdr[14] != 0) /* only fragment 0 carries fields */\n"
+     << "    return " << pass << ";\n"
+     << "  __u8 *payload = hdr + SBPF_ARPC_HEADER;\n"
+     << "  __u32 zero = 0;\n"
+     << "  struct sbpf_scratch *sc = bpf_map_lookup_elem(&sbpf_scratch, "
+        "&zero);\n"
+     << "  if (!sc)\n    return " << pass << ";\n";
+  for (const EventABI &e : abi.events) {
+    if (e.handler.empty())
+      continue;
+    os << "  if (";
+    for (size_t i = 0; i < e.packetTypes.size(); ++i)
+      os << (i ? " || " : "") << "ptype == " << e.packetTypes[i];
+    os << ") {\n"
+       << "    /* the whole layout of @" << e.symbol << " at once */\n"
+       << "    if (payload + " << e.payloadBytes << " > data_end)\n"
+       << "      return " << pass << ";\n"
+       << "    return sbpf_handler_" << ident(e.handler)
+       << "(sc, hdr, payload, ptype);\n"
+       << "  }\n";
+  }
+  os << "  return " << pass << ";\n}\n";
+  os.flush();
+  out << s;
+  if (abiOut)
+    *abiOut = abi;
+  return success();
+}
+
+} // namespace
+
+LogicalResult sbpf::bpf::emitC(ModuleOp module, const BackendOptions &options,
+                               llvm::raw_ostream &os, ProgramABI *abi) {
+  nf::ProgramOp program;
+  unsigned count = 0;
+  for (auto p : module.getBody()->getOps<nf::ProgramOp>()) {
+    program = p;
+    ++count;
+  }
+  if (count != 1)
+    return module.emitError()
+           << "BPF backend: expected exactly one netfn.program, found "
+           << count;
+  Emitter emitter(program, options);
+  return emitter.run(os, abi);
+}
