@@ -43,12 +43,27 @@ check: build
 	  $(BUILD)/lit-tests $(BUILD)/unittests; status=$$?; \
 	python3 scripts/summarize-lit.py $(BUILD)/test-results.json; exit $$status
 
+# The main job on an example: netfn, then eBPF C, an object, the kernel
+# verifier and the figures.
+DEMO_DIR := $(BUILD)/demo
+DEMO     := paper_fault
 demo: build
-	@echo "== sbpf-opt examples/appnet/paper_fault.appnet --rpc-schema examples/appnet/rpc.proto"
-	@$(BUILD)/bin/sbpf-opt examples/appnet/paper_fault.appnet --rpc-schema examples/appnet/rpc.proto
+	@mkdir -p $(DEMO_DIR)
+	@echo "== $(DEMO).appnet as netfn"
+	@$(BUILD)/bin/sbpf-opt examples/appnet/$(DEMO).appnet --rpc-schema examples/appnet/rpc.proto
+	@echo "== eBPF C ($(DEMO_DIR)/$(DEMO).bpf.c), ABI record ($(DEMO_DIR)/$(DEMO).abi.json)"
+	@$(BUILD)/bin/sbpf-opt examples/appnet/$(DEMO).appnet --rpc-schema examples/appnet/rpc.proto \
+	  --netfn-float-to-fixed --emit=c -o $(DEMO_DIR)/$(DEMO).bpf.c --abi-out $(DEMO_DIR)/$(DEMO).abi.json
+	@clang-16 -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu \
+	  -c $(DEMO_DIR)/$(DEMO).bpf.c -o $(DEMO_DIR)/$(DEMO).bpf.o
+	@echo "== kernel verifier"
+	@$(BUILD)/bin/sbpf verify $(DEMO_DIR)/$(DEMO).bpf.o
+	@echo "== figures"
+	@$(BUILD)/bin/sbpf stats $(DEMO_DIR)/$(DEMO).bpf.o
 
 bench: build
 	@$(BUILD)/bin/sbpf-frontend-bench examples/appnet examples/appnet/rpc.proto
+	@python3 benchmarks/bpf-bench.py $(BUILD) examples/appnet
 
 clean:
 	rm -rf $(BUILD)

@@ -124,8 +124,8 @@ sbpf::runtime::buildArpcPacket(const UdpPacketSpec &spec,
   return buildUdpPacket(spec, udpPayload);
 }
 
-std::vector<uint8_t> sbpf::runtime::representativePacket() {
-  std::vector<uint8_t> payload(64);
+std::vector<uint8_t> sbpf::runtime::representativePacket(size_t payloadBytes) {
+  std::vector<uint8_t> payload(payloadBytes);
   for (size_t i = 0; i < payload.size(); ++i)
     payload[i] = uint8_t(i);
   return buildArpcPacket(UdpPacketSpec{}, ArpcHeader{}, payload);
@@ -133,7 +133,8 @@ std::vector<uint8_t> sbpf::runtime::representativePacket() {
 
 llvm::StringRef sbpf::runtime::representativePacketDescription() {
   return "an aRPC request (rpc id 1) from 10.0.0.1:50000 to UDP port 9000 of "
-         "10.0.0.2 with a 64-byte payload (bytes 0x00..0x3f), 137 bytes";
+         "10.0.0.2 with a 64-byte payload (bytes 0x00..0x3f), 137 bytes (--payload-bytes changes the "
+         "payload size)";
 }
 
 std::string sbpf::runtime::toHex(llvm::ArrayRef<uint8_t> bytes) {

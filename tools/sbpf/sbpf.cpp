@@ -116,6 +116,9 @@ void printHelp(llvm::raw_ostream &os) {
                  "ns_per_run"},
       {"--repeat N", "stats: test runs averaged for ns_per_run (default " +
                          std::to_string(kDefaultRepeat) + ")"},
+      {"--payload-bytes N", "stats: aRPC payload size of the measured packet "
+                            "(default 64; a handler only runs when the payload "
+                            "covers its message layout)"},
       {"--jit-asm", "stats: also print each program's JIT image as assembly"},
       {"--verbose, -v", "show libbpf's own messages on stderr"},
       {"--help, -h", "show this help"},
@@ -194,9 +197,23 @@ struct Arguments {
   bool help = false;
   bool jitAsm = false;
   unsigned repeat = kDefaultRepeat;
+  unsigned payloadBytes = 64;
   /// The first option given that only `stats` takes, for the error message.
   std::string statsOnlyOption;
 };
+
+/// The numeric options of `stats`: name, bounds and the field they set.
+std::optional<std::tuple<StringRef, unsigned, unsigned, unsigned Arguments::*>>
+numericOption(StringRef arg) {
+  for (auto option :
+       {std::make_tuple(StringRef("--repeat"), 1u, 100000000u, &Arguments::repeat),
+        std::make_tuple(StringRef("--payload-bytes"), 0u, 1400u,
+                        &Arguments::payloadBytes)})
+    if (arg == std::get<0>(option) ||
+        arg.startswith((std::get<0>(option) + "=").str()))
+      return option;
+  return std::nullopt;
+}
 
 // Options may come anywhere after the command; `--` ends them.
 std::optional<int> parseArguments(StringRef command, int argc, char **argv,
@@ -222,21 +239,23 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
       args.verbose = true;
     } else if (arg == "--help" || arg == "-h") {
       args.help = true;
-    } else if (arg == "--repeat" || arg.startswith("--repeat=")) {
+    } else if (auto numeric = numericOption(arg)) {
+      // --repeat N / --payload-bytes N, also as --name=N.
+      auto [name, low, high, target] = *numeric;
       StringRef value;
-      if (arg.consume_front("--repeat="))
+      if (arg.consume_front((name + "=").str()))
         value = arg;
       else if (i + 1 < argc)
         value = argv[++i];
       else
-        return usageError("--repeat needs a number");
+        return usageError(name + " needs a number");
       unsigned n;
-      if (value.getAsInteger(10, n) || n == 0 || n > 100000000)
-        return usageError("--repeat takes a number from 1 to 100000000, not '" +
-                          value + "'");
-      args.repeat = n;
+      if (value.getAsInteger(10, n) || n < low || n > high)
+        return usageError(name + " takes a number from " + llvm::Twine(low) + " to " +
+                          llvm::Twine(high) + ", not '" + value + "'");
+      args.*target = n;
       if (args.statsOnlyOption.empty())
-        args.statsOnlyOption = "--repeat";
+        args.statsOnlyOption = name.str();
     } else {
       return usageError("unknown option '" + arg + "' for '" + command + "'");
     }
@@ -379,6 +398,7 @@ int runStats(const Arguments &args) {
 
   MeasureOptions options;
   options.repeat = args.repeat;
+  options.packet = representativePacket(args.payloadBytes);
   std::vector<ProgramFigures> rows;
   for (const LoadedProgram &program : loaded->programs()) {
     auto figures = measureProgram(program, options);

@@ -114,3 +114,13 @@ TEST(PacketTest, OddPayloadAndOversizedPayload) {
 }
 
 } // namespace
+
+TEST(PacketTest, RepresentativePacketTakesAPayloadSize) {
+  // `sbpf stats --payload-bytes 256`: the payload covers a message layout.
+  std::vector<uint8_t> packet = representativePacket(256);
+  ASSERT_EQ(packet.size(), 42u + 31u + 256u);
+  EXPECT_EQ(be16(packet, 38), 8 + 31 + 256); // UDP length
+  EXPECT_EQ(packet[42 + 27], 0);             // payload length 256, LE
+  EXPECT_EQ(packet[42 + 28], 1);
+  EXPECT_EQ(packet[42 + 31 + 255], 255);
+}

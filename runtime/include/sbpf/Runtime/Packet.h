@@ -92,9 +92,9 @@ std::vector<uint8_t> buildArpcPacket(const UdpPacketSpec &spec,
                                      llvm::ArrayRef<uint8_t> payload);
 
 /// The packet `sbpf stats` measures with: an aRPC request (rpc id 1) from
-/// 10.0.0.1:50000 to 10.0.0.2:9000 with a 64-byte payload of the bytes
-/// 0x00, 0x01, ..., 0x3f; 137 bytes in all.
-std::vector<uint8_t> representativePacket();
+/// 10.0.0.1:50000 to 10.0.0.2:9000 with a payload of the bytes 0x00, 0x01,
+/// ... (mod 256); with the default 64-byte payload, 137 bytes in all.
+std::vector<uint8_t> representativePacket(size_t payloadBytes = 64);
 /// One line describing representativePacket(), for help texts.
 llvm::StringRef representativePacketDescription();
 
