@@ -18,6 +18,7 @@
 #include "llvm/Support/Casting.h"
 
 #include <cmath>
+#include <deque>
 
 using namespace mlir;
 using namespace sbpf::netfn;
@@ -124,7 +125,9 @@ private:
   llvm::DenseMap<const VarDecl *, Value> values;
   /// Fields each event carries, in order of first use (or schema order).
   llvm::MapVector<llvm::StringRef, mlir::Type> requestFields, responseFields;
-  std::vector<std::string> fieldNames; // Owns names of schema-less fields.
+  /// Owns the names of schema-less fields; a deque never moves its elements,
+  /// so the StringRef keys of the field maps stay valid.
+  std::deque<std::string> fieldNames;
   HandlerKind currentHandler = HandlerKind::Init;
 };
 
@@ -299,7 +302,6 @@ ArrayAttr Emitter::wireLayout(llvm::ArrayRef<llvm::StringRef> names,
 //===----------------------------------------------------------------------===//
 
 OwningOpRef<ModuleOp> Emitter::run() {
-  fieldNames.reserve(64); // Keys of the field maps point into these strings.
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc({1, 1}));
   builder.setInsertionPointToStart(module->getBody());
   program = builder.create<ProgramOp>(loc({1, 1}), options.programName);
