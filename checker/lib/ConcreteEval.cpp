@@ -244,20 +244,12 @@ uint64_t readU64(const z3::expr &e0) {
   return u;
 }
 
-std::vector<StateOp> statesOf(ProgramOp program) {
-  std::vector<StateOp> r;
-  for (mlir::Operation &op : program.getBodyBlock())
-    if (auto s = llvm::dyn_cast<StateOp>(op))
-      r.push_back(s);
-  return r;
-}
-
 /// Fixes every state of the program to the given concrete contents.
 SymbolicState stateToExprs(SemContext &sc, ProgramOp program,
                            const ConcreteState &cs) {
   z3::context &c = sc.z3();
   SymbolicState s;
-  for (StateOp st : statesOf(program)) {
+  for (StateOp st : program.getStateOps()) {
     std::string name = st.getSymName().str();
     Type t = st.getType();
     if (auto mt = llvm::dyn_cast<MapType>(t)) {
@@ -313,7 +305,7 @@ ConcreteLog readLog(SemContext &sc, LogType lt, const LogTerms &l, uint64_t from
 ConcreteState readState(SemContext &sc, ProgramOp program,
                         const SymbolicState &s) {
   ConcreteState cs;
-  for (StateOp st : statesOf(program)) {
+  for (StateOp st : program.getStateOps()) {
     std::string name = st.getSymName().str();
     Type t = st.getType();
     if (auto mt = llvm::dyn_cast<MapType>(t)) {
@@ -418,7 +410,7 @@ sbpf::checker::evaluateHandler(HandlerOp handler, const ConcreteInputs &inputs) 
       out.fields.emplace(name, fromExpr(sc, t, sem->fields.at(name)));
     }
     out.state = readState(sc, program, sem->state);
-    for (StateOp st : statesOf(program))
+    for (StateOp st : program.getStateOps())
       if (auto lt = llvm::dyn_cast<LogType>(st.getType())) {
         std::string name = st.getSymName().str();
         out.appended.emplace(name, readLog(sc, lt, sem->state.logs.at(name),

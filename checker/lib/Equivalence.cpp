@@ -9,14 +9,6 @@ using namespace sbpf::netfn;
 using mlir::Type;
 
 namespace {
-std::vector<StateOp> statesOf(ProgramOp program) {
-  std::vector<StateOp> r;
-  for (mlir::Operation &op : program.getBodyBlock())
-    if (auto s = llvm::dyn_cast<StateOp>(op))
-      r.push_back(s);
-  return r;
-}
-
 z3::expr recordEq(SemContext &sc, LogType lt, const z3::expr &a,
                   const z3::expr &b) {
   z3::expr r = sc.z3().bool_val(true);
@@ -72,9 +64,9 @@ EquivalenceResult sbpf::checker::checkEquivalence(HandlerOp a, HandlerOp b,
     // State: every declaration of either program; a handler whose program
     // lacks a declaration leaves it as it was.
     std::map<std::string, Type> decls;
-    for (StateOp s : statesOf(progA))
+    for (StateOp s : progA.getStateOps())
       decls.emplace(s.getSymName().str(), s.getType());
-    for (StateOp s : statesOf(progB)) {
+    for (StateOp s : progB.getStateOps()) {
       auto [it, added] = decls.emplace(s.getSymName().str(), s.getType());
       if (!added && it->second != s.getType()) {
         res.reason = "state @" + it->first + " has different types";

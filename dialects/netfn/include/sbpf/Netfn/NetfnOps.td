@@ -81,6 +81,8 @@ def Netfn_ProgramOp : Netfn_Op<"program", [
   let builders = [OpBuilder<(ins "::llvm::StringRef":$name)>];
   let extraClassDeclaration = [{
     ::mlir::Block &getBodyBlock() { return getBody().front(); }
+    /// The state declarations, in order.
+    auto getStateOps() { return getBodyBlock().getOps<StateOp>(); }
   }];
 }
 
