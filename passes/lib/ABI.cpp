@@ -146,12 +146,15 @@ void sbpf::bpf::writeABIJson(const ProgramABI &abi, llvm::raw_ostream &os) {
             j.attribute("value", text);
           });
       });
-      j.attribute("loader_implemented", false);
+      j.attribute("loader_implemented", true);
       j.attribute("loader_note",
-                  "no SimpleBPF loader exists yet: the loader_work below is "
-                  "NOT performed by anything; a user must do it before "
-                  "attaching (until then those maps start empty and those "
-                  "scalars zero)");
+                  "sbpf's loader performs loader_work in this order after "
+                  "the object is loaded and before any program runs: "
+                  "map_entry inserts key -> value (BPF_ANY); state_now "
+                  "writes clock_gettime(CLOCK_MONOTONIC) in ns (the clock of "
+                  "bpf_ktime_get_ns); state_random writes bytes from "
+                  "getrandom(2); every map_entry is constant (init's map "
+                  "writes of computed values are rejected at compile time)");
       j.attributeArray("loader_work", [&] {
         for (const LoaderWork &w : abi.loaderWork)
           j.object([&] {
@@ -162,6 +165,13 @@ void sbpf::bpf::writeABIJson(const ProgramABI &abi, llvm::raw_ostream &os) {
               j.attribute("value", w.value);
               j.attribute("key_text", w.keyText);
               j.attribute("value_text", w.valueText);
+            } else {
+              j.attribute("offset", int64_t(w.offset));
+              j.attribute("size", int64_t(w.size));
+              j.attribute("encoding", w.encoding);
+              j.attribute("source", w.kind == "state_now"
+                                        ? "clock_gettime(CLOCK_MONOTONIC)"
+                                        : "getrandom");
             }
           });
       });

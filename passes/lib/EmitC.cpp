@@ -550,23 +550,34 @@ LogicalResult Emitter::layoutState() {
   return success();
 }
 
-/// Bytes of a constant stored in a map key/value (ABI encoding).
-static std::vector<uint8_t> storedBytes(Attribute value, Type t) {
+/// Bytes of a constant stored in a map key/value (ABI encoding), `size`
+/// bytes (the layout's size); empty when the constant has no such encoding.
+static std::vector<uint8_t> storedBytes(Attribute value, Type t,
+                                        uint64_t size) {
   std::vector<uint8_t> out;
-  if (auto s = dyn_cast<nf::StringType>(t)) {
-    out.assign(s.getCapacity(), 0);
-    StringRef str = cast<StringAttr>(value).getValue();
-    for (size_t i = 0; i < str.size() && i < out.size(); ++i)
-      out[i] = uint8_t(str[i]);
+  if (isa<nf::StringType>(t)) {
+    auto str = dyn_cast<StringAttr>(value);
+    if (!str || str.getValue().size() > size)
+      return out;
+    out.assign(size, 0);
+    for (size_t i = 0; i < str.getValue().size(); ++i)
+      out[i] = uint8_t(str.getValue()[i]);
     return out;
   }
-  uint64_t v = 0, size = 8;
-  if (auto i = dyn_cast<IntegerAttr>(value))
-    v = i.getValue().getZExtValue();
-  else if (auto bl = dyn_cast<BoolAttr>(value))
+  uint64_t v = 0;
+  if (auto i = dyn_cast<IntegerAttr>(value)) {
+    // The low `size` bytes; a bool (i1) is 0 or 1, wider values extend by
+    // sign, which only matters for a raw value narrower than its slot.
+    const llvm::APInt &a = i.getValue();
+    v = (a.getBitWidth() == 1 ? a.zextOrTrunc(64) : a.sextOrTrunc(64))
+            .getZExtValue();
+  } else if (auto bl = dyn_cast<BoolAttr>(value))
     v = bl.getValue();
-  if (auto it = dyn_cast<IntegerType>(t))
-    size = it.getWidth() == 1 ? 1 : it.getWidth() / 8;
+  else
+    return out;
+  // Integers (i1: one byte), fixed point (the raw value), instants (u64).
+  if (!isa<IntegerType, nf::FixedType, nf::InstantType>(t) || size > 8)
+    return out;
   for (uint64_t k = 0; k < size; ++k)
     out.push_back(uint8_t(v >> (8 * k)));
   return out;
@@ -600,31 +611,47 @@ LogicalResult Emitter::analyseInit() {
   if (inits.empty())
     return success();
   nf::InitOp init = *inits.begin();
-  std::map<std::string, std::pair<std::string, std::string>> scalarWork;
-  std::vector<std::string> order;
+  // What init does, in order. A scalar written twice counts once, at its
+  // last write (the one whose value stays).
+  struct Step {
+    bool scalar = false;
+    std::string constText; ///< scalar with a constant: its readable value
+    LoaderWork work;       ///< otherwise: the loader's work
+  };
+  std::vector<Step> steps;
+  auto scalarStep = [&](const std::string &sym) -> Step & {
+    llvm::erase_if(steps, [&](const Step &st) {
+      return st.scalar && st.work.target == sym;
+    });
+    steps.emplace_back();
+    steps.back().scalar = true;
+    steps.back().work.target = sym;
+    return steps.back();
+  };
   for (Operation &op : init.getBody().front()) {
     if (isa<nf::ConstOp, nf::NowOp, nf::RandomOp, nf::ReturnOp>(op))
       continue;
     if (auto write = dyn_cast<nf::StateWriteOp>(op)) {
       std::string sym = write.getState().str();
       Operation *def = write.getValue().getDefiningOp();
-      if (std::find(order.begin(), order.end(), sym) == order.end())
-        order.push_back(sym);
       if (auto c = dyn_cast_or_null<nf::ConstOp>(def)) {
         std::string text = constant(c.getValue(), c.getType(), c);
         if (text.empty())
           return failure();
-        scalarWork[sym] = {"const", attrText(c.getValue())};
+        scalarStep(sym).constText = attrText(c.getValue());
         scalarInit[sym] = text;
         continue;
       }
-      if (isa_and_nonnull<nf::NowOp>(def)) {
-        scalarWork[sym] = {"state_now", ""};
-        scalarInit.erase(sym);
-        continue;
-      }
-      if (isa_and_nonnull<nf::RandomOp>(def)) {
-        scalarWork[sym] = {"state_random", ""};
+      if (isa_and_nonnull<nf::NowOp, nf::RandomOp>(def)) {
+        const ScalarABI *sc = abi.findScalar(sym);
+        if (!sc)
+          return write.emitError() << "BPF backend: init writes @" << sym
+                                   << ", which is not a scalar state";
+        LoaderWork &w = scalarStep(sym).work;
+        w.kind = isa<nf::NowOp>(def) ? "state_now" : "state_random";
+        w.offset = sc->layout.offset;
+        w.size = sc->layout.size;
+        w.encoding = sc->layout.encoding;
         scalarInit.erase(sym);
         continue;
       }
@@ -633,35 +660,51 @@ LogicalResult Emitter::analyseInit() {
           "random draw to state (computed initial values are pending)");
     }
     if (auto set = dyn_cast<nf::MapSetOp>(op)) {
+      // The loader writes map entries as constant bytes: an entry whose key
+      // or value is computed (even from current_time() or a random draw)
+      // cannot be recorded, so it is refused here rather than mis-written.
       auto k = dyn_cast_or_null<nf::ConstOp>(set.getKey().getDefiningOp());
       auto v = dyn_cast_or_null<nf::ConstOp>(set.getValue().getDefiningOp());
       if (!k || !v)
-        return set.emitError("BPF backend: init may only insert constant map "
-                             "entries (computed entries are pending)");
-      LoaderWork w;
+        return set.emitError()
+               << "BPF backend: init may only insert constant map entries: "
+               << "the " << (!k ? "key" : "value") << " of this entry in @"
+               << set.getMap()
+               << " is computed (the loader writes init's map entries as "
+                  "constant bytes; computed entries are pending)";
+      const MapABI *m = abi.findMap(set.getMap());
+      if (!m)
+        return set.emitError() << "BPF backend: init inserts into @"
+                               << set.getMap() << ", which is not a map";
+      std::vector<uint8_t> key =
+          storedBytes(k.getValue(), k.getType(), m->key.size);
+      std::vector<uint8_t> value =
+          storedBytes(v.getValue(), v.getType(), m->value.size);
+      if (key.size() != m->key.size || value.size() != m->value.size)
+        return set.emitError()
+               << "BPF backend: init's entry in @" << set.getMap()
+               << " has a " << (key.size() != m->key.size ? "key" : "value")
+               << " constant without a byte encoding of its map layout";
+      steps.emplace_back();
+      LoaderWork &w = steps.back().work;
       w.kind = "map_entry";
       w.target = set.getMap().str();
-      w.key = hexBytes(storedBytes(k.getValue(), k.getType()));
-      w.value = hexBytes(storedBytes(v.getValue(), v.getType()));
+      w.key = hexBytes(key);
+      w.value = hexBytes(value);
       w.keyText = attrText(k.getValue());
       w.valueText = attrText(v.getValue());
-      abi.loaderWork.push_back(w);
       continue;
     }
     return op.emitError() << "BPF backend: '" << op.getName()
                           << "' in init is not supported (init may only "
-                             "write constants to state and maps)";
+                             "write constants, current_time() or a random "
+                             "draw to state, and constant entries to maps)";
   }
-  for (const std::string &sym : order) {
-    auto &[kind, text] = scalarWork[sym];
-    if (kind == "const") {
-      abi.initialScalars.push_back({sym, text});
-    } else {
-      LoaderWork w;
-      w.kind = kind;
-      w.target = sym;
-      abi.loaderWork.push_back(w);
-    }
+  for (Step &st : steps) {
+    if (st.scalar && st.work.kind.empty())
+      abi.initialScalars.push_back({st.work.target, st.constText});
+    else
+      abi.loaderWork.push_back(std::move(st.work));
   }
   return success();
 }
@@ -1829,6 +1872,35 @@ static __always_inline __s64 sbpf_srem(__s64 a, __s64 b)
        << "  }\n";
   }
   os << "  return " << pass << ";\n}\n";
+
+  // The ABI record travels inside the object: the same bytes as --abi-out
+  // (no terminating NUL: the array has exactly their length). libbpf skips a
+  // non-executable data section it does not know, so the section is neither
+  // a map nor a program; sbpf's loader reads it (docs/bpf-abi.md).
+  std::string record;
+  {
+    llvm::raw_string_ostream ros(record);
+    writeABIJson(abi, ros);
+  }
+  // One line, so that it adds one line to the C's size; --abi-out has the
+  // readable form. `?` is escaped so that no "??x" reads as a trigraph.
+  std::string literal = "\"";
+  for (char c : record) {
+    if (c == '\n')
+      literal += "\\n";
+    else if (c == '?')
+      literal += "\\?";
+    else
+      literal += StringRef(cStringLiteral(StringRef(&c, 1)))
+                     .drop_front()
+                     .drop_back(); // the character, escaped as C needs
+  }
+  literal += "\"";
+  os << "\n/* The ABI record (docs/bpf-abi.md), byte for byte the --abi-out "
+        "file; sbpf's loader reads it. */\n"
+     << "const char sbpf_abi[" << record.size() << "] SEC(\"" << kABISection
+     << "\") = " << literal;
+  os << ";\n";
   os.flush();
   out << s;
   if (abiOut)

@@ -3,6 +3,8 @@
 // `sbpf <command> ...` (shared/docs/cli.md). Implemented: `verify` (load
 // every program of an object into the kernel verifier; the log of a rejected
 // one on stderr) and `stats` (per-program figures as a table or JSON lines).
+// Both apply the initial state of an object that carries an ABI record
+// (section .sbpf.abi, docs/bpf-abi.md) right after loading it.
 // `build`, `check`, `equiv`, `testgen` and `run` say they are not implemented
 // yet (exit 2). `probe` (hidden) tells lit whether this process may load BPF
 // programs.
@@ -11,6 +13,7 @@
 // permission); 2 usage error or a command not implemented yet.
 //
 //===----------------------------------------------------------------------===//
+#include "sbpf/Runtime/InitialState.h"
 #include "sbpf/Runtime/Loader.h"
 #include "sbpf/Runtime/Metrics.h"
 #include "sbpf/Runtime/Packet.h"
@@ -51,14 +54,17 @@ const Command kCommands[] = {
     {"build", "build ...", "compile a DSL source to an eBPF object", false},
     {"verify", "verify OBJ.bpf.o",
      "load every program into the kernel verifier; on rejection print the "
-     "verifier log",
+     "verifier log. An object with an ABI record (.sbpf.abi, from sbpf-opt "
+     "--emit=c) then gets its initial state (init's map entries, clock and "
+     "random scalars); a damaged record is an error",
      true},
     {"check", "check FILE.appnet OBJ.bpf.o",
      "prove an object equivalent to its element", false},
     {"equiv", "equiv A.bpf.o B.bpf.o", "prove two objects equivalent", false},
     {"stats", "stats OBJ.bpf.o [--json]",
      "per-program figures: instructions, JIT size and instructions, ns per "
-     "run",
+     "run. The initial state of an ABI record is applied first, so ns per "
+     "run measures the element in its real state",
      true},
     {"testgen", "testgen ...", "generate test cases by symbolic execution",
      false},
@@ -268,10 +274,12 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
   return std::nullopt;
 }
 
-// Reads OBJ and loads it; prints the error and returns the exit status on
-// failure.
+// Reads OBJ, loads it and applies the initial state of its ABI record when
+// it has one (`initial` is then set); prints the error and returns the exit
+// status on failure.
 std::optional<int> loadOrReport(StringRef path, std::optional<ObjectFile> &file,
-                                std::optional<LoadedObject> &loaded) {
+                                std::optional<LoadedObject> &loaded,
+                                std::optional<InitialStateReport> &initial) {
   auto read = ObjectFile::read(path);
   if (!read)
     return reportError(read.takeError());
@@ -281,10 +289,25 @@ std::optional<int> loadOrReport(StringRef path, std::optional<ObjectFile> &file,
     return reportError(description.takeError());
   if (description->empty())
     return failure(path + ": the object has no BPF programs");
+  // A damaged record is reported before anything is loaded.
+  std::optional<EmbeddedABI> abi;
+  if (hasEmbeddedABI(*file)) {
+    auto record = readEmbeddedABI(*file);
+    if (!record)
+      return reportError(record.takeError());
+    abi.emplace(std::move(*record));
+  }
   auto result = loadObject(*file);
   if (!result)
     return reportError(result.takeError());
   loaded.emplace(std::move(*result));
+  if (abi) {
+    auto report = applyInitialState(*loaded, *abi);
+    if (!report)
+      return failure(path + ": initial state of the ABI record: " +
+                     llvm::toString(report.takeError()));
+    initial = *report;
+  }
   return std::nullopt;
 }
 
@@ -294,7 +317,8 @@ int runVerify(const Arguments &args) {
   StringRef path = args.positional[0];
   std::optional<ObjectFile> file;
   std::optional<LoadedObject> loaded;
-  if (auto status = loadOrReport(path, file, loaded))
+  std::optional<InitialStateReport> initial;
+  if (auto status = loadOrReport(path, file, loaded, initial))
     return *status;
 
   llvm::raw_ostream &os = llvm::outs();
@@ -310,6 +334,9 @@ int runVerify(const Arguments &args) {
       os << "xlated insns unknown (" << llvm::toString(info.takeError())
          << ")\n";
   }
+  if (initial)
+    os << "  initial state from the ABI record: " << initial->summary()
+       << "\n";
   return 0;
 }
 
@@ -393,7 +420,8 @@ int runStats(const Arguments &args) {
   StringRef path = args.positional[0];
   std::optional<ObjectFile> file;
   std::optional<LoadedObject> loaded;
-  if (auto status = loadOrReport(path, file, loaded))
+  std::optional<InitialStateReport> initial;
+  if (auto status = loadOrReport(path, file, loaded, initial))
     return *status;
 
   MeasureOptions options;
@@ -414,12 +442,19 @@ int runStats(const Arguments &args) {
       printJson(os, f);
     // Notes stay off stdout so that it holds JSON lines only.
     os.flush();
+    if (initial)
+      llvm::errs() << "sbpf: note: initial state from the ABI record applied "
+                      "before measuring: "
+                   << initial->summary() << "\n";
     for (const ProgramFigures &f : rows)
       for (const std::string &note : f.notes)
         llvm::errs() << "sbpf: note: " << f.name << ": " << note << "\n";
     return 0;
   }
   printTable(os, rows);
+  if (initial)
+    os << "note: initial state from the ABI record applied before measuring: "
+       << initial->summary() << "\n";
   for (const ProgramFigures &f : rows)
     for (const std::string &note : f.notes)
       os << "note: " << f.name << ": " << note << "\n";

@@ -2,12 +2,15 @@
 //
 // Each test compiles an example element with `sbpf-opt --emit=c` (and its
 // ABI record with --abi-out), compiles the C with clang's BPF target, loads
-// the object into the kernel and runs it on crafted packets. State is read
-// and seeded through the ABI record's layout (global data offsets, map key
-// and value sizes, reject slots), as a loader would. Without permission to
-// load BPF programs every test is skipped, never passed.
+// the object into the kernel, applies init's loader work from the ABI record
+// embedded in the object (runtime::applyInitialState, as sbpf does) and runs
+// it on crafted packets. State is read through the ABI record's layout
+// (global data offsets, map key and value sizes, reject slots). Without
+// permission to load BPF programs every test is skipped, never passed.
 //
 //===----------------------------------------------------------------------===//
+#include "sbpf/BPF/ABI.h"
+#include "sbpf/Runtime/InitialState.h"
 #include "sbpf/Runtime/Loader.h"
 #include "sbpf/Runtime/Packet.h"
 #include "sbpf/Runtime/TestRun.h"
@@ -26,10 +29,20 @@
 #include <cstring>
 #include <linux/pkt_cls.h>
 #include <optional>
+#include <time.h>
 
 using namespace sbpf::runtime;
 
 namespace {
+
+static_assert(sbpf::bpf::kABIVersion == kEmbeddedABIVersion,
+              "the runtime reads the record version the backend writes");
+
+uint64_t monotonicNow() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
 
 std::string shellQuote(llvm::StringRef s) {
   std::string out = "'";
@@ -48,6 +61,9 @@ struct Element {
   const LoadedProgram *program = nullptr;
   llvm::json::Value abi = nullptr;
   std::string cSource;
+  std::string abiText;          ///< the --abi-out file
+  EmbeddedABI embedded;         ///< the record read back from the object
+  InitialStateReport initial;   ///< what the loader did
 
   const llvm::json::Object &abiObject() const { return *abi.getAsObject(); }
 
@@ -273,6 +289,7 @@ protected:
       return std::nullopt;
     }
     e.abi = std::move(*parsed);
+    e.abiText = (*json)->getBuffer().str();
     auto file = ObjectFile::read(base + ".o");
     if (!file) {
       ADD_FAILURE() << llvm::toString(file.takeError());
@@ -294,6 +311,19 @@ protected:
       ADD_FAILURE() << "no program " << name.str();
       return std::nullopt;
     }
+    // The loader: the record embedded in the object, then init's work.
+    auto embedded = readEmbeddedABI(*file);
+    if (!embedded) {
+      ADD_FAILURE() << llvm::toString(embedded.takeError());
+      return std::nullopt;
+    }
+    e.embedded = std::move(*embedded);
+    auto report = applyInitialState(*e.object, e.embedded);
+    if (!report) {
+      ADD_FAILURE() << llvm::toString(report.takeError());
+      return std::nullopt;
+    }
+    e.initial = *report;
     return e;
   }
 
@@ -423,31 +453,36 @@ TEST_F(BackendTest, RpcPortOption) {
 TEST_F(BackendTest, UserAclDropsDeniedUsers) {
   auto e = compile("user_acl");
   ASSERT_TRUE(e);
-  // The loader is not there yet: the map starts empty, everyone passes.
-  EXPECT_EQ(run(*e, request(requestPayload("b", 0, 0, "mallory"))).retval,
-            uint32_t(XDP_PASS));
-  // The ABI record lists the init entries as loader work.
-  const auto *init = e->abiObject().getObject("init");
-  ASSERT_TRUE(init);
-  EXPECT_EQ(init->getArray("loader_work")->size(), 2u);
-  // Insert what init would: mallory -> deny, alice -> allow.
+  // The object carries the record --abi-out wrote, and the loader inserted
+  // init's two entries (nothing is inserted by hand here).
+  EXPECT_EQ(e->embedded.json, e->abiText);
+  EXPECT_EQ(e->initial.mapEntries, 2u);
+  EXPECT_EQ(e->initial.summary(), "2 map entries");
   auto [keySize, valueSize] = e->mapSizes("rules");
   ASSERT_EQ(keySize, 64u);
   ASSERT_EQ(valueSize, 64u);
   bpf_map *rules = e->map("rules");
   ASSERT_TRUE(rules);
-  auto k1 = padded("mallory", keySize), v1 = padded("deny", valueSize);
-  auto k2 = padded("alice", keySize), v2 = padded("allow", valueSize);
-  ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(rules), k1.data(), v1.data(), 0),
-            0);
-  ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(rules), k2.data(), v2.data(), 0),
-            0);
+  auto value = [&](llvm::StringRef user) -> std::string {
+    auto key = padded(user, keySize);
+    std::vector<uint8_t> v(valueSize);
+    if (bpf_map_lookup_elem(bpf_map__fd(rules), key.data(), v.data()) != 0)
+      return "<none>";
+    return std::string(reinterpret_cast<const char *>(v.data()));
+  };
+  EXPECT_EQ(value("alice"), "allow");
+  EXPECT_EQ(value("mallory"), "deny");
+  EXPECT_EQ(value("bob"), "<none>");
+
+  EXPECT_EQ(e->rejects("denied_by_acl"), 0u);
   EXPECT_EQ(run(*e, request(requestPayload("b", 0, 0, "mallory"))).retval,
             uint32_t(XDP_DROP));
+  EXPECT_EQ(e->rejects("denied_by_acl"), 1u);
   EXPECT_EQ(run(*e, request(requestPayload("b", 0, 0, "alice"))).retval,
             uint32_t(XDP_PASS));
   EXPECT_EQ(run(*e, request(requestPayload("b", 0, 0, "unknown"))).retval,
             uint32_t(XDP_PASS));
+  EXPECT_EQ(e->rejects("denied_by_acl"), 1u);
   // "mallor" is a different key.
   EXPECT_EQ(run(*e, request(requestPayload("b", 0, 0, "mallor"))).retval,
             uint32_t(XDP_PASS));
@@ -456,6 +491,95 @@ TEST_F(BackendTest, UserAclDropsDeniedUsers) {
   p[72 + 10] = 'z';
   EXPECT_EQ(run(*e, request(p)).retval, uint32_t(XDP_DROP));
   EXPECT_EQ(e->rejects("denied_by_acl"), 2u);
+}
+
+TEST_F(BackendTest, TokenBucketStartsAtLoadTime) {
+  uint64_t before = monotonicNow();
+  auto e = compile("token_bucket", "--netfn-float-to-fixed");
+  uint64_t after = monotonicNow();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->initial.scalarsNow, 1u);
+  // init's current_time() is the monotonic clock when the loader ran, the
+  // clock bpf_ktime_get_ns reads.
+  uint64_t lastRefill = uint64_t(e->scalar("last_refill"));
+  EXPECT_GE(lastRefill, before);
+  EXPECT_LE(lastRefill, after);
+  // Constant init is the .data initializer: 50.0 in fixed<64, 32>.
+  const int64_t one = int64_t(1) << 32;
+  EXPECT_EQ(e->scalar("capacity"), 50 * one);
+  EXPECT_EQ(e->scalar("tokens"), 50 * one);
+  EXPECT_EQ(e->scalar("refill_per_sec"), 20 * one);
+  // A burst of 100 requests within well under a second: 50 tokens, and a
+  // refill of 20 per second, so about half are rate limited.
+  auto r = testRunPacket(e->program->fd, request(requestPayload("b")), 100);
+  ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+  EXPECT_EQ(r->retval, uint32_t(XDP_DROP));
+  uint64_t limited = e->rejects("rate_limited");
+  uint64_t elapsedSec = (monotonicNow() - before) / 1000000000u;
+  EXPECT_LE(limited, 50u);
+  EXPECT_GE(limited, 50u - std::min<uint64_t>(50, 20 * (elapsedSec + 1)));
+  EXPECT_LT(e->scalar("tokens"), one);
+  EXPECT_GE(uint64_t(e->scalar("last_refill")), lastRefill);
+}
+
+TEST_F(BackendTest, ConcurrencyLimitNeedsNoLoaderWork) {
+  auto e = compile("concurrency_limit");
+  ASSERT_TRUE(e);
+  // Constant init is the .data initializer: no loader work.
+  EXPECT_TRUE(e->embedded.loaderWork.empty());
+  EXPECT_EQ(e->initial.summary(), "none needed");
+  EXPECT_EQ(e->scalar("limit"), 8);
+  EXPECT_EQ(e->scalar("in_flight"), 0);
+  const auto *init = e->abiObject().getObject("init");
+  ASSERT_TRUE(init);
+  EXPECT_EQ(init->getArray("data_initializer")->size(), 3u);
+  EXPECT_EQ(*init->getBoolean("loader_implemented"), true);
+}
+
+TEST_F(BackendTest, InitLoaderWork) {
+  uint64_t before = monotonicNow();
+  auto e = compileFile(SBPF_UNITTEST_INPUTS "/init-loader.mlir", "init_loader",
+                       "");
+  uint64_t after = monotonicNow();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->initial.mapEntries, 2u);
+  EXPECT_EQ(e->initial.scalarsNow, 1u);
+  EXPECT_EQ(e->initial.scalarsRandom, 1u);
+  ASSERT_EQ(e->embedded.loaderWork.size(), 4u);
+  EXPECT_EQ(e->embedded.loaderWork[1].kind, LoaderStep::Kind::StateNow);
+  EXPECT_EQ(e->embedded.loaderWork[2].kind, LoaderStep::Kind::StateRandom);
+  int64_t started = e->scalar("started");
+  EXPECT_GE(uint64_t(started), before);
+  EXPECT_LE(uint64_t(started), after);
+  // The last write of init stays: the constant, not the random draw.
+  EXPECT_EQ(e->scalar("salt"), 5);
+  EXPECT_EQ(e->scalar("limit"), 3);
+  bpf_map *weights = e->map("weights");
+  ASSERT_TRUE(weights);
+  auto weight = [&](uint32_t k) -> std::optional<int64_t> {
+    int64_t v;
+    if (bpf_map_lookup_elem(bpf_map__fd(weights), &k, &v) != 0)
+      return std::nullopt;
+    return v;
+  };
+  EXPECT_EQ(weight(7), -2);
+  EXPECT_EQ(weight(258), int64_t(1) << 40);
+  EXPECT_EQ(weight(8), std::nullopt);
+  // The program sees them: kind is at payload offset 68.
+  std::vector<uint8_t> p = requestPayload("b", 0, 258);
+  EXPECT_EQ(run(*e, request(p)).retval, uint32_t(XDP_PASS));
+  EXPECT_EQ(e->scalar("last_weight"), int64_t(1) << 40);
+  // The random scalar comes from getrandom: two loads almost surely differ
+  // (a false failure has probability 2^-32 per pair; three tries).
+  int64_t seed = e->scalar("seed");
+  bool differs = false;
+  for (int i = 0; i < 3 && !differs; ++i) {
+    auto again = compileFile(SBPF_UNITTEST_INPUTS "/init-loader.mlir",
+                             "init_loader", "");
+    ASSERT_TRUE(again);
+    differs = again->scalar("seed") != seed;
+  }
+  EXPECT_TRUE(differs);
 }
 
 TEST_F(BackendTest, FirstSeenAssignsStickyIds) {

@@ -18,7 +18,14 @@
 
 namespace sbpf::bpf {
 
-inline constexpr int kABIVersion = 1;
+/// Version of the record's shape. 2: the record is embedded in the object
+/// (section `.sbpf.abi`) and `init.loader_work` is performed by the runtime's
+/// loader (state work carries the scalar's offset, size and encoding).
+inline constexpr int kABIVersion = 2;
+
+/// The ELF section of the object that holds the record (the exact bytes
+/// writeABIJson prints, no terminating NUL).
+inline constexpr const char *kABISection = ".sbpf.abi";
 
 enum class Hook { XDP, TC };
 
@@ -78,13 +85,17 @@ struct LogABI {
   uint64_t sizeCounterOffset = 0;
 };
 
-/// An initial value the loader must write before attaching.
+/// An initial value the loader must write before any program runs, in the
+/// order `init` writes it.
 struct LoaderWork {
   std::string kind;   ///< "map_entry", "state_now", "state_random"
   std::string target; ///< state or map name
   std::string key;    ///< map_entry: key bytes as lower-case hex
   std::string value;  ///< map_entry: value bytes as lower-case hex
   std::string keyText, valueText; ///< readable forms
+  /// state_now / state_random: where the scalar is in the global struct.
+  uint64_t offset = 0, size = 0;
+  std::string encoding;
 };
 
 struct ProgramABI {
