@@ -51,15 +51,15 @@ demo: build
 	@mkdir -p $(DEMO_DIR)
 	@echo "== $(DEMO).appnet as netfn"
 	@$(BUILD)/bin/sbpf-opt examples/appnet/$(DEMO).appnet --rpc-schema examples/appnet/rpc.proto
-	@echo "== eBPF C ($(DEMO_DIR)/$(DEMO).bpf.c), ABI record ($(DEMO_DIR)/$(DEMO).abi.json)"
-	@$(BUILD)/bin/sbpf-opt examples/appnet/$(DEMO).appnet --rpc-schema examples/appnet/rpc.proto \
-	  --netfn-float-to-fixed --emit=c -o $(DEMO_DIR)/$(DEMO).bpf.c --abi-out $(DEMO_DIR)/$(DEMO).abi.json
-	@clang-16 -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu \
-	  -c $(DEMO_DIR)/$(DEMO).bpf.c -o $(DEMO_DIR)/$(DEMO).bpf.o
+	@echo "== sbpf-opt --appnet-to-bpf -o $(DEMO_DIR)/$(DEMO).bpf.o (readable C: $(DEMO).bpf.c, ABI: $(DEMO).abi.json)"
+	@$(BUILD)/bin/sbpf-opt --appnet-to-bpf examples/appnet/$(DEMO).appnet --rpc-schema examples/appnet/rpc.proto \
+	  -o $(DEMO_DIR)/$(DEMO).bpf.o --abi-out $(DEMO_DIR)/$(DEMO).abi.json
+	@$(BUILD)/bin/sbpf-opt --appnet-to-bpf examples/appnet/$(DEMO).appnet --rpc-schema examples/appnet/rpc.proto \
+	  --emit=c -o $(DEMO_DIR)/$(DEMO).bpf.c
 	@echo "== kernel verifier"
 	@$(BUILD)/bin/sbpf verify $(DEMO_DIR)/$(DEMO).bpf.o
 	@echo "== figures"
-	@$(BUILD)/bin/sbpf stats $(DEMO_DIR)/$(DEMO).bpf.o
+	@$(BUILD)/bin/sbpf stats $(DEMO_DIR)/$(DEMO).bpf.o --payload-bytes 256
 
 bench: build
 	@$(BUILD)/bin/sbpf-frontend-bench examples/appnet examples/appnet/rpc.proto

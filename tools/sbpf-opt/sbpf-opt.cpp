@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/BPF/EmitC.h"
+#include "sbpf/Runtime/Loader.h"
 #include "sbpf/Frontend/Domain.h"
 #include "sbpf/InitAll.h"
 
@@ -23,7 +24,11 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -68,9 +73,14 @@ cl::opt<bool> allowUnregisteredDialects(
     cl::desc("Allow operations of dialects that are not registered"));
 cl::opt<std::string> emitKind(
     "emit", cl::cat(sbpfCategory), cl::init("mlir"),
-    cl::desc("What to write: mlir (default) or c (libbpf-style eBPF C for "
-             "clang's BPF target; docs/bpf-abi.md)"),
-    cl::value_desc("mlir|c"));
+    cl::desc("What to write: mlir, c (libbpf-style eBPF C; docs/bpf-abi.md) "
+             "or obj (an eBPF object the kernel verifier accepted). Default: "
+             "obj when -o ends in .o, else mlir"),
+    cl::value_desc("mlir|c|obj"));
+cl::opt<bool> noKernelVerify(
+    "no-kernel-verify", cl::cat(sbpfCategory), cl::init(false),
+    cl::desc("With --emit=obj, write the object without loading it into the "
+             "kernel verifier first"));
 cl::opt<std::string> hookKind(
     "hook", cl::cat(sbpfCategory), cl::init("xdp"),
     cl::desc("Attach point of the generated BPF program: xdp (default) or tc"),
@@ -137,14 +147,126 @@ runFrontend(const sbpf::Domain &domain, DialectRegistry &registry,
   return text;
 }
 
-/// --emit=c: parses the (frontend's) MLIR, runs the requested passes and
-/// prints the program as eBPF C (and the ABI record with --abi-out). Errors
-/// are located at the op; no output file is left behind on failure.
-static int emitCMain(DialectRegistry &registry,
-                     std::unique_ptr<llvm::MemoryBuffer> input,
-                     PassPipelineCLParser &passPipeline,
-                     const sbpf::bpf::BackendOptions &backend,
-                     bool fromFrontend) {
+/// Writes `bytes` to `path` only when everything succeeded: a failed run
+/// leaves no output file behind.
+static bool writeOutput(llvm::StringRef path, llvm::StringRef bytes) {
+  std::string errorMessage;
+  auto output = openOutputFile(path, &errorMessage);
+  if (!output) {
+    llvm::errs() << "sbpf-opt: error: " << errorMessage << "\n";
+    return false;
+  }
+  output->os() << bytes;
+  output->keep();
+  return true;
+}
+
+/// clang-16 compiles the generated C to an eBPF object (in memory). Until the
+/// in-process LLVM lowering lands, this is how --emit=obj makes objects.
+static std::optional<std::string> compileC(llvm::StringRef cSource,
+                                           llvm::StringRef programName) {
+  auto clang = llvm::sys::findProgramByName("clang-16");
+  if (!clang)
+    clang = llvm::sys::findProgramByName("clang", {"/usr/lib/llvm-16/bin"});
+  if (!clang) {
+    llvm::errs() << "sbpf-opt: error: clang-16 is needed for --emit=obj "
+                    "(apt-get install clang-16)\n";
+    return std::nullopt;
+  }
+  // A fixed file name in a private directory, mapped to "." in the debug
+  // info, so the same element always gives the same object bytes.
+  llvm::SmallString<128> dir, cPath, objPath, logPath;
+  if (llvm::sys::fs::createUniqueDirectory("sbpf", dir)) {
+    llvm::errs() << "sbpf-opt: error: cannot create a temporary directory\n";
+    return std::nullopt;
+  }
+  (cPath = dir) += "/" + programName.str() + ".bpf.c";
+  (objPath = dir) += "/out.o";
+  (logPath = dir) += "/clang.log";
+  llvm::FileRemover removeC(cPath), removeObj(objPath), removeLog(logPath);
+  struct RemoveDir {
+    llvm::SmallString<128> &dir;
+    ~RemoveDir() { llvm::sys::fs::remove(dir); }
+  } removeDir{dir};
+  std::string prefixMap = ("-ffile-prefix-map=" + dir + "=.").str();
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(cPath, ec);
+    os << cSource;
+  }
+  llvm::SmallVector<llvm::StringRef> args = {
+      *clang, "-O2", "-g", "-target", "bpf", "-mcpu=v3",
+      "-I/usr/include/x86_64-linux-gnu", prefixMap, "-fdebug-compilation-dir=.",
+      "-c", cPath, "-o", objPath};
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, logPath, logPath};
+  std::string execError;
+  int rc = llvm::sys::ExecuteAndWait(*clang, args, std::nullopt, redirects, 0,
+                                     0, &execError);
+  if (rc != 0) {
+    auto log = llvm::MemoryBuffer::getFile(logPath);
+    llvm::errs() << "sbpf-opt: error: clang-16 failed on the generated eBPF C "
+                    "(a compiler bug; --emit=c shows the C): "
+                 << (execError.empty() ? "" : execError + "\n")
+                 << (log ? (*log)->getBuffer() : "") << "\n";
+    return std::nullopt;
+  }
+  auto object = llvm::MemoryBuffer::getFile(objPath, /*IsText=*/false);
+  if (!object) {
+    llvm::errs() << "sbpf-opt: error: cannot read clang's object\n";
+    return std::nullopt;
+  }
+  return (*object)->getBuffer().str();
+}
+
+/// Loads the object into the kernel verifier. Our own output being rejected
+/// is a compiler bug: report it with the log. Without permission to load
+/// BPF, say that the object was not verified.
+static bool kernelVerify(llvm::StringRef object, llvm::StringRef name) {
+  using namespace sbpf::runtime;
+  if (auto err = probeProgramLoad()) {
+    llvm::errs() << "sbpf-opt: warning: the object was not checked by the "
+                    "kernel verifier: "
+                 << llvm::toString(std::move(err)) << "\n";
+    return true;
+  }
+  auto file = ObjectFile::fromBytes(
+      llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
+      name.str());
+  if (!file) {
+    llvm::errs() << "sbpf-opt: error: " << llvm::toString(file.takeError()) << "\n";
+    return false;
+  }
+  auto loaded = loadObject(*file);
+  if (loaded)
+    return true;
+  bool ok = true;
+  llvm::handleAllErrors(
+      loaded.takeError(),
+      [&](const VerifierRejection &rejection) {
+        llvm::errs() << "sbpf-opt: error: the kernel verifier rejected program '"
+                     << rejection.program
+                     << "' of the generated object; this is a compiler bug, "
+                        "please report it with this log:\n"
+                     << rejection.verifierLog << "\n";
+        ok = false;
+      },
+      [&](const llvm::ErrorInfoBase &e) {
+        llvm::errs() << "sbpf-opt: error: loading the generated object: "
+                     << e.message() << "\n";
+        ok = false;
+      });
+  return ok;
+}
+
+/// --emit=c|obj: parses the (frontend's) MLIR, runs the requested passes and
+/// writes the program as eBPF C or as a kernel-verified object (and the ABI
+/// record with --abi-out). Errors are located at the op; no output file is
+/// left behind on failure.
+static int emitBPFMain(DialectRegistry &registry,
+                       std::unique_ptr<llvm::MemoryBuffer> input,
+                       PassPipelineCLParser &passPipeline,
+                       const sbpf::bpf::BackendOptions &backend,
+                       bool fromFrontend) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   context.allowUnregisteredDialects(allowUnregisteredDialects);
@@ -171,26 +293,24 @@ static int emitCMain(DialectRegistry &registry,
   if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
     return 1;
   os.flush();
-  std::string errorMessage;
-  std::unique_ptr<llvm::ToolOutputFile> abiFile;
-  if (!abiOut.empty()) {
-    abiFile = openOutputFile(abiOut, &errorMessage);
-    if (!abiFile) {
-      llvm::errs() << "sbpf-opt: error: " << errorMessage << "\n";
+  std::string bytes = std::move(text);
+  if (emitKind == "obj") {
+    auto programs = module->getOps<sbpf::netfn::ProgramOp>();
+    llvm::StringRef name =
+        programs.empty() ? "program" : (*programs.begin()).getSymName();
+    std::optional<std::string> object = compileC(bytes, name);
+    if (!object || (!noKernelVerify && !kernelVerify(*object, outputFilename)))
       return 1;
-    }
-    sbpf::bpf::writeABIJson(abi, abiFile->os());
+    bytes = std::move(*object);
   }
-  auto output = openOutputFile(outputFilename, &errorMessage);
-  if (!output) {
-    llvm::errs() << "sbpf-opt: error: " << errorMessage << "\n";
-    return 1;
+  if (!abiOut.empty()) {
+    std::string json;
+    llvm::raw_string_ostream jsonOs(json);
+    sbpf::bpf::writeABIJson(abi, jsonOs);
+    if (!writeOutput(abiOut, jsonOs.str()))
+      return 1;
   }
-  output->os() << text;
-  output->keep();
-  if (abiFile)
-    abiFile->keep();
-  return 0;
+  return writeOutput(outputFilename, bytes) ? 0 : 1;
 }
 
 int main(int argc, char **argv) {
@@ -226,15 +346,16 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, overview);
 
   sbpf::bpf::BackendOptions backend;
-  if (emitKind == "obj") {
-    llvm::errs() << "sbpf-opt: error: --emit=obj is not implemented yet (the "
-                    "LLVM lowering to BPF objects is pending); use --emit=c "
-                    "and compile the C with clang-16 -target bpf\n";
+  if (!emitKind.getNumOccurrences() && llvm::StringRef(outputFilename).ends_with(".o"))
+    emitKind = "obj"; // cli.md: the default follows -o.
+  if (emitKind != "mlir" && emitKind != "c" && emitKind != "obj") {
+    llvm::errs() << "sbpf-opt: error: unknown --emit='" << emitKind
+                 << "' (expected mlir, c or obj)\n";
     return 1;
   }
-  if (emitKind != "mlir" && emitKind != "c") {
-    llvm::errs() << "sbpf-opt: error: unknown --emit='" << emitKind
-                 << "' (expected mlir or c)\n";
+  if (emitKind == "obj" && outputFilename == "-") {
+    llvm::errs() << "sbpf-opt: error: --emit=obj writes a binary object: "
+                    "give -o FILE.o\n";
     return 1;
   }
   if (hookKind == "xdp")
@@ -251,13 +372,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   backend.rpcPort = uint16_t(rpcPort);
-  if (!abiOut.empty() && emitKind != "c") {
-    llvm::errs() << "sbpf-opt: error: --abi-out needs --emit=c\n";
+  if (!abiOut.empty() && emitKind == "mlir") {
+    llvm::errs() << "sbpf-opt: error: --abi-out needs --emit=c or --emit=obj\n";
     return 1;
   }
-  if (emitKind == "c" && (splitInputFile || verifyDiagnostics)) {
-    llvm::errs() << "sbpf-opt: error: --emit=c does not combine with "
-                    "--split-input-file or --verify-diagnostics\n";
+  if (emitKind != "mlir" && (splitInputFile || verifyDiagnostics)) {
+    llvm::errs() << "sbpf-opt: error: --emit=" << emitKind
+                 << " does not combine with --split-input-file or "
+                    "--verify-diagnostics\n";
     return 1;
   }
 
@@ -302,9 +424,9 @@ int main(int argc, char **argv) {
     input = llvm::MemoryBuffer::getMemBufferCopy(*text, inputFilename);
   }
 
-  if (emitKind == "c")
-    return emitCMain(registry, std::move(input), passPipeline, backend,
-                     domain != nullptr);
+  if (emitKind != "mlir")
+    return emitBPFMain(registry, std::move(input), passPipeline, backend,
+                       domain != nullptr);
 
   auto output = openOutputFile(outputFilename, &errorMessage);
   if (!output) {

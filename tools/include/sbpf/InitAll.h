@@ -27,6 +27,7 @@ inline void registerAllDialects(mlir::DialectRegistry &registry) {
 inline void registerAllPasses() {
   mlir::registerTransformsPasses();
   registerNetfnPasses();
+  registerNetfnPipelines();
 }
 
 } // namespace sbpf

@@ -12,6 +12,13 @@ namespace sbpf {
 
 std::unique_ptr<mlir::Pass> createNetfnFloatToFixedPass();
 
+/// Adds the netfn passes an AppNet element goes through before the BPF
+/// backend emits it (the `--appnet-to-bpf` pipeline).
+void buildAppNetToBPFPipeline(mlir::OpPassManager &pm);
+
+/// Registers the named pipelines (`--appnet-to-bpf`).
+void registerNetfnPipelines();
+
 #define GEN_PASS_REGISTRATION
 #include "NetfnPasses.h.inc"
 
