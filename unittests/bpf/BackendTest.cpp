@@ -859,3 +859,62 @@ TEST_F(BackendTest, RandomThresholdExtremes) {
 }
 
 } // namespace
+
+namespace {
+
+/// A response to request `rpcId` (the response() helper always uses id 1).
+std::vector<uint8_t> responseTo(uint64_t rpcId) {
+  UdpPacketSpec spec;
+  std::swap(spec.srcPort, spec.dstPort);
+  std::swap(spec.srcIp, spec.dstIp);
+  ArpcHeader h;
+  h.type = ArpcType::Response;
+  h.rpcId = rpcId;
+  return buildArpcPacket(spec, h, responsePayload("ok"));
+}
+
+TEST_F(BackendTest, LatencyLogOneEventPerResponse) {
+  // latency_log computes seconds as a float: it goes through the
+  // float-to-fixed pass, so each sample is a Q31.32 number of seconds.
+  auto e = compile("latency_log", "--netfn-float-to-fixed");
+  ASSERT_TRUE(e);
+  std::vector<int64_t> samples;
+  bpf_map *rb = e->map("samples");
+  ASSERT_TRUE(rb);
+  auto callback = [](void *ctx, void *data, size_t size) -> int {
+    auto *out = static_cast<std::vector<int64_t> *>(ctx);
+    int64_t raw = 0;
+    if (size >= 8)
+      std::memcpy(&raw, data, 8);
+    out->push_back(raw);
+    return 0;
+  };
+  ring_buffer *ring =
+      ring_buffer__new(bpf_map__fd(rb), callback, &samples, nullptr);
+  ASSERT_TRUE(ring);
+  for (uint64_t id : {1, 2, 3})
+    EXPECT_EQ(run(*e, request(requestPayload("b"), id)).retval,
+              uint32_t(XDP_PASS));
+  // Responses to requests 1 and 3, and to one never seen: two samples.
+  for (uint64_t id : {1, 3, 9})
+    EXPECT_EQ(run(*e, responseTo(id)).retval, uint32_t(XDP_PASS));
+  ring_buffer__consume(ring);
+  ring_buffer__free(ring);
+  ASSERT_EQ(samples.size(), 2u);
+  for (int64_t raw : samples) {
+    double seconds = std::ldexp(double(raw), -32);
+    EXPECT_GE(seconds, 0.0);
+    EXPECT_LT(seconds, 5.0); // the test runs take microseconds
+  }
+  EXPECT_EQ(e->scalar("samples.size"), 2);
+  // Answered requests leave the table; the unanswered one stays.
+  bpf_map *started = e->map("started");
+  ASSERT_TRUE(started);
+  auto has = [&](uint32_t id) {
+    uint64_t t;
+    return bpf_map_lookup_elem(bpf_map__fd(started), &id, &t) == 0;
+  };
+  EXPECT_TRUE(!has(1) && has(2) && !has(3));
+}
+
+} // namespace
