@@ -212,7 +212,10 @@ def Netfn_RejectOp : Netfn_Op<"reject", [Terminator]> {
   let description = [{
     Ends the enclosing handler with the verdict *reject(reason)*: the RPC is
     aborted with an error carrying `reason`, the packet is dropped. The
-    reason is a non-empty identifier that backends count per reason.
+    reason is a non-empty identifier that backends count per reason. Field
+    writes made before a reject are not observable (the event is gone), so
+    two programs that reject alike are equivalent whatever they wrote to
+    fields; state, map and log effects made before the reject are kept.
 
     ```mlir
     netfn.reject "fault_injected"
@@ -408,8 +411,9 @@ def Netfn_CastOp : Netfn_Op<"cast", [Pure]> {
     - integer → fixed<W, F>: `v * 2^F` wrapped to W bits;
       fixed → integer: arithmetic shift right by F (toward minus infinity),
       then as integer → integer from a signed W-bit value;
-    - fixed → fixed: shift by the difference in scale (right shifts are
-      arithmetic), then wrap to the new width;
+    - fixed → fixed: shift by the difference in scale in max(W1, W2) bits
+      (right shifts are arithmetic, so a larger scale loses no high bits
+      before the wrap), then wrap to the new width;
     - f64 → fixed: `round_toward_zero(v * 2^F)` saturating, NaN to 0; fixed → f64:
       `raw / 2^F` rounded to nearest;
     - instant ↔ ui64: the nanosecond count;
@@ -765,7 +769,9 @@ def Netfn_ForeachOp : Netfn_Op<"foreach", [
   let summary = "bounded iteration over the records of a log";
   let description = [{
     Runs the body once per record of the log, oldest first, over at most
-    `bound` records: the first `min(size, bound)`. The body's block
+    `bound` records: the first `min(size, bound)`, where size is the log's
+    size when the loop starts (records the body appends are not visited).
+    The body's block
     arguments are the record's fields followed by the loop-carried values
     (initially `iter` operands); the body yields the next loop-carried
     values, which after the last iteration are the op's results. A verdict

@@ -24,7 +24,8 @@ def Netfn_FixedType : Netfn_Type<"Fixed", "fixed"> {
     value is `raw / 2^F`. Addition and subtraction wrap modulo 2^W; `mul` is
     `(a * b) >> F` computed in 2W bits with an arithmetic shift (rounding
     toward minus infinity) then truncated to W bits; `div` is `(a << F) / b`
-    computed in 2W bits, truncating toward zero, with `x / 0 = 0`. Constants
+    computed in 2W bits, truncating toward zero, then truncated to W bits
+    (wrapping like `mul`), with `x / 0 = 0`. Constants
     are written by their raw integer, `raw(N)`. It is the kernel's representation of a
     real number; the float-to-fixed step chooses W and F per value range.
 
@@ -93,8 +94,10 @@ def Netfn_MapType : Netfn_Type<"Map", "map"> {
   let description = [{
     `!netfn.map<K, V, N>` maps keys of type K to values of type V and holds at
     most `N` entries. Inserting a new key into a full map leaves the map
-    unchanged (as a BPF hash map refuses the update). Maps exist only as
-    state (`netfn.state`), never as SSA values.
+    unchanged (as a BPF hash map refuses the update). Keys are identified by
+    their bits, so for keys containing f64 values NaN is one key and +0 and
+    -0 are two (unlike `netfn.cmp eq`). Maps exist only as state
+    (`netfn.state`), never as SSA values.
 
     Example: `!netfn.map<!netfn.string<32>, ui32, 1024>`.
   }];
