@@ -14,11 +14,7 @@ sbpf::appnet::parseAndCheck(std::string_view source,
   std::unique_ptr<Element> element = parseElement(source, diags);
   if (!element || diags.errorCount() != errorsBefore)
     return nullptr;
-  SemaOptions semaOptions;
-  semaOptions.schema = options.schema;
-  semaOptions.defaultStringCapacity = options.defaultStringCapacity;
-  semaOptions.kernelTarget = options.kernelTarget;
-  if (!checkElement(*element, semaOptions, diags))
+  if (!checkElement(*element, options, diags))
     return nullptr;
   return element;
 }

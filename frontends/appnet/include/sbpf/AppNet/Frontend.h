@@ -19,6 +19,7 @@
 #include "sbpf/AppNet/AST.h"
 #include "sbpf/AppNet/Diagnostics.h"
 #include "sbpf/AppNet/Schema.h"
+#include "sbpf/AppNet/Sema.h"
 
 #include <cstdint>
 #include <memory>
@@ -26,16 +27,9 @@
 
 namespace sbpf::appnet {
 
-struct FrontendOptions {
-  /// The RPC message schema (`--rpc-schema`), or null. It must outlive the
-  /// returned Element, which points into it.
-  const Schema *schema = nullptr;
-  /// Capacity of strings whose capacity the source does not state.
-  uint32_t defaultStringCapacity = 64;
-  /// Reject what cannot run in the kernel (strong consistency, external
-  /// services, header and metadata access).
-  bool kernelTarget = true;
-};
+/// The options are the type checker's (schema, default string capacity,
+/// kernel target): parsing itself has none.
+using FrontendOptions = SemaOptions;
 
 /// Lexes, parses and type-checks one element. Returns null iff this call
 /// reported an error to `diags`.
