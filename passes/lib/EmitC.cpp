@@ -803,6 +803,9 @@ static __always_inline void sbpf_str@N@_norm(struct sbpf_str@N@ *s)
       s->b[i] = 0;
   }
   s->len = len;
+  /* A compiler barrier: without it clang keeps the bytes of several strings
+     in registers across helpers and spills them past the 512-byte stack. */
+  asm volatile("" ::: "memory");
 }
 static __always_inline int sbpf_str@N@_eq(const struct sbpf_str@N@ *a,
                                          const struct sbpf_str@N@ *b)
