@@ -2,9 +2,10 @@
 //
 // Reads a DSL source (by extension, e.g. `.appnet`) through its frontend, or
 // MLIR text otherwise, runs the requested passes or pipelines, and writes
-// MLIR, or with --emit=c libbpf-style eBPF C (docs/bpf-abi.md) and with
-// --abi-out its ABI record. Frontend errors are `FILE:LINE:COL: error: ...` with exit status 1,
-// and no output file is left behind on failure.
+// MLIR, or with --emit=c libbpf-style eBPF C and with --emit=obj an eBPF
+// object the kernel verifier accepted (docs/bpf-abi.md), and with --abi-out
+// its ABI record. Frontend errors are `FILE:LINE:COL: error: ...` with exit
+// status 1, and no output file is left behind on failure.
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/BPF/EmitC.h"

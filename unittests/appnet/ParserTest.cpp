@@ -1,5 +1,6 @@
 //===- ParserTest.cpp - grammar, precedence and syntax errors of AppNet ---===//
 #include "sbpf/AppNet/Parser.h"
+#include "TestFiles.h"
 
 #include <gtest/gtest.h>
 
@@ -9,24 +10,9 @@
 #include <sstream>
 
 using namespace sbpf::appnet;
+using namespace sbpf::appnet::test;
 
 namespace {
-
-std::string readFile(const std::filesystem::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::filesystem::path> exampleFiles(const std::string &dir) {
-  std::vector<std::filesystem::path> paths;
-  for (const auto &entry : std::filesystem::directory_iterator(dir))
-    if (entry.path().extension() == ".appnet")
-      paths.push_back(entry.path());
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
 
 /// "LINE:COL: message" of every diagnostic of `severity`, in order.
 std::vector<std::string> messages(const DiagnosticSink &diags,

@@ -1,5 +1,6 @@
 //===- SchemaTest.cpp - the .proto subset that types RPC fields -----------===//
 #include "sbpf/AppNet/Schema.h"
+#include "TestFiles.h"
 
 #include <gtest/gtest.h>
 
@@ -7,15 +8,9 @@
 #include <sstream>
 
 using namespace sbpf::appnet;
+using namespace sbpf::appnet::test;
 
 namespace {
-
-std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 /// Reads a schema that must fail; returns its first error as "LINE:COL: msg".
 std::string schemaError(std::string_view text) {

@@ -2,6 +2,7 @@
 #include "sbpf/AppNet/Frontend.h"
 #include "sbpf/AppNet/Parser.h"
 #include "sbpf/AppNet/Sema.h"
+#include "TestFiles.h"
 
 #include <gtest/gtest.h>
 
@@ -11,15 +12,9 @@
 #include <sstream>
 
 using namespace sbpf::appnet;
+using namespace sbpf::appnet::test;
 
 namespace {
-
-std::string readFile(const std::filesystem::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 const Schema &exampleSchema() {
   static const Schema schema = [] {
@@ -165,17 +160,8 @@ void verifyElement(const Element &element) {
 // The examples
 //===----------------------------------------------------------------------===//
 
-std::vector<std::filesystem::path> examples(const std::string &dir) {
-  std::vector<std::filesystem::path> paths;
-  for (const auto &entry : std::filesystem::directory_iterator(dir))
-    if (entry.path().extension() == ".appnet")
-      paths.push_back(entry.path());
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
-
 TEST(SemaExamples, ValidExamplesCheckWithTheSchema) {
-  for (const auto &path : examples(SBPF_EXAMPLES_DIR)) {
+  for (const auto &path : exampleFiles(SBPF_EXAMPLES_DIR)) {
     SCOPED_TRACE(path.filename().string());
     DiagnosticSink diags;
     FrontendOptions options;
@@ -192,7 +178,7 @@ TEST(SemaExamples, ValidExamplesCheckWithTheSchema) {
 TEST(SemaExamples, ValidExamplesCheckWithoutASchema) {
   // Without a schema every field is a string. priority_fault compares its
   // 'priority' and 'kind' fields with numbers, so it needs the schema.
-  for (const auto &path : examples(SBPF_EXAMPLES_DIR)) {
+  for (const auto &path : exampleFiles(SBPF_EXAMPLES_DIR)) {
     SCOPED_TRACE(path.filename().string());
     DiagnosticSink diags;
     std::unique_ptr<Element> element =
@@ -225,7 +211,7 @@ TEST(SemaExamples, InvalidExamplesFailWhereExpected) {
        "8:27: type mismatch: cannot apply '+' to optional<string> and int"},
       {"undefined_name.appnet", "8:9: undefined name 'm'"},
   };
-  ASSERT_EQ(examples(SBPF_EXAMPLES_DIR "/invalid").size(), std::size(expected));
+  ASSERT_EQ(exampleFiles(SBPF_EXAMPLES_DIR "/invalid").size(), std::size(expected));
   for (const Schema *schema : {(const Schema *)nullptr, &exampleSchema()})
     for (const auto &[file, message] : expected) {
       SCOPED_TRACE(file);
@@ -1217,7 +1203,7 @@ TEST(SemaFrontend, AHundredLineElementChecksCleanly) {
 TEST(SemaFrontend, MutatedExamplesNeverCrash) {
   std::vector<std::string> sources;
   for (const char *dir : {SBPF_EXAMPLES_DIR, SBPF_EXAMPLES_DIR "/invalid"})
-    for (const auto &path : examples(dir))
+    for (const auto &path : exampleFiles(dir))
       sources.push_back(readFile(path));
   std::mt19937 rng(7);
   const char *snippets[] = {"get(", "set(", "Some(", ")", "(", ":", " => ", "\n",
