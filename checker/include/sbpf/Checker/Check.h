@@ -1,0 +1,89 @@
+//===- Check.h - translation validation: netfn element vs BPF object -*- C++ -*-===//
+//
+// The checker's front door (issue 4): is a compiled eBPF object equivalent to
+// the netfn program it was compiled from, under the ABI record of the backend
+// (passes/include/sbpf/BPF/ABI.h)? Used by `sbpf check`, by --appnet-to-bpf's
+// validation of its own output, by the LLM passes (every candidate) and by the
+// optimisation benchmark (hand-written expert C).
+//
+// Binding (docs/bpf-abi.md): event fields <-> packet bytes at the ABI's wire
+// offsets, state scalars <-> bytes of the global data section, netfn maps <->
+// hash-map contents, logs <-> ring-buffer records, the i-th netfn.random <->
+// the i-th bpf_get_prandom_u32, the i-th netfn.now <-> the i-th
+// bpf_ktime_get_ns, reject reason k <-> the per-reason counter slot. Packets
+// that are not aRPC for the configured port must pass untouched.
+//
+// Functions here never throw (Z3 errors come back as Status::Error).
+//
+//===----------------------------------------------------------------------===//
+#ifndef SBPF_CHECKER_CHECK_H
+#define SBPF_CHECKER_CHECK_H
+
+#include "sbpf/BPF/ABI.h"
+#include "sbpf/Netfn/Netfn.h"
+
+#include "llvm/ADT/ArrayRef.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sbpf::checker {
+
+struct CheckOptions {
+  /// Total solver budget; past it the answer is Unknown ("timeout").
+  unsigned timeoutMs = 20000;
+};
+
+/// A counterexample in a form the kernel can replay (runtime: load the
+/// object, write `globalData` and `mapEntries`, run `packet` with
+/// BPF_PROG_TEST_RUN; the draws and clock readings cannot be forced in the
+/// kernel, so a replay that depends on them is reported as such).
+struct Counterexample {
+  std::string event;              ///< netfn event (empty: a non-aRPC packet)
+  std::vector<uint8_t> packet;    ///< whole frame from the Ethernet header
+  std::vector<uint8_t> globalData; ///< bytes of the scalar state struct
+  /// map name -> (key bytes, value bytes) present before the run.
+  std::map<std::string, std::vector<std::pair<std::vector<uint8_t>,
+                                              std::vector<uint8_t>>>>
+      mapEntries;
+  std::vector<uint32_t> draws;  ///< prandom results, in call order
+  std::vector<uint64_t> clocks; ///< ktime results, in call order
+  bool dependsOnDrawsOrClocks = false;
+  /// Outcomes, e.g. "reject(overload)" / "forward"; for XDP the action too.
+  std::string expected; ///< what the netfn element does
+  std::string actual;   ///< what the object does
+  uint32_t expectedAction = 0, actualAction = 0; ///< XDP/TC return codes
+  /// Readable rendering: packet as hex with named fields, state, draws,
+  /// both outcomes and what differs.
+  std::string text;
+};
+
+struct CheckReport {
+  enum Status { Proven, Different, Unknown, Error } status = Unknown;
+  /// Unknown / Error: why (e.g. "timeout", "not supported yet: helper
+  /// bpf_redirect_map", "object has no .sbpf.abi section").
+  std::string reason;
+  Counterexample counterexample; ///< when Different
+  /// Effort: paths explored in the object, solver calls, wall time.
+  size_t paths = 0, solverCalls = 0;
+  double seconds = 0;
+};
+
+/// Is `object` (ELF bytes) equivalent to `program` (after the same netfn
+/// passes the object was compiled from)? `abi` describes where things are in
+/// the object; null means read the object's `.sbpf.abi` section.
+CheckReport checkObject(netfn::ProgramOp program,
+                        llvm::ArrayRef<uint8_t> object,
+                        const bpf::ProgramABI *abi,
+                        const CheckOptions &options = {});
+
+/// Are two objects with the same ABI (maps, global data, events) the same
+/// function of packet, state, draws and clock readings?
+CheckReport checkObjects(llvm::ArrayRef<uint8_t> a, llvm::ArrayRef<uint8_t> b,
+                         const CheckOptions &options = {});
+
+} // namespace sbpf::checker
+
+#endif // SBPF_CHECKER_CHECK_H
