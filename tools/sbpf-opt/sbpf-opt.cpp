@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/BPF/EmitC.h"
-#include "sbpf/Runtime/Loader.h"
+#include "sbpf/Runtime/CompileC.h"
 #include "sbpf/Frontend/Domain.h"
 #include "sbpf/InitAll.h"
 
@@ -26,10 +26,8 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -166,97 +164,46 @@ static bool writeOutput(llvm::StringRef path, llvm::StringRef bytes) {
 /// in-process LLVM lowering lands, this is how --emit=obj makes objects.
 static std::optional<std::string> compileC(llvm::StringRef cSource,
                                            llvm::StringRef programName) {
-  auto clang = llvm::sys::findProgramByName("clang-16");
-  if (!clang)
-    clang = llvm::sys::findProgramByName("clang", {"/usr/lib/llvm-16/bin"});
-  if (!clang) {
-    llvm::errs() << "sbpf-opt: error: clang-16 is needed for --emit=obj "
-                    "(apt-get install clang-16)\n";
-    return std::nullopt;
-  }
-  // A fixed file name in a private directory, mapped to "." in the debug
-  // info, so the same element always gives the same object bytes.
-  llvm::SmallString<128> dir, cPath, objPath, logPath;
-  if (llvm::sys::fs::createUniqueDirectory("sbpf", dir)) {
-    llvm::errs() << "sbpf-opt: error: cannot create a temporary directory\n";
-    return std::nullopt;
-  }
-  (cPath = dir) += "/" + programName.str() + ".bpf.c";
-  (objPath = dir) += "/out.o";
-  (logPath = dir) += "/clang.log";
-  llvm::FileRemover removeC(cPath), removeObj(objPath), removeLog(logPath);
-  struct RemoveDir {
-    llvm::SmallString<128> &dir;
-    ~RemoveDir() { llvm::sys::fs::remove(dir); }
-  } removeDir{dir};
-  std::string prefixMap = ("-ffile-prefix-map=" + dir + "=.").str();
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(cPath, ec);
-    os << cSource;
-  }
-  llvm::SmallVector<llvm::StringRef> args = {
-      *clang, "-O2", "-g", "-target", "bpf", "-mcpu=v3",
-      "-I/usr/include/x86_64-linux-gnu", prefixMap, "-fdebug-compilation-dir=.",
-      "-c", cPath, "-o", objPath};
-  std::optional<llvm::StringRef> redirects[] = {std::nullopt, logPath, logPath};
-  std::string execError;
-  int rc = llvm::sys::ExecuteAndWait(*clang, args, std::nullopt, redirects, 0,
-                                     0, &execError);
-  if (rc != 0) {
-    auto log = llvm::MemoryBuffer::getFile(logPath);
-    llvm::errs() << "sbpf-opt: error: clang-16 failed on the generated eBPF C "
-                    "(a compiler bug; --emit=c shows the C): "
-                 << (execError.empty() ? "" : execError + "\n")
-                 << (log ? (*log)->getBuffer() : "") << "\n";
-    return std::nullopt;
-  }
-  auto object = llvm::MemoryBuffer::getFile(objPath, /*IsText=*/false);
-  if (!object) {
-    llvm::errs() << "sbpf-opt: error: cannot read clang's object\n";
-    return std::nullopt;
-  }
-  return (*object)->getBuffer().str();
+  sbpf::runtime::CompiledC compiled =
+      sbpf::runtime::compileBPFC(cSource, programName);
+  if (compiled.ok)
+    return std::move(compiled.object);
+  llvm::errs() << "sbpf-opt: error: clang-16 failed on the generated eBPF C "
+                  "(a compiler bug; --emit=c shows the C): "
+               << compiled.error << "\n"
+               << compiled.diagnostics << "\n";
+  return std::nullopt;
 }
 
 /// Loads the object into the kernel verifier. Our own output being rejected
 /// is a compiler bug: report it with the log. Without permission to load
 /// BPF, say that the object was not verified.
 static bool kernelVerify(llvm::StringRef object, llvm::StringRef name) {
-  using namespace sbpf::runtime;
-  if (auto err = probeProgramLoad()) {
+  using sbpf::runtime::KernelVerdict;
+  KernelVerdict verdict = sbpf::runtime::kernelVerifyObject(
+      llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
+      name);
+  switch (verdict.kind) {
+  case KernelVerdict::Accepted:
+    return true;
+  case KernelVerdict::NotChecked:
     llvm::errs() << "sbpf-opt: warning: the object was not checked by the "
                     "kernel verifier: "
-                 << llvm::toString(std::move(err)) << "\n";
+                 << verdict.message << "\n";
     return true;
-  }
-  auto file = ObjectFile::fromBytes(
-      llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
-      name.str());
-  if (!file) {
-    llvm::errs() << "sbpf-opt: error: " << llvm::toString(file.takeError()) << "\n";
+  case KernelVerdict::Rejected:
+    llvm::errs() << "sbpf-opt: error: the kernel verifier rejected program '"
+                 << verdict.program
+                 << "' of the generated object; this is a compiler bug, "
+                    "please report it with this log:\n"
+                 << verdict.log << "\n";
+    return false;
+  case KernelVerdict::Error:
+    llvm::errs() << "sbpf-opt: error: loading the generated object: "
+                 << verdict.message << "\n";
     return false;
   }
-  auto loaded = loadObject(*file);
-  if (loaded)
-    return true;
-  bool ok = true;
-  llvm::handleAllErrors(
-      loaded.takeError(),
-      [&](const VerifierRejection &rejection) {
-        llvm::errs() << "sbpf-opt: error: the kernel verifier rejected program '"
-                     << rejection.program
-                     << "' of the generated object; this is a compiler bug, "
-                        "please report it with this log:\n"
-                     << rejection.verifierLog << "\n";
-        ok = false;
-      },
-      [&](const llvm::ErrorInfoBase &e) {
-        llvm::errs() << "sbpf-opt: error: loading the generated object: "
-                     << e.message() << "\n";
-        ok = false;
-      });
-  return ok;
+  return false;
 }
 
 /// --emit=c|obj: parses the (frontend's) MLIR, runs the requested passes and
