@@ -11,6 +11,7 @@
 #include "sbpf/BPF/EmitC.h"
 #include "sbpf/Runtime/CompileC.h"
 #include "sbpf/Frontend/Domain.h"
+#include "sbpf/LLMPasses/LLMPasses.h"
 #include "sbpf/InitAll.h"
 
 #include "mlir/IR/AsmState.h"
@@ -91,6 +92,45 @@ cl::opt<std::string> abiOut(
     "abi-out", cl::cat(sbpfCategory),
     cl::desc("With --emit=c, also write the ABI record (JSON) to this file"),
     cl::value_desc("file.json"));
+cl::opt<std::string> llmMode(
+    "llm", cl::cat(sbpfCategory), cl::init("off"),
+    cl::desc("LLM passes on the eBPF C (docs/llm.md): off (default), "
+             "generate (netfn -> C), optimize (C -> smaller C) or both; a "
+             "candidate is used only if clang, the kernel verifier and the "
+             "checker accept it, else the rule-based C is"),
+    cl::value_desc("off|generate|optimize|both"));
+cl::opt<unsigned> llmRounds(
+    "llm-rounds", cl::cat(sbpfCategory), cl::init(3),
+    cl::desc("Rounds per LLM pass; each round's prompt carries the last "
+             "failure (compiler errors, verifier log, counterexample)"));
+cl::opt<unsigned> llmCandidates(
+    "llm-candidates", cl::cat(sbpfCategory), cl::init(1),
+    cl::desc("Candidates asked for per round"));
+cl::opt<unsigned> llmExamples(
+    "llm-examples", cl::cat(sbpfCategory), cl::init(2),
+    cl::desc("Few-shot pairs (the domain's examples and their C) in the "
+             "generation prompt"));
+cl::opt<std::string> llmModel(
+    "llm-model", cl::cat(sbpfCategory),
+    cl::desc("Model name (default: $SBPF_LLM_MODEL); the endpoint is "
+             "$SBPF_LLM_URL or $OPENAI_BASE_URL, the key $OPENAI_API_KEY"),
+    cl::value_desc("name"));
+cl::opt<std::string> llmCache(
+    "llm-cache", cl::cat(sbpfCategory),
+    cl::desc("Directory of the LLM response cache"), cl::value_desc("dir"));
+cl::opt<std::string> llmCacheMode(
+    "llm-cache-mode", cl::cat(sbpfCategory), cl::init("off"),
+    cl::desc("off (default), record (ask the endpoint, store the answers) or "
+             "replay (answers from --llm-cache only, no network)"),
+    cl::value_desc("off|record|replay"));
+cl::opt<unsigned> llmTimeoutMs(
+    "llm-timeout-ms", cl::cat(sbpfCategory), cl::init(300000),
+    cl::desc("Timeout of one request to the model, in milliseconds"));
+cl::opt<std::string> reportFile(
+    "report", cl::cat(sbpfCategory),
+    cl::desc("Write a JSON report of the LLM passes (every round) to this "
+             "file"),
+    cl::value_desc("file.json"));
 } // namespace
 
 /// libLLVM registers hundreds of code generator flags (AMDGPU, ARM, ...) in
@@ -111,6 +151,14 @@ static void hideBackendOptions() {
   }
 }
 
+static sbpf::DomainOptions domainOptions() {
+  sbpf::DomainOptions options;
+  options.eventSchemaPath = rpcSchema;
+  options.defaultStringCapacity = stringCapacity;
+  options.defaultMapCapacity = mapCapacity;
+  return options;
+}
+
 /// Parses `path` with `domain` into netfn and returns its textual form (with
 /// locations), or nothing after reporting diagnostics. With
 /// -verify-diagnostics, `verified` says whether the expectations held.
@@ -122,11 +170,7 @@ runFrontend(const sbpf::Domain &domain, DialectRegistry &registry,
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
 
-  sbpf::DomainOptions options;
-  options.eventSchemaPath = rpcSchema;
-  options.defaultStringCapacity = stringCapacity;
-  options.defaultMapCapacity = mapCapacity;
-
+  sbpf::DomainOptions options = domainOptions();
   OwningOpRef<ModuleOp> module;
   if (verifyDiagnostics) {
     SourceMgrDiagnosticVerifierHandler handler(sourceMgr, &context);
@@ -206,6 +250,82 @@ static bool kernelVerify(llvm::StringRef object, llvm::StringRef name) {
   return false;
 }
 
+/// The source as written, and the domain whose examples go into the LLM's
+/// prompts (the input's, else the first built-in one for MLIR input).
+struct LLMSource {
+  const sbpf::Domain *domain = nullptr;
+  std::string text;
+};
+
+/// --llm / --report: runs the LLM passes on the rule-based C `cSource` and
+/// replaces it with what they chose (the rule-based C when nothing was
+/// proven). Progress and a summary go to stderr, the rounds to --report.
+static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
+                         PassPipelineCLParser &passPipeline,
+                         const sbpf::bpf::BackendOptions &backend,
+                         const sbpf::bpf::ProgramABI &abi,
+                         const LLMSource &source, std::string &cSource) {
+  namespace sl = sbpf::llm;
+  sl::LLMOptions options;
+  options.mode = *sl::parseLLMMode(llmMode);
+  options.rounds = llmRounds;
+  options.candidates = llmCandidates;
+  sl::ConfigFlags flags;
+  if (!llmModel.empty())
+    flags.model = llmModel;
+  if (!llmCache.empty())
+    flags.cacheDir = llmCache;
+  flags.cacheMode = sl::parseCacheMode(std::string(llmCacheMode));
+  flags.timeoutMs = llmTimeoutMs;
+  options.client = sl::resolveConfig(flags);
+  options.progress = [](const std::string &line) {
+    llvm::errs() << "sbpf-opt: " << line << "\n";
+  };
+  options.client.log = options.progress;
+
+  sl::LLMInput input;
+  input.program = *module.getOps<sbpf::netfn::ProgramOp>().begin();
+  input.domainName = source.domain ? source.domain->name().str() : "netfn";
+  input.dslSource = source.text;
+  input.backend = backend;
+  input.abi = abi;
+  input.ruleC = cSource;
+  if (options.mode == sl::LLMMode::Generate ||
+      options.mode == sl::LLMMode::Both) {
+    if (source.domain) {
+      auto lower = [&](ModuleOp example) -> LogicalResult {
+        PassManager pm(example.getContext());
+        auto onError = [&](const Twine &msg) {
+          return emitError(UnknownLoc::get(example.getContext())) << msg;
+        };
+        if (failed(passPipeline.addToPipeline(pm, onError)))
+          return failure();
+        return pm.run(example);
+      };
+      input.examples =
+          sl::buildFewShotPairs(*source.domain, domainOptions(), registry,
+                                lower, backend, llmExamples);
+    }
+  }
+  sl::LLMOutcome outcome = sl::runLLMPasses(input, options);
+  if (options.mode != sl::LLMMode::Off) {
+    llvm::SmallVector<llvm::StringRef> lines;
+    std::string summary = sl::summarizeOutcome(outcome);
+    llvm::StringRef(summary).rtrim('\n').split(lines, '\n');
+    for (llvm::StringRef line : lines)
+      llvm::errs() << "sbpf-opt: " << line << "\n";
+  }
+  if (!reportFile.empty()) {
+    std::string json;
+    llvm::raw_string_ostream os(json);
+    sl::writeLLMReport(outcome, options, os);
+    if (!writeOutput(reportFile, os.str()))
+      return false;
+  }
+  cSource = std::move(outcome.cProgram);
+  return true;
+}
+
 /// --emit=c|obj: parses the (frontend's) MLIR, runs the requested passes and
 /// writes the program as eBPF C or as a kernel-verified object (and the ABI
 /// record with --abi-out). Errors are located at the op; no output file is
@@ -214,7 +334,7 @@ static int emitBPFMain(DialectRegistry &registry,
                        std::unique_ptr<llvm::MemoryBuffer> input,
                        PassPipelineCLParser &passPipeline,
                        const sbpf::bpf::BackendOptions &backend,
-                       bool fromFrontend) {
+                       bool fromFrontend, const LLMSource &llmSource) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   context.allowUnregisteredDialects(allowUnregisteredDialects);
@@ -242,6 +362,10 @@ static int emitBPFMain(DialectRegistry &registry,
     return 1;
   os.flush();
   std::string bytes = std::move(text);
+  if ((llmMode != "off" || !reportFile.empty()) &&
+      !runLLMPasses(*module, registry, passPipeline, backend, abi, llmSource,
+                    bytes))
+    return 1;
   if (emitKind == "obj") {
     auto programs = module->getOps<sbpf::netfn::ProgramOp>();
     llvm::StringRef name =
@@ -331,6 +455,22 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  if (!sbpf::llm::parseLLMMode(llmMode)) {
+    llvm::errs() << "sbpf-opt: error: unknown --llm='" << llmMode
+                 << "' (expected off, generate, optimize or both)\n";
+    return 1;
+  }
+  if (!sbpf::llm::parseCacheMode(std::string(llmCacheMode))) {
+    llvm::errs() << "sbpf-opt: error: unknown --llm-cache-mode='"
+                 << llmCacheMode << "' (expected off, record or replay)\n";
+    return 1;
+  }
+  if ((llmMode != "off" || !reportFile.empty()) && emitKind == "mlir") {
+    llvm::errs() << "sbpf-opt: error: --llm and --report need --emit=c or "
+                    "--emit=obj\n";
+    return 1;
+  }
+
   const sbpf::Domain *domain = nullptr;
   if (!sourceLanguage.empty() && sourceLanguage != "mlir") {
     for (const auto &d : domains)
@@ -361,6 +501,8 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  LLMSource llmSource{domain ? domain : domains.front().get(),
+                      domain ? input->getBuffer().str() : ""};
   if (domain) {
     LogicalResult verified = success();
     std::optional<std::string> text =
@@ -374,7 +516,7 @@ int main(int argc, char **argv) {
 
   if (emitKind != "mlir")
     return emitBPFMain(registry, std::move(input), passPipeline, backend,
-                       domain != nullptr);
+                       domain != nullptr, llmSource);
 
   auto output = openOutputFile(outputFilename, &errorMessage);
   if (!output) {
