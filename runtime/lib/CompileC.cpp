@@ -63,8 +63,17 @@ CompiledC sbpf::runtime::compileBPFC(llvm::StringRef cSource,
   std::string execError;
   int rc = llvm::sys::ExecuteAndWait(*clang, args, std::nullopt, redirects, 0,
                                      0, &execError);
-  if (auto log = llvm::MemoryBuffer::getFile(logPath))
-    result.diagnostics = (*log)->getBuffer().str();
+  if (auto log = llvm::MemoryBuffer::getFile(logPath)) {
+    // Name the file as the debug info does, without the random directory:
+    // the same C gets the same diagnostics (the LLM passes feed them back,
+    // and a replayed run must send the same prompts).
+    llvm::StringRef text = (*log)->getBuffer();
+    std::string prefix = (dir + "/").str();
+    for (size_t at; (at = text.find(prefix)) != llvm::StringRef::npos;
+         text = text.drop_front(at + prefix.size()))
+      result.diagnostics += text.take_front(at);
+    result.diagnostics += text;
+  }
   if (rc != 0) {
     result.error = execError.empty()
                        ? "clang-16 exited with status " + std::to_string(rc)
