@@ -52,6 +52,54 @@ llvm::StringRef sbpf::llm::llmModeName(LLMMode mode) {
   return "off";
 }
 
+// Why each rule: LLMPasses.h.
+std::string sbpf::llm::screenCandidate(llvm::StringRef code) {
+  // Line continuations could split a directive; join them first.
+  std::string joined;
+  for (size_t i = 0; i < code.size(); ++i) {
+    if (code[i] == '\\' && i + 1 < code.size() &&
+        (code[i + 1] == '\n' || code[i + 1] == '\r')) {
+      i += (code[i + 1] == '\r' && i + 2 < code.size() && code[i + 2] == '\n')
+               ? 2
+               : 1;
+      continue;
+    }
+    joined += code[i];
+  }
+  for (llvm::StringRef word : {"__has_include", "incbin"})
+    if (llvm::StringRef(joined).contains(word))
+      return "'" + word.str() + "' is not allowed in a candidate";
+  llvm::SmallVector<llvm::StringRef> lines;
+  llvm::StringRef(joined).split(lines, '\n');
+  for (llvm::StringRef line : lines) {
+    // A directive: `#` or its digraph `%:`. Whatever stands between it and
+    // the directive's name (spaces, a comment), a directive mentioning
+    // embed, import or include must be exactly `include <header.h>`.
+    llvm::StringRef t = line.trim();
+    if (!t.consume_front("#") && !t.consume_front("%:"))
+      continue;
+    t = t.ltrim();
+    if (t.contains("embed") || t.contains("import"))
+      return "#embed and #import are not allowed in a candidate, not: " +
+             line.trim().str();
+    if (!t.contains("include"))
+      continue;
+    bool named = t.consume_front("include");
+    t = t.trim();
+    bool ok = named && t.consume_front("<") && t.consume_back(">") && t.ends_with(".h") &&
+              !t.contains("..") && !t.starts_with("/") &&
+              llvm::all_of(t, [](char c) {
+                return llvm::isAlnum(c) || c == '_' || c == '-' || c == '/' ||
+                       c == '.';
+              });
+    if (!ok)
+      return "only #include <header.h> of the system's headers is allowed "
+             "in a candidate, not: " +
+             line.trim().str();
+  }
+  return "";
+}
+
 namespace {
 
 /// At most `maxLines` lines and `maxBytes` bytes from the start of `text`
@@ -186,6 +234,11 @@ Evaluation Runner::evaluate(llvm::StringRef code) {
   // missing; when present it must be the same bytes (checked below).
   if (!code.contains(bpf::kABISection) && !abiRecord.empty())
     e.c = llvm::StringRef(e.c).rtrim().str() + "\n\n" + abiRecord;
+  if (std::string refused = screenCandidate(e.c); !refused.empty()) {
+    e.failure = "compile";
+    e.detail = "refused before compiling: " + refused;
+    return e;
+  }
   runtime::CompiledC compiled = runtime::compileBPFC(e.c, name);
   if (!compiled.ok) {
     e.failure = "compile";

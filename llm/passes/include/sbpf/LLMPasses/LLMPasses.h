@@ -107,6 +107,16 @@ struct LLMOutcome {
 /// ends in the rule-based C with a reason.
 LLMOutcome runLLMPasses(const LLMInput &input, const LLMOptions &options);
 
+/// Why a candidate is refused before it is compiled, or "". The model's C is
+/// untrusted, and what clang says about it goes back to the endpoint: an
+/// `#include "/home/me/.ssh/id_rsa"` would have clang quote the file into
+/// the next prompt. So includes must be `#include <name.h>` (letters,
+/// digits, `_ - . /`, no `..`, not absolute), and nothing may read a file in
+/// another way (`__has_include`, `#embed`, `#import`, `#include_next`,
+/// `.incbin` in inline assembly). Line continuations, comments and the `%:`
+/// digraph do not get around it.
+std::string screenCandidate(llvm::StringRef code);
+
 /// The report (docs/llm.md): options, every candidate, the outcome; JSON
 /// with keys in a fixed order.
 void writeLLMReport(const LLMOutcome &outcome, const LLMOptions &options,
