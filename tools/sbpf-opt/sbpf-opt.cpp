@@ -407,6 +407,10 @@ int main(int argc, char **argv) {
       "[--abi-out el.json]\n"
       "                                                   eBPF C for clang "
       "-target bpf\n"
+      "  sbpf-opt element.appnet --rpc-schema rpc.proto --appnet-to-bpf "
+      "--llm=both --report r.json -o el.bpf.o\n"
+      "                                                   ask a model too; "
+      "used only if proven (docs/llm.md)\n"
       "Languages by extension:";
   for (const auto &domain : domains)
     for (const std::string &ext : domain->fileExtensions())
