@@ -18,7 +18,7 @@ A request beyond the script gets 500.
 
 --log writes, for every request, its path, whether the Authorization header
 held $EXPECT_KEY ("matches"/"absent"/"differs": the key itself is never
-written), the model and each message's role and content.
+written), the model, the temperature and each message's role and content.
 """
 import argparse
 import http.server
@@ -76,7 +76,8 @@ def main():
                 log.write("=== request %d %s key:%s\n" % (n + 1, self.path, key))
                 try:
                     req = json.loads(body)
-                    log.write("model: %s\n" % req.get("model"))
+                    log.write("model: %s temperature: %s\n"
+                              % (req.get("model"), req.get("temperature")))
                     for m in req.get("messages", []):
                         log.write("--- %s\n%s\n" % (m.get("role"), m.get("content")))
                 except ValueError:
