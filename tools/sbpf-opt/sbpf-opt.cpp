@@ -302,9 +302,9 @@ static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
           return failure();
         return pm.run(example);
       };
-      input.examples =
-          sl::buildFewShotPairs(*source.domain, domainOptions(), registry,
-                                lower, backend, llmExamples);
+      input.examples = sl::buildFewShotPairs(
+          *source.domain, domainOptions(), registry, lower, backend,
+          llmExamples, input.program.getSymName(), source.text);
     }
   }
   sl::LLMOutcome outcome = sl::runLLMPasses(input, options);

@@ -140,11 +140,15 @@ std::vector<FewShotPair> sbpf::llm::buildFewShotPairs(
     const Domain &domain, const DomainOptions &options,
     mlir::DialectRegistry &registry,
     llvm::function_ref<mlir::LogicalResult(mlir::ModuleOp)> lower,
-    const bpf::BackendOptions &backend, unsigned maxPairs) {
+    const bpf::BackendOptions &backend, unsigned maxPairs,
+    llvm::StringRef programName, llvm::StringRef programSource) {
   std::vector<FewShotPair> pairs;
   for (const FewShotExample &example : domain.fewShotExamples()) {
     if (pairs.size() >= maxPairs)
       break;
+    if (example.name == programName ||
+        llvm::StringRef(example.source).trim() == programSource.trim())
+      continue;
     mlir::MLIRContext context(registry);
     context.loadAllAvailableDialects();
     // An example the options cannot compile (another schema, a construct the

@@ -58,12 +58,16 @@ struct FewShotPair {
 /// Compiles up to `maxPairs` of `domain`'s examples: parse with `options`,
 /// `lower` (the netfn passes of the run), emitC with `backend`; the ABI
 /// record is left out of the C (the prompt says the compiler adds it).
-/// Examples that do not compile with these options are skipped silently.
+/// Examples that do not compile with these options are skipped silently, and
+/// so is the program being translated (an example named `programName` or
+/// with the source `programSource`): its pair would hand the model the
+/// answer.
 std::vector<FewShotPair> buildFewShotPairs(
     const Domain &domain, const DomainOptions &options,
     mlir::DialectRegistry &registry,
     llvm::function_ref<mlir::LogicalResult(mlir::ModuleOp)> lower,
-    const bpf::BackendOptions &backend, unsigned maxPairs);
+    const bpf::BackendOptions &backend, unsigned maxPairs,
+    llvm::StringRef programName, llvm::StringRef programSource);
 
 /// `c` without the ABI record definition emitC appends (the comment line
 /// before it and the `const char sbpf_abi[...] SEC(".sbpf.abi") = ...;`).
