@@ -126,6 +126,9 @@ cl::opt<std::string> llmCacheMode(
 cl::opt<unsigned> llmTimeoutMs(
     "llm-timeout-ms", cl::cat(sbpfCategory), cl::init(300000),
     cl::desc("Timeout of one request to the model, in milliseconds"));
+cl::opt<unsigned> llmProgressSeconds(
+    "llm-progress-seconds", cl::cat(sbpfCategory), cl::init(15),
+    cl::desc("While waiting for the model, say so this often (0: never)"));
 cl::opt<std::string> reportFile(
     "report", cl::cat(sbpfCategory),
     cl::desc("Write a JSON report of the LLM passes (every round) to this "
@@ -270,6 +273,7 @@ static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
   options.mode = *sl::parseLLMMode(llmMode);
   options.rounds = llmRounds;
   options.candidates = llmCandidates;
+  options.heartbeatSeconds = llmProgressSeconds;
   sl::ConfigFlags flags;
   if (!llmModel.empty())
     flags.model = llmModel;
