@@ -11,6 +11,7 @@
 #include "sbpf/Runtime/Loader.h"
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -37,7 +38,13 @@ CompiledC sbpf::runtime::compileBPFC(llvm::StringRef cSource,
     result.error = "cannot create a temporary directory";
     return result;
   }
-  (cPath = dir) += "/" + programName.str() + ".bpf.c";
+  // The name becomes a file name: only identifier characters, so that no
+  // name can reach outside the private directory.
+  std::string fileName = programName.empty() ? "program" : programName.str();
+  for (char &ch : fileName)
+    if (!llvm::isAlnum(ch) && ch != '_')
+      ch = '_';
+  (cPath = dir) += "/" + fileName + ".bpf.c";
   (objPath = dir) += "/out.o";
   (logPath = dir) += "/clang.log";
   llvm::FileRemover removeC(cPath), removeObj(objPath), removeLog(logPath);

@@ -357,6 +357,7 @@ PassRecord Runner::runPass(llvm::StringRef pass, llvm::StringRef inputC,
   record.pass = pass.str();
   record.inputInsns = inputInsns;
   std::string feedback;
+  std::optional<size_t> chosen; // index of the accepted candidate
   for (unsigned round = 1; round <= opt.rounds && !record.accepted; ++round) {
     std::string nextFeedback;
     for (unsigned cand = 1; cand <= opt.candidates; ++cand) {
@@ -441,14 +442,25 @@ PassRecord Runner::runPass(llvm::StringRef pass, llvm::StringRef inputC,
                    std::to_string(*inputInsns);
       }
       if (c.failure.empty()) {
-        c.decision = "accepted";
+        // The optimiser asks the round's other candidates too and keeps the
+        // smallest; a proven candidate that is not kept says so.
         progress(what + ": proven, " + std::to_string(*e.insns) +
                  " instructions: accepted");
-        if (!record.accepted || *e.insns < acceptedInsns) {
+        if (!chosen || *e.insns < acceptedInsns) {
+          if (chosen)
+            record.candidates[*chosen].decision = "proven, a smaller one kept";
           acceptedC = e.c;
           acceptedInsns = *e.insns;
+          chosen = record.candidates.size();
+          c.decision = "accepted";
+        } else {
+          c.decision = "proven, a smaller one kept";
         }
         record.accepted = true;
+        record.candidates.push_back(std::move(c));
+        if (pass == "generate")
+          break; // the first proven program is the answer
+        continue;
       } else {
         c.decision = "rejected";
         progress(what + ": rejected: " + c.failure +

@@ -33,8 +33,10 @@ struct CompiledC {
 
 /// Compiles `cSource` with `clang-16 -O2 -g -target bpf -mcpu=v3
 /// -I/usr/include/x86_64-linux-gnu`. The file is named `<programName>.bpf.c`
-/// in a fresh private directory mapped to "." in the debug info, so the same
-/// source always gives the same object bytes.
+/// (characters other than letters, digits and `_` replaced by `_`) in a fresh
+/// private directory mapped to "." in the debug info, so the same source
+/// always gives the same object bytes; diagnostics name the file without the
+/// directory.
 CompiledC compileBPFC(llvm::StringRef cSource, llvm::StringRef programName);
 
 /// The outcome of loading an object into the kernel verifier.

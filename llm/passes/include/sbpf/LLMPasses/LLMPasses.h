@@ -81,7 +81,9 @@ struct CandidateRecord {
   std::string failure;
   std::string detail; ///< what was fed back (trimmed), or the error
   std::optional<size_t> insns; ///< when the verifier accepted it
-  std::string decision; ///< accepted / rejected / kept-input
+  /// "accepted", "rejected", or (optimiser, several candidates per round)
+  /// "proven, a smaller one kept".
+  std::string decision;
 };
 
 struct PassRecord {
