@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/BPF/EmitC.h"
+#include "sbpf/Conversion/NetfnToLLVM.h"
 #include "sbpf/Runtime/Loader.h"
 #include "sbpf/Frontend/Domain.h"
 #include "sbpf/InitAll.h"
@@ -74,10 +75,17 @@ cl::opt<bool> allowUnregisteredDialects(
     cl::desc("Allow operations of dialects that are not registered"));
 cl::opt<std::string> emitKind(
     "emit", cl::cat(sbpfCategory), cl::init("mlir"),
-    cl::desc("What to write: mlir, c (libbpf-style eBPF C; docs/bpf-abi.md) "
-             "or obj (an eBPF object the kernel verifier accepted). Default: "
-             "obj when -o ends in .o, else mlir"),
-    cl::value_desc("mlir|c|obj"));
+    cl::desc("What to write: mlir, c (libbpf-style eBPF C; docs/bpf-abi.md), "
+             "llvm (the optimised LLVM IR of --backend=llvm) or obj (an eBPF "
+             "object the kernel verifier accepted). Default: obj when -o "
+             "ends in .o, else mlir"),
+    cl::value_desc("mlir|c|llvm|obj"));
+cl::opt<std::string> objectBackend(
+    "backend", cl::cat(sbpfCategory), cl::init("c"),
+    cl::desc("How --emit=obj makes the object: c (the C of --emit=c "
+             "compiled by clang-16, the default) or llvm (netfn lowered to "
+             "the LLVM dialect and compiled by LLVM's BPF target in process)"),
+    cl::value_desc("c|llvm"));
 cl::opt<bool> noKernelVerify(
     "no-kernel-verify", cl::cat(sbpfCategory), cl::init(false),
     cl::desc("With --emit=obj, write the object without loading it into the "
@@ -291,11 +299,20 @@ static int emitBPFMain(DialectRegistry &registry,
   std::string text;
   llvm::raw_string_ostream os(text);
   sbpf::bpf::ProgramABI abi;
-  if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
+  if (emitKind == "llvm" || (emitKind == "obj" && objectBackend == "llvm")) {
+    // The object path without clang (passes/lib/Conversion).
+    if (failed(sbpf::lowerNetfnToLLVM(*module, backend, &abi)) ||
+        failed(sbpf::translateToBPFObject(*module, text,
+                                          emitKind == "llvm" ? &os : nullptr)))
+      return 1;
+    if (emitKind == "obj" &&
+        !noKernelVerify && !kernelVerify(text, outputFilename))
+      return 1;
+  } else if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
     return 1;
   os.flush();
   std::string bytes = std::move(text);
-  if (emitKind == "obj") {
+  if (emitKind == "obj" && objectBackend == "c") {
     auto programs = module->getOps<sbpf::netfn::ProgramOp>();
     llvm::StringRef name =
         programs.empty() ? "program" : (*programs.begin()).getSymName();
@@ -349,9 +366,15 @@ int main(int argc, char **argv) {
   sbpf::bpf::BackendOptions backend;
   if (!emitKind.getNumOccurrences() && llvm::StringRef(outputFilename).ends_with(".o"))
     emitKind = "obj"; // cli.md: the default follows -o.
-  if (emitKind != "mlir" && emitKind != "c" && emitKind != "obj") {
+  if (emitKind != "mlir" && emitKind != "c" && emitKind != "llvm" &&
+      emitKind != "obj") {
     llvm::errs() << "sbpf-opt: error: unknown --emit='" << emitKind
-                 << "' (expected mlir, c or obj)\n";
+                 << "' (expected mlir, c, llvm or obj)\n";
+    return 1;
+  }
+  if (objectBackend != "c" && objectBackend != "llvm") {
+    llvm::errs() << "sbpf-opt: error: unknown --backend='" << objectBackend
+                 << "' (expected c or llvm)\n";
     return 1;
   }
   if (emitKind == "obj" && outputFilename == "-") {

@@ -1,7 +1,9 @@
 //===- BackendTest.cpp - compiled elements behave as netfn says -----------===//
 //
 // Each test compiles an example element with `sbpf-opt --emit=c` (and its
-// ABI record with --abi-out), compiles the C with clang's BPF target, loads
+// ABI record with --abi-out), compiles the C with clang's BPF target (or, in
+// bpf-llvm-unittests, makes the object with `--emit=obj --backend=llvm`),
+// loads
 // the object into the kernel, applies init's loader work from the ABI record
 // embedded in the object (runtime::applyInitialState, as sbpf does) and runs
 // it on crafted packets. State is read through the ABI record's layout
@@ -268,9 +270,16 @@ protected:
       ADD_FAILURE() << "failed: " << cmd;
       return std::nullopt;
     }
-    cmd = shellQuote(SBPF_CLANG_PATH) +
-          " -O2 -g -target bpf -mcpu=v3 -I" SBPF_MULTIARCH_INCLUDE " -c " +
-          shellQuote(base + ".c") + " -o " + shellQuote(base + ".o");
+    // The object: clang on the C, or (bpf-llvm-unittests) the in-process
+    // LLVM backend on the same netfn; the same tests hold for both.
+    if (llvm::StringRef(SBPF_OBJECT_BACKEND) == "llvm")
+      cmd = shellQuote(SBPF_OPT_PATH) + " " + shellQuote(path) +
+            " --emit=obj --backend=llvm --no-kernel-verify " + extra +
+            " -o " + shellQuote(base + ".o");
+    else
+      cmd = shellQuote(SBPF_CLANG_PATH) +
+            " -O2 -g -target bpf -mcpu=v3 -I" SBPF_MULTIARCH_INCLUDE " -c " +
+            shellQuote(base + ".c") + " -o " + shellQuote(base + ".o");
     if (std::system(cmd.c_str()) != 0) {
       ADD_FAILURE() << "failed: " << cmd;
       return std::nullopt;
