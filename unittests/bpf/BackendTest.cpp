@@ -654,6 +654,51 @@ TEST_F(BackendTest, ScrambleXorsTheBody) {
   EXPECT_EQ(toHex(r3.packetOut), toHex(back));
 }
 
+TEST_F(BackendTest, StringSemantics) {
+  auto e = compileFile(SBPF_UNITTEST_INPUTS "/strings.mlir", "strings", "");
+  ASSERT_TRUE(e);
+  // A str_len scalar: u32 length, then the bytes (unused ones zero).
+  auto stored = [&](llvm::StringRef name, size_t cap) {
+    for (const llvm::json::Value &v :
+         *e->abiObject().getObject("state")->getArray("scalars")) {
+      const auto *sc = v.getAsObject();
+      if (*sc->getString("name") != name)
+        continue;
+      std::vector<uint8_t> bytes = e->data();
+      size_t off = *sc->getInteger("offset");
+      return std::vector<uint8_t>(bytes.begin() + off,
+                                  bytes.begin() + off + 4 + cap);
+    }
+    ADD_FAILURE() << "no scalar " << name.str();
+    return std::vector<uint8_t>();
+  };
+  auto expected = [](size_t len, size_t cap, char fill) {
+    std::vector<uint8_t> out(4 + cap, 0);
+    std::memcpy(out.data(), &len, 4);
+    for (size_t i = 0; i < len; ++i)
+      out[4 + i] = uint8_t(fill + i);
+    return out;
+  };
+  // The NUL at every position (20 / 13: none), garbage after it.
+  for (size_t n = 0; n <= 20; ++n) {
+    size_t m = n % 14;
+    std::vector<uint8_t> p(33, 'z');
+    for (size_t i = 0; i < 20; ++i)
+      p[i] = i < n ? uint8_t('a' + i) : (i == n ? 0 : uint8_t('Z' - i));
+    for (size_t i = 0; i < 13; ++i)
+      p[20 + i] = i < m ? uint8_t('a' + i) : (i == m ? 0 : uint8_t(0xff - i));
+    SCOPED_TRACE(testing::Message() << "s length " << n << ", t length " << m);
+    ASSERT_EQ(run(*e, request(p)).retval, uint32_t(XDP_PASS));
+    EXPECT_EQ(e->scalar("slen"), int64_t(n));
+    EXPECT_EQ(e->scalar("tlen"), int64_t(m));
+    EXPECT_EQ(toHex(stored("sname", 20)), toHex(expected(n, 20, 'a')));
+    EXPECT_EQ(toHex(stored("tname", 13)), toHex(expected(m, 13, 'a')));
+    EXPECT_EQ(toHex(stored("short", 5)),
+              toHex(expected(std::min<size_t>(n, 5), 5, 'a')));
+    EXPECT_EQ(e->scalar("same"), n == m ? 1 : 0);
+  }
+}
+
 TEST_F(BackendTest, IntegerSemantics) {
   auto e = compileFile(SBPF_UNITTEST_INPUTS "/arith.mlir", "arith", "");
   ASSERT_TRUE(e);

@@ -82,6 +82,14 @@ std::string cIdent(StringRef name) {
 
 uint64_t alignTo(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+/// The alignment (at most 8) of an offset from an 8-aligned address.
+unsigned alignAt(uint64_t offset) {
+  unsigned a = 8;
+  while (offset % a)
+    a /= 2;
+  return a;
+}
+
 bool isSignedType(Type t) {
   if (isa<nf::FixedType>(t))
     return true;
@@ -198,9 +206,12 @@ private:
   Value opaque(Value v);
 
   // --- scratch slots and strings -------------------------------------------
-  Value scratchSlot(uint64_t size, unsigned align = 8);
+  /// A slot at an offset that is `phase` modulo `align`.
+  Value scratchSlot(uint64_t size, unsigned align = 8, unsigned phase = 0);
+  /// A string slot: the length at 4 mod 8, so the bytes are 8-aligned and
+  /// the byte loops work on whole 64-bit words.
   Value newString(unsigned cap) {
-    return scratchSlot(alignTo(4 + cap, 4), 4);
+    return scratchSlot(alignTo(4 + cap, 4), 8, 4);
   }
   Value stringConst(StringRef s, unsigned cap);
   void strNorm(Value s, unsigned cap);
@@ -657,8 +668,9 @@ Value Lowering::opaque(Value v) {
       ->getResult(0);
 }
 
-Value Lowering::scratchSlot(uint64_t size, unsigned align) {
-  scratchSize = alignTo(scratchSize, align);
+Value Lowering::scratchSlot(uint64_t size, unsigned align, unsigned phase) {
+  while (scratchSize % align != phase)
+    ++scratchSize;
   Value p = gep(sc, int64_t(scratchSize));
   scratchSize += size;
   return p;
@@ -672,28 +684,82 @@ Value Lowering::stringConst(StringRef s, unsigned cap) {
     bytes[k] = uint8_t(n >> (8 * k));
   for (uint32_t i = 0; i < n && i < cap; ++i)
     bytes[4 + i] = uint8_t(s[i]);
-  storeConstBytes(slot, bytes, 4);
+  store(cst(i32, n), slot, 4);
+  storeConstBytes(gep(slot, 4), ArrayRef<uint8_t>(bytes).drop_front(4), 8);
   return slot;
 }
 
-/// len = index of the first NUL (or cap); bytes from len on zeroed.
+/// len = index of the first NUL (or cap); bytes from len on zeroed. Word
+/// by word (the bytes are 8-aligned): `(w - 0x01..01) & ~w & 0x80..80` flags
+/// the zero bytes of w exactly up to the first one (borrows only reach
+/// higher bytes), so its trailing zero count / 8 is the first NUL's index.
 void Lowering::strNorm(Value s, unsigned cap) {
-  Value len = cst(i32, cap);
-  Value capV = cst(i32, cap), zero8 = cst(i8, 0);
-  SmallVector<Value> bytes;
-  for (unsigned i = 0; i < cap; ++i) {
-    Value c = load(i8, gep(s, 4 + i), 1);
-    bytes.push_back(c);
+  using P = LLVM::ICmpPredicate;
+  struct Word {
+    uint64_t off;
+    unsigned bytes;
+    Value v;
+  };
+  SmallVector<Word> words;
+  for (uint64_t off = 0; off < cap;) {
+    unsigned n = 8;
+    while (n > cap - off)
+      n /= 2;
+    words.push_back({off, n, Value()});
+    off += n;
+  }
+  Value len = cst(i64, cap);
+  Value found = cst(i1, 0);
+  for (Word &w : words) {
+    Type t = b.getIntegerType(w.bytes * 8);
+    w.v = load(t, gep(s, 4 + w.off), w.bytes);
+    llvm::APInt ones = llvm::APInt::getSplat(w.bytes * 8, llvm::APInt(8, 1));
+    llvm::APInt highs =
+        llvm::APInt::getSplat(w.bytes * 8, llvm::APInt(8, 0x80));
+    Value flags = b.create<LLVM::AndOp>(
+        loc,
+        b.create<LLVM::AndOp>(
+            loc, b.create<LLVM::SubOp>(loc, w.v, cstAP(ones)),
+            b.create<LLVM::XOrOp>(loc, w.v,
+                                  cstAP(llvm::APInt::getAllOnes(w.bytes * 8)))),
+        cstAP(highs));
+    Value has = icmp(P::ne, flags, cstAP(llvm::APInt(w.bytes * 8, 0)));
+    // The first flag's byte index j, without cttz (the BPF target cannot
+    // select it): low = 2^(8j+7); (low >> 7) - 1 has 0xff in the bytes below
+    // j, and a multiply by 0x01..01 sums their low bits into the top byte.
+    Value f64v = resize(flags, 64, false);
+    Value low = b.create<LLVM::AndOp>(
+        loc, f64v, b.create<LLVM::SubOp>(loc, cst(i64, 0), f64v));
+    Value below = b.create<LLVM::SubOp>(
+        loc, b.create<LLVM::LShrOp>(loc, low, cst(i64, 7)), cst(i64, 1));
+    Value lsb = cst(i64, 0x0101010101010101LL);
+    Value j = b.create<LLVM::LShrOp>(
+        loc,
+        b.create<LLVM::MulOp>(loc, b.create<LLVM::AndOp>(loc, below, lsb), lsb),
+        cst(i64, 56));
+    Value idx = b.create<LLVM::AddOp>(loc, j, cst(i64, w.off));
     Value first = b.create<LLVM::AndOp>(
-        loc, icmp(LLVM::ICmpPredicate::eq, len, capV),
-        icmp(LLVM::ICmpPredicate::eq, c, zero8));
-    len = select(first, cst(i32, i), len);
+        loc, has, b.create<LLVM::XOrOp>(loc, found, cst(i1, 1)));
+    len = select(first, idx, len);
+    found = b.create<LLVM::OrOp>(loc, found, has);
   }
-  for (unsigned i = 0; i < cap; ++i) {
-    Value past = icmp(LLVM::ICmpPredicate::uge, cst(i32, i), len);
-    store(select(past, zero8, bytes[i]), gep(s, 4 + i), 1);
+  for (Word &w : words) {
+    // Bytes of this word that stay: clamp(len - off, 0, bytes).
+    unsigned bits = w.bytes * 8;
+    Value rel = b.create<LLVM::SubOp>(loc, len, cst(i64, w.off));
+    Value none = icmp(P::ule, len, cst(i64, w.off));
+    Value all = icmp(P::uge, rel, cst(i64, w.bytes));
+    Value some = select(b.create<LLVM::OrOp>(loc, none, all), cst(i64, 0),
+                        b.create<LLVM::ShlOp>(loc, rel, cst(i64, 3)));
+    // (1 << 8*rel) - 1 for a partial word (shift below the width).
+    Value partial = b.create<LLVM::SubOp>(
+        loc, b.create<LLVM::ShlOp>(loc, cst(i64, 1), some), cst(i64, 1));
+    // `none` first: below `off`, len - off wraps and `all` is meaningless.
+    Value mask = select(none, cst(i64, 0), select(all, cst(i64, -1), partial));
+    store(b.create<LLVM::AndOp>(loc, w.v, resize(mask, bits, false)),
+          gep(s, 4 + w.off), w.bytes);
   }
-  store(len, s, 4);
+  store(resize(len, 32, false), s, 4);
   compilerBarrier();
 }
 
@@ -703,11 +769,13 @@ Value Lowering::strEq(Value x, Value y, unsigned cap) {
   Value diff;
   uint64_t off = 0;
   while (off < cap) {
-    unsigned chunk = cap - off >= 4 ? 4 : 1;
+    unsigned chunk = 8;
+    while (chunk > cap - off)
+      chunk /= 2;
     Type t = b.getIntegerType(chunk * 8);
     Value d = b.create<LLVM::XOrOp>(loc, load(t, gep(x, 4 + off), chunk),
                                     load(t, gep(y, 4 + off), chunk));
-    d = resize(d, 32, false);
+    d = resize(d, 64, false);
     diff = diff ? b.create<LLVM::OrOp>(loc, diff, d).getResult() : d;
     off += chunk;
   }
@@ -717,7 +785,7 @@ Value Lowering::strEq(Value x, Value y, unsigned cap) {
     return sameLen;
   return b.create<LLVM::AndOp>(loc, sameLen,
                                icmp(LLVM::ICmpPredicate::eq, diff,
-                                    cst(i32, 0)));
+                                    cst(i64, 0)));
 }
 
 // ---------------------------------------------------------------------------
@@ -906,9 +974,9 @@ FailureOr<Value> Lowering::castValue(nf::CastOp op) {
       return in;
     unsigned m = std::min(f, t);
     Value out = newString(t);
-    copyBytes(gep(out, 4), gep(in, 4), m, 4);
+    copyBytes(gep(out, 4), gep(in, 4), m, 8);
     if (t > m)
-      zeroBytes(gep(out, 4 + m), t - m, 4);
+      zeroBytes(gep(out, 4 + m), t - m, alignAt(m));
     Value len = load(i32, in, 4);
     Value mv = cst(i32, m);
     store(select(icmp(LLVM::ICmpPredicate::ult, len, mv), len, mv), out, 4);
@@ -982,8 +1050,8 @@ Value Lowering::stateAddr(StringRef sym) {
 /// The stored (map key/value) form of `v` in a new scratch slot.
 Value Lowering::encodeStored(Value v, Type t) {
   if (auto st = dyn_cast<nf::StringType>(t)) {
-    Value slot = scratchSlot(st.getCapacity(), 4);
-    copyBytes(slot, gep(v, 4), st.getCapacity(), 4);
+    Value slot = scratchSlot(st.getCapacity(), 8);
+    copyBytes(slot, gep(v, 4), st.getCapacity(), 8);
     return slot;
   }
   unsigned w = bitWidthOf(t);
@@ -996,7 +1064,7 @@ Value Lowering::encodeStored(Value v, Type t) {
 Value Lowering::decodeStored(Value src, Type t, unsigned align) {
   if (auto st = dyn_cast<nf::StringType>(t)) {
     Value s = newString(st.getCapacity());
-    copyBytes(gep(s, 4), src, st.getCapacity(), std::min(align, 4u));
+    copyBytes(gep(s, 4), src, st.getCapacity(), std::min(align, 8u));
     strNorm(s, st.getCapacity());
     return s;
   }
@@ -1065,7 +1133,7 @@ FailureOr<Value> Lowering::fieldGet(nf::FieldGetOp op) {
       Value s = newString(cap);
       uint64_t n = std::min<uint64_t>(cap, f.size);
       if (n < cap)
-        zeroBytes(gep(s, 4 + n), cap - n, 1);
+        zeroBytes(gep(s, 4 + n), cap - n, alignAt(n));
       copyBytes(gep(s, 4), at, n, 1);
       strNorm(s, cap);
       return s;
@@ -1248,7 +1316,7 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
     while (p < k)
       p *= 2;
     Value s = values.lookup(x.getInput()), key = values.lookup(x.getKey());
-    Value kb = scratchSlot(p, 4);
+    Value kb = scratchSlot(p, 8);
     Value klen = load(i32, key, 4);
     Value zero = cst(i32, 0);
     Value keyEmpty = icmp(LLVM::ICmpPredicate::eq, klen, zero);
@@ -1256,7 +1324,7 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
     klen = select(keyEmpty, cst(i32, 1),
                   select(icmp(LLVM::ICmpPredicate::ugt, klen, cst(i32, k)),
                          cst(i32, k), klen));
-    copyBytes(kb, gep(key, 4), k, 4);
+    copyBytes(kb, gep(key, 4), k, 8);
     Value slen = load(i32, s, 4);
     Value d = newString(n);
     for (unsigned i = 0; i < n; ++i) {
@@ -1376,7 +1444,7 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
       Value at = gep(rec, f.offset);
       Value x = values.lookup(v);
       if (isa<nf::StringType>(v.getType()))
-        copyBytes(at, gep(x, 4), f.size, 1);
+        copyBytes(at, gep(x, 4), f.size, alignAt(f.offset));
       else
         store(bitWidthOf(v.getType()) == 1 ? resize(x, 8, false) : x, at, 1);
     }
