@@ -23,6 +23,8 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/IR/DIBuilder.h"
+#include "llvm/IR/DiagnosticInfo.h"
+#include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -254,6 +256,20 @@ LogicalResult sbpf::translateToBPFObject(ModuleOp module, std::string &object,
   llvm::StringRef name =
       prog ? prog.getAs<StringAttr>("name").getValue() : "program";
   llvm::LLVMContext llvmContext;
+  // LLVM reports code generation errors (e.g. the BPF target's "stack limit
+  // of 512 bytes is exceeded") as diagnostics and carries on: collect them
+  // and fail, since our own output not compiling is a compiler bug.
+  std::string llvmErrors;
+  llvmContext.setDiagnosticHandlerCallBack(
+      [](const llvm::DiagnosticInfo &info, void *context) {
+        if (info.getSeverity() != llvm::DS_Error)
+          return;
+        llvm::raw_string_ostream os(*static_cast<std::string *>(context));
+        llvm::DiagnosticPrinterRawOStream printer(os);
+        info.print(printer);
+        os << "\n";
+      },
+      &llvmErrors);
   std::unique_ptr<llvm::Module> m =
       translateModuleToLLVMIR(module, llvmContext, name);
   if (!m)
@@ -302,6 +318,11 @@ LogicalResult sbpf::translateToBPFObject(ModuleOp module, std::string &object,
   if (tm->addPassesToEmitFile(codegen, os, nullptr, llvm::CGFT_ObjectFile))
     return module.emitError("BPF object: the BPF target cannot emit objects");
   codegen.run(*m);
+  if (!llvmErrors.empty())
+    return module.emitError() << "BPF object: LLVM's BPF target failed on "
+                                 "the lowered program (a compiler bug; "
+                                 "--emit=llvm shows the IR): "
+                              << llvmErrors;
   object.assign(buffer.begin(), buffer.end());
   return success();
 }
