@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <cmath>
 #include <cstdlib>
@@ -385,6 +386,18 @@ TEST_F(BackendTest, NonArpcTrafficPassesUntouched) {
   // None of these touched the state.
   EXPECT_EQ(e->scalar("req_count"), 0);
   EXPECT_EQ(e->scalar("byte_total"), 0);
+}
+
+TEST_F(BackendTest, ObjectBTFLoadsIntoTheKernel) {
+  // libbpf loads an object whose BTF the kernel refuses anyway ("BTF is
+  // optional, ignoring"), so sbpf verify alone would not notice bad BTF.
+  for (const char *name : {"counters", "user_acl", "latency_log"}) {
+    auto e = compile(name, "--netfn-float-to-fixed");
+    ASSERT_TRUE(e);
+    struct btf *btf = bpf_object__btf(e->object->libbpfObject());
+    ASSERT_TRUE(btf) << name;
+    EXPECT_GE(btf__fd(btf), 0) << name << ": the kernel refused the BTF";
+  }
 }
 
 TEST_F(BackendTest, CountersAddBodySizes) {

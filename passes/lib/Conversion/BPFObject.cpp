@@ -123,6 +123,10 @@ public:
                                  llvm::DINode::FlagPrototyped,
                                  llvm::DISubprogram::SPFlagDefinition |
                                      llvm::DISubprogram::SPFlagOptimized);
+    // The kernel refuses a BTF FUNC whose parameters have no names (BTF
+    // takes them from the subprogram's retained argument variables).
+    di.createParameterVariable(sp, "ctx", 1, file, 1, voidPtr,
+                               /*AlwaysPreserve=*/true);
     f->setSubprogram(sp);
   }
 
