@@ -158,13 +158,10 @@ private:
 /// from the `sbpf.*` attributes lowerNetfnToLLVM leaves on the module.
 LogicalResult addDebugInfo(ModuleOp op, llvm::Module &m,
                            llvm::StringRef programName) {
+  // Present: translateToBPFObject checked.
   auto maps = op->getAttrOfType<ArrayAttr>("sbpf.bpf_maps");
   auto data = op->getAttrOfType<ArrayAttr>("sbpf.bpf_data");
   auto prog = op->getAttrOfType<DictionaryAttr>("sbpf.bpf_program");
-  if (!maps || !data || !prog)
-    return op.emitError("BPF object: the module was not made by "
-                        "convert-netfn-to-llvm (sbpf.bpf_* attributes "
-                        "missing)");
   DebugInfo di(m, (programName + ".bpf").str());
   for (Attribute a : maps) {
     auto d = cast<DictionaryAttr>(a);
@@ -257,8 +254,12 @@ LogicalResult sbpf::translateToBPFObject(ModuleOp module, std::string &object,
                                          llvm::raw_ostream *irOut) {
   registerLLVMDialectTranslation(*module.getContext());
   auto prog = module->getAttrOfType<DictionaryAttr>("sbpf.bpf_program");
-  llvm::StringRef name =
-      prog ? prog.getAs<StringAttr>("name").getValue() : "program";
+  if (!prog || !module->hasAttr("sbpf.bpf_maps") ||
+      !module->hasAttr("sbpf.bpf_data"))
+    return module.emitError("BPF object: the module was not made by "
+                            "convert-netfn-to-llvm (sbpf.bpf_* attributes "
+                            "missing)");
+  llvm::StringRef name = prog.getAs<StringAttr>("name").getValue();
   llvm::LLVMContext llvmContext;
   // LLVM reports code generation errors (e.g. the BPF target's "stack limit
   // of 512 bytes is exceeded") as diagnostics and carries on: collect them
