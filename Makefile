@@ -71,8 +71,9 @@ clean:
 
 # Regenerates the dialect and pass references from the TableGen descriptions.
 docs: configure
-	ninja -C $(BUILD) SBPFNetfnDocGen SBPFPassesIncGen
+	ninja -C $(BUILD) SBPFNetfnDocGen SBPFPassesIncGen SBPFConversionIncGen
 	mkdir -p docs/dialects/netfn docs/passes
 	for f in NetfnDialect NetfnOps NetfnTypes; do \
 	  cp $(BUILD)/dialects/netfn/include/sbpf/Netfn/$$f.md docs/dialects/netfn/$$f.md; done
 	cp $(BUILD)/passes/lib/Transforms/NetfnPasses.md docs/passes/NetfnPasses.md
+	cp $(BUILD)/passes/lib/Conversion/ConversionPasses.md docs/passes/ConversionPasses.md

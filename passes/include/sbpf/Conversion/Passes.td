@@ -19,13 +19,15 @@ def ConvertNetfnToLLVM : Pass<"convert-netfn-to-llvm", "mlir::ModuleOp"> {
     dispatches requests to the `rpc.request` handler and responses to the
     `rpc.response` handler, and lays out state, maps, ring buffers and
     reject counters exactly as the C backend's ABI record says
-    (docs/bpf-abi.md, "The object path"), so the two backends are
-    interchangeable for the loader and the checker. Handlers are inlined
-    into the program; structured control flow becomes blocks.
+    (docs/bpf-abi.md, "The object path without clang"), so the two
+    backends are interchangeable for the loader and the checker. Handlers
+    are inlined into the program; structured control flow becomes blocks.
 
-    Run `--netfn-float-to-fixed` first: f64 values are not lowered. What the
-    lowering cannot do yet is a located error "not supported yet by the LLVM
-    backend: ...".
+    f64 is lowered only where the C backend compiles it (the exact
+    `randomf(0, 1) < p` on f64 state or constants); run
+    `--netfn-float-to-fixed` first for other real arithmetic. What the C
+    backend rejects is rejected with its message; what the lowering cannot
+    do is a located error "not supported yet by the LLVM backend: ...".
 
     The result carries what the object writer needs for BTF (map shapes, the
     global data members, the program's ELF section) in `sbpf.*` module
