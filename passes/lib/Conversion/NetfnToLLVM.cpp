@@ -8,12 +8,16 @@
 // own is only the code: one llvm.func per program with the packet parsing of
 // docs/bpf-abi.md, the handlers inlined, netfn's structured ops as blocks
 // (yields become branches to a merge block whose arguments are the results).
+// Straight to LLVM dialect blocks rather than through scf: a verdict
+// (forward/reject) may end a nested region early, which scf.if cannot
+// express, and cf would be lowered to the same blocks anyway.
 //
 // Representation of values:
 //  - i1, uiN/siN, instant (i64), fixed<W, F> (iW raw): SSA integers;
 //  - string<N>: a pointer to a slot in the per-CPU scratch map value
-//    ({i32 len; N bytes}, bytes from len on zero), as in the C (the BPF stack
-//    has 512 bytes); every string value gets its own slot, written once;
+//    ({i32 len; N bytes}, bytes from len on zero, the bytes 8-aligned), as
+//    in the C (the BPF stack has 512 bytes); every string value gets its own
+//    slot, written once;
 //  - option<T> (only from netfn.map.get): a found flag and a scratch copy of
 //    the value taken at lookup time.
 // Helpers are called as clang calls them: through `inttoptr` of the helper
