@@ -243,7 +243,7 @@ private:
   LogicalResult lowerOp(Operation *op, Block *merge);
   LogicalResult
   lowerBranches(Operation *op, ArrayRef<Value> conds,
-                ArrayRef<Region *> regions, Region *fallback, Block *merge,
+                ArrayRef<Region *> regions, Region *fallback,
                 llvm::function_ref<void(size_t)> armPrologue = nullptr);
   const EventField *findField(Operation *op, StringRef name);
   LogicalResult wireInt(Operation *op, const EventField &f, unsigned &bits,
@@ -266,7 +266,6 @@ private:
   Type i1, i8, i16, i32, i64, ptr;
 
   llvm::StringMap<nf::StateOp> states;
-  llvm::StringMap<LLVM::GlobalOp> globals; ///< by C variable name
   LLVM::GlobalOp stateGlobal;
   llvm::DenseMap<Value, Value> values;
   /// map.get results: the found flag (i1) and the value's scratch copy.
@@ -488,7 +487,6 @@ LLVM::GlobalOp Lowering::makeMapGlobal(StringRef name, StringRef type,
   for (unsigned i = 0; i < members; ++i)
     s = b.create<LLVM::InsertValueOp>(loc, s, null, ArrayRef<int64_t>{i});
   b.create<LLVM::ReturnOp>(loc, s);
-  globals[name] = g;
   NamedAttrList d;
   d.append("name", b.getStringAttr(name));
   d.append("type", b.getStringAttr(type));
@@ -1214,11 +1212,13 @@ LogicalResult Lowering::lowerBlock(Block &block, Block *merge) {
 /// arguments.
 LogicalResult Lowering::lowerBranches(Operation *op, ArrayRef<Value> conds,
                                       ArrayRef<Region *> regions,
-                                      Region *fallback, Block *outer,
+                                      Region *fallback,
                                       llvm::function_ref<void(size_t)>
                                           armPrologue) {
   Region *parent = b.getInsertionBlock()->getParent();
-  Block *merge = new Block();
+  // Owned here until placed (after the arms, so blocks read in order).
+  auto owned = std::make_unique<Block>();
+  Block *merge = owned.get();
   for (Value r : op->getResults()) {
     Type t = isa<nf::StringType>(r.getType())
                  ? ptr
@@ -1242,7 +1242,7 @@ LogicalResult Lowering::lowerBranches(Operation *op, ArrayRef<Value> conds,
     return failure();
   // Always placed, even when every arm ends in a verdict: the ops after
   // `op` (at least its block's terminator) go there, unreachable.
-  parent->push_back(merge);
+  parent->push_back(owned.release());
   b.setInsertionPointToStart(merge);
   for (auto [r, a] : llvm::zip(op->getResults(), merge->getArguments()))
     values[r] = a;
@@ -1525,7 +1525,7 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
   if (auto ifOp = dyn_cast<nf::IfOp>(op)) {
     Region *then = &ifOp.getThenRegion();
     return lowerBranches(op, {values.lookup(ifOp.getCondition())}, {then},
-                         &ifOp.getElseRegion(), merge);
+                         &ifOp.getElseRegion());
   }
   if (auto match = dyn_cast<nf::MatchOp>(op)) {
     Value s = values.lookup(match.getScrutinee());
@@ -1542,7 +1542,7 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
         conds.push_back(icmp(LLVM::ICmpPredicate::eq, s, *v));
       regions.push_back(&r);
     }
-    return lowerBranches(op, conds, regions, &match.getDefaultRegion(), merge);
+    return lowerBranches(op, conds, regions, &match.getDefaultRegion());
   }
   if (auto mo = dyn_cast<nf::MatchOptionOp>(op)) {
     auto it = optionals.find(mo.getOptional());
@@ -1559,7 +1559,7 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
             decodeStored(copy, optType.getValueType(), 8);
     };
     return lowerBranches(op, {it->second.first}, {&mo.getSomeRegion()},
-                         &mo.getNoneRegion(), merge, decode);
+                         &mo.getNoneRegion(), decode);
   }
   return op->emitError() << "not supported yet by the LLVM backend: '"
                          << op->getName() << "'";
