@@ -64,14 +64,16 @@ demo: build
 bench: build
 	@$(BUILD)/bin/sbpf-frontend-bench examples/appnet examples/appnet/rpc.proto
 	@python3 benchmarks/bpf-bench.py $(BUILD) examples/appnet
+	@python3 benchmarks/backend-compare.py $(BUILD) examples/appnet
 
 clean:
 	rm -rf $(BUILD)
 
 # Regenerates the dialect and pass references from the TableGen descriptions.
 docs: configure
-	ninja -C $(BUILD) SBPFNetfnDocGen SBPFPassesIncGen
+	ninja -C $(BUILD) SBPFNetfnDocGen SBPFPassesIncGen SBPFConversionIncGen
 	mkdir -p docs/dialects/netfn docs/passes
 	for f in NetfnDialect NetfnOps NetfnTypes; do \
 	  cp $(BUILD)/dialects/netfn/include/sbpf/Netfn/$$f.md docs/dialects/netfn/$$f.md; done
 	cp $(BUILD)/passes/lib/Transforms/NetfnPasses.md docs/passes/NetfnPasses.md
+	cp $(BUILD)/passes/lib/Conversion/ConversionPasses.md docs/passes/ConversionPasses.md

@@ -2,7 +2,7 @@
 """BPF figures per example element (run by `make bench`).
 
 For each element: AppNet lines of code, generated eBPF C lines, compile time
-(sbpf-opt to C, then clang-16 to an object; kernel load excluded), bytecode
+(sbpf-opt to an object by its default path, kernel load excluded), bytecode
 and JIT instructions and ns per run from `sbpf stats --json`, with the
 SimpleBPF paper's Table 1 figures (rule-based generator / after its LLM
 optimiser: LoC, eBPF instructions, JIT instructions) beside its three
@@ -68,7 +68,7 @@ def main():
                 continue
             rows.append((name, loc(src), loc(c), ms, json.loads(st.stdout.splitlines()[0]), None))
 
-    print("\nBPF backend: sbpf-opt --appnet-to-bpf (eBPF C, clang-16) -> kernel")
+    print("\nBPF backend: sbpf-opt --appnet-to-bpf (default object path) -> kernel")
     print("(ns/run: BPF_PROG_TEST_RUN on an aRPC request with a 256-byte payload)\n")
     print("| element | AppNet LoC | C LoC | compile ms | eBPF insns | xlated | JIT insns | ns/run "
           "| paper rule-based LoC/eBPF/JIT | paper optimised LoC/eBPF/JIT |")

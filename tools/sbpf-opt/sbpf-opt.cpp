@@ -9,7 +9,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/BPF/EmitC.h"
+#include "sbpf/Conversion/NetfnToLLVM.h"
 #include "sbpf/Runtime/CompileC.h"
+#include "sbpf/Runtime/Loader.h"
 #include "sbpf/Frontend/Domain.h"
 #include "sbpf/LLMPasses/LLMPasses.h"
 #include "sbpf/InitAll.h"
@@ -73,10 +75,21 @@ cl::opt<bool> allowUnregisteredDialects(
     cl::desc("Allow operations of dialects that are not registered"));
 cl::opt<std::string> emitKind(
     "emit", cl::cat(sbpfCategory), cl::init("mlir"),
-    cl::desc("What to write: mlir, c (libbpf-style eBPF C; docs/bpf-abi.md) "
-             "or obj (an eBPF object the kernel verifier accepted). Default: "
-             "obj when -o ends in .o, else mlir"),
-    cl::value_desc("mlir|c|obj"));
+    cl::desc("What to write: mlir, c (libbpf-style eBPF C; docs/bpf-abi.md), "
+             "llvm (the optimised LLVM IR of --backend=llvm) or obj (an eBPF "
+             "object the kernel verifier accepted). Default: obj when -o "
+             "ends in .o, else mlir"),
+    cl::value_desc("mlir|c|llvm|obj"));
+// llvm is the default since it compiles every example element, the kernel
+// verifier accepts each, and unittests/bpf's behaviour tests pass on its
+// objects (bpf-llvm-unittests); it needs no clang and is faster.
+cl::opt<std::string> objectBackend(
+    "backend", cl::cat(sbpfCategory), cl::init("llvm"),
+    cl::desc("How --emit=obj makes the object: llvm (netfn lowered to the "
+             "LLVM dialect and compiled by LLVM's BPF target in process, the "
+             "default) or c (the C of --emit=c compiled by clang-16; always c "
+             "with --llm, whose passes work on C)"),
+    cl::value_desc("llvm|c"));
 cl::opt<bool> noKernelVerify(
     "no-kernel-verify", cl::cat(sbpfCategory), cl::init(false),
     cl::desc("With --emit=obj, write the object without loading it into the "
@@ -207,8 +220,8 @@ static bool writeOutput(llvm::StringRef path, llvm::StringRef bytes) {
   return true;
 }
 
-/// clang-16 compiles the generated C to an eBPF object (in memory). Until the
-/// in-process LLVM lowering lands, this is how --emit=obj makes objects.
+/// clang-16 compiles the generated C to an eBPF object (in memory): how
+/// --emit=obj --backend=c makes objects.
 static std::optional<std::string> compileC(llvm::StringRef cSource,
                                            llvm::StringRef programName) {
   sbpf::runtime::CompiledC compiled =
@@ -362,15 +375,29 @@ static int emitBPFMain(DialectRegistry &registry,
   std::string text;
   llvm::raw_string_ostream os(text);
   sbpf::bpf::ProgramABI abi;
-  if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
+  // The LLM passes read and write C, so with --llm (or --report) the object
+  // is the C's (clang-16), whichever --backend says.
+  bool useLLM = llmMode != "off" || !reportFile.empty();
+  bool llvmPath = emitKind == "llvm" ||
+                  (emitKind == "obj" && objectBackend == "llvm" && !useLLM);
+  if (llvmPath) {
+    // The object path without clang (passes/lib/Conversion).
+    if (failed(sbpf::lowerNetfnToLLVM(*module, backend, &abi)) ||
+        failed(sbpf::translateToBPFObject(*module, text,
+                                          emitKind == "llvm" ? &os : nullptr)))
+      return 1;
+    if (emitKind == "obj" &&
+        !noKernelVerify && !kernelVerify(text, outputFilename))
+      return 1;
+  } else if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
     return 1;
   os.flush();
   std::string bytes = std::move(text);
-  if ((llmMode != "off" || !reportFile.empty()) &&
+  if (useLLM && !llvmPath &&
       !runLLMPasses(*module, registry, passPipeline, backend, abi, llmSource,
                     bytes))
     return 1;
-  if (emitKind == "obj") {
+  if (emitKind == "obj" && !llvmPath) {
     auto programs = module->getOps<sbpf::netfn::ProgramOp>();
     llvm::StringRef name =
         programs.empty() ? "program" : (*programs.begin()).getSymName();
@@ -428,9 +455,15 @@ int main(int argc, char **argv) {
   sbpf::bpf::BackendOptions backend;
   if (!emitKind.getNumOccurrences() && llvm::StringRef(outputFilename).ends_with(".o"))
     emitKind = "obj"; // cli.md: the default follows -o.
-  if (emitKind != "mlir" && emitKind != "c" && emitKind != "obj") {
+  if (emitKind != "mlir" && emitKind != "c" && emitKind != "llvm" &&
+      emitKind != "obj") {
     llvm::errs() << "sbpf-opt: error: unknown --emit='" << emitKind
-                 << "' (expected mlir, c or obj)\n";
+                 << "' (expected mlir, c, llvm or obj)\n";
+    return 1;
+  }
+  if (objectBackend != "c" && objectBackend != "llvm") {
+    llvm::errs() << "sbpf-opt: error: unknown --backend='" << objectBackend
+                 << "' (expected c or llvm)\n";
     return 1;
   }
   if (emitKind == "obj" && outputFilename == "-") {
@@ -473,7 +506,8 @@ int main(int argc, char **argv) {
                  << llmCacheMode << "' (expected off, record or replay)\n";
     return 1;
   }
-  if ((llmMode != "off" || !reportFile.empty()) && emitKind == "mlir") {
+  if ((llmMode != "off" || !reportFile.empty()) &&
+      (emitKind == "mlir" || emitKind == "llvm")) {
     llvm::errs() << "sbpf-opt: error: --llm and --report need --emit=c or "
                     "--emit=obj\n";
     return 1;

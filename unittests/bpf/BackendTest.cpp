@@ -1,7 +1,9 @@
 //===- BackendTest.cpp - compiled elements behave as netfn says -----------===//
 //
 // Each test compiles an example element with `sbpf-opt --emit=c` (and its
-// ABI record with --abi-out), compiles the C with clang's BPF target, loads
+// ABI record with --abi-out), compiles the C with clang's BPF target (or, in
+// bpf-llvm-unittests, makes the object with `--emit=obj --backend=llvm`),
+// loads
 // the object into the kernel, applies init's loader work from the ABI record
 // embedded in the object (runtime::applyInitialState, as sbpf does) and runs
 // it on crafted packets. State is read through the ABI record's layout
@@ -23,6 +25,7 @@
 #include "gtest/gtest.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <cmath>
 #include <cstdlib>
@@ -268,9 +271,16 @@ protected:
       ADD_FAILURE() << "failed: " << cmd;
       return std::nullopt;
     }
-    cmd = shellQuote(SBPF_CLANG_PATH) +
-          " -O2 -g -target bpf -mcpu=v3 -I" SBPF_MULTIARCH_INCLUDE " -c " +
-          shellQuote(base + ".c") + " -o " + shellQuote(base + ".o");
+    // The object: clang on the C, or (bpf-llvm-unittests) the in-process
+    // LLVM backend on the same netfn; the same tests hold for both.
+    if (llvm::StringRef(SBPF_OBJECT_BACKEND) == "llvm")
+      cmd = shellQuote(SBPF_OPT_PATH) + " " + shellQuote(path) +
+            " --emit=obj --backend=llvm --no-kernel-verify " + extra +
+            " -o " + shellQuote(base + ".o");
+    else
+      cmd = shellQuote(SBPF_CLANG_PATH) +
+            " -O2 -g -target bpf -mcpu=v3 -I" SBPF_MULTIARCH_INCLUDE " -c " +
+            shellQuote(base + ".c") + " -o " + shellQuote(base + ".o");
     if (std::system(cmd.c_str()) != 0) {
       ADD_FAILURE() << "failed: " << cmd;
       return std::nullopt;
@@ -376,6 +386,18 @@ TEST_F(BackendTest, NonArpcTrafficPassesUntouched) {
   // None of these touched the state.
   EXPECT_EQ(e->scalar("req_count"), 0);
   EXPECT_EQ(e->scalar("byte_total"), 0);
+}
+
+TEST_F(BackendTest, ObjectBTFLoadsIntoTheKernel) {
+  // libbpf loads an object whose BTF the kernel refuses anyway ("BTF is
+  // optional, ignoring"), so sbpf verify alone would not notice bad BTF.
+  for (const char *name : {"counters", "user_acl", "latency_log"}) {
+    auto e = compile(name, "--netfn-float-to-fixed");
+    ASSERT_TRUE(e);
+    struct btf *btf = bpf_object__btf(e->object->libbpfObject());
+    ASSERT_TRUE(btf) << name;
+    EXPECT_GE(btf__fd(btf), 0) << name << ": the kernel refused the BTF";
+  }
 }
 
 TEST_F(BackendTest, CountersAddBodySizes) {
@@ -643,6 +665,51 @@ TEST_F(BackendTest, ScrambleXorsTheBody) {
             resp2.begin() + payload);
   TestRunResult r3 = run(*e, resp2);
   EXPECT_EQ(toHex(r3.packetOut), toHex(back));
+}
+
+TEST_F(BackendTest, StringSemantics) {
+  auto e = compileFile(SBPF_UNITTEST_INPUTS "/strings.mlir", "strings", "");
+  ASSERT_TRUE(e);
+  // A str_len scalar: u32 length, then the bytes (unused ones zero).
+  auto stored = [&](llvm::StringRef name, size_t cap) {
+    for (const llvm::json::Value &v :
+         *e->abiObject().getObject("state")->getArray("scalars")) {
+      const auto *sc = v.getAsObject();
+      if (*sc->getString("name") != name)
+        continue;
+      std::vector<uint8_t> bytes = e->data();
+      size_t off = *sc->getInteger("offset");
+      return std::vector<uint8_t>(bytes.begin() + off,
+                                  bytes.begin() + off + 4 + cap);
+    }
+    ADD_FAILURE() << "no scalar " << name.str();
+    return std::vector<uint8_t>();
+  };
+  auto expected = [](size_t len, size_t cap, char fill) {
+    std::vector<uint8_t> out(4 + cap, 0);
+    std::memcpy(out.data(), &len, 4);
+    for (size_t i = 0; i < len; ++i)
+      out[4 + i] = uint8_t(fill + i);
+    return out;
+  };
+  // The NUL at every position (20 / 13: none), garbage after it.
+  for (size_t n = 0; n <= 20; ++n) {
+    size_t m = n % 14;
+    std::vector<uint8_t> p(33, 'z');
+    for (size_t i = 0; i < 20; ++i)
+      p[i] = i < n ? uint8_t('a' + i) : (i == n ? 0 : uint8_t('Z' - i));
+    for (size_t i = 0; i < 13; ++i)
+      p[20 + i] = i < m ? uint8_t('a' + i) : (i == m ? 0 : uint8_t(0xff - i));
+    SCOPED_TRACE(testing::Message() << "s length " << n << ", t length " << m);
+    ASSERT_EQ(run(*e, request(p)).retval, uint32_t(XDP_PASS));
+    EXPECT_EQ(e->scalar("slen"), int64_t(n));
+    EXPECT_EQ(e->scalar("tlen"), int64_t(m));
+    EXPECT_EQ(toHex(stored("sname", 20)), toHex(expected(n, 20, 'a')));
+    EXPECT_EQ(toHex(stored("tname", 13)), toHex(expected(m, 13, 'a')));
+    EXPECT_EQ(toHex(stored("short", 5)),
+              toHex(expected(std::min<size_t>(n, 5), 5, 'a')));
+    EXPECT_EQ(e->scalar("same"), n == m ? 1 : 0);
+  }
 }
 
 TEST_F(BackendTest, IntegerSemantics) {

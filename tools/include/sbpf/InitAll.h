@@ -2,6 +2,7 @@
 #ifndef SBPF_INITALL_H
 #define SBPF_INITALL_H
 
+#include "sbpf/Conversion/NetfnToLLVM.h"
 #include "sbpf/Netfn/Netfn.h"
 #include "sbpf/Passes/Passes.h"
 
@@ -23,11 +24,13 @@ inline void registerAllDialects(mlir::DialectRegistry &registry) {
 }
 
 /// Upstream generic transformations (canonicalize, cse, inline, ...) and
-/// SimpleBPF's own passes (passes/include/sbpf/Passes/Passes.td).
+/// SimpleBPF's own passes (passes/include/sbpf/Passes/Passes.td) and the
+/// conversion passes (passes/include/sbpf/Conversion/Passes.td).
 inline void registerAllPasses() {
   mlir::registerTransformsPasses();
   registerNetfnPasses();
   registerNetfnPipelines();
+  registerConversionPasses();
 }
 
 } // namespace sbpf
