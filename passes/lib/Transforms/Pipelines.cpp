@@ -1,21 +1,60 @@
 //===- Pipelines.cpp - named pass pipelines of SimpleBPF ------------------===//
+//
+// `--appnet-to-bpf`: what an AppNet element goes through before the BPF
+// backend. At -O0 only the representation change eBPF forces (no floating
+// point); by default also the netfn optimisations, each wrapped in
+// netfn-validate so that the checker proves every handler unchanged in
+// meaning after it (a counterexample fails the compilation; an undecided
+// proof reverts that pass's change).
+//
+//===----------------------------------------------------------------------===//
 #include "sbpf/Passes/Passes.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 
+static unsigned appNetToBPFOptLevel = 2;
+
+void sbpf::setAppNetToBPFOptLevel(unsigned level) {
+  appNetToBPFOptLevel = level;
+}
+
 void sbpf::buildAppNetToBPFPipeline(mlir::OpPassManager &pm) {
+  buildAppNetToBPFPipeline(pm, appNetToBPFOptLevel);
+}
+
+void sbpf::buildAppNetToBPFPipeline(mlir::OpPassManager &pm,
+                                    unsigned optLevel) {
   // eBPF has no floating point: every real becomes Q31.32 fixed point, with
-  // exact forms for random thresholds and nanosecond conversions.
+  // exact forms for random thresholds and nanoseconds. Needed at every
+  // level (it is not an optimisation), and not validated against the f64
+  // program: it changes the meaning within the documented rounding.
   pm.addPass(createNetfnFloatToFixedPass());
+  if (optLevel == 0)
+    return;
+  // State that only init sets is a constant: its reads become immediates
+  // (no load from the state map; the constants feed the folds below).
+  pm.addPass(createNetfnValidatePass("netfn-propagate-state-constants"));
+  // Fold what the constants decided (comparisons, branches, selects) and
+  // narrow randomf thresholds to 32-bit compares of the draw.
+  pm.addPass(createNetfnValidatePass("netfn-simplify"));
+  // One test instead of two nested branches with the same else arm.
+  pm.addPass(createNetfnValidatePass("netfn-merge-conditions"));
+  // Conjuncts implied (or refuted) by the path to them are dropped, proven
+  // per conjunct with Z3; runs after merging so that the merged condition's
+  // parts see each other. It folds the constants it introduces itself.
+  pm.addPass(createNetfnValidatePass("netfn-remove-implied-predicates"));
   // The backend itself (netfn -> eBPF C -> object, then the kernel verifier)
-  // runs after the pipeline, in sbpf-opt's --emit=c|obj step.
+  // runs after the pipeline, in sbpf-opt's --emit=c|obj step. Profile-guided
+  // predicate ordering needs a profile: add
+  // --netfn-order-predicates=profile=FILE after the pipeline.
 }
 
 void sbpf::registerNetfnPipelines() {
   mlir::PassPipelineRegistration<>(
       "appnet-to-bpf",
-      "The whole pipeline from an AppNet element to BPF: the netfn passes, "
-      "then (with -o X.o or --emit=obj|c) the eBPF object or C",
-      buildAppNetToBPFPipeline);
+      "The whole pipeline from an AppNet element to BPF: the netfn passes "
+      "(validated optimisations unless sbpf-opt -O0), then (with -o X.o or "
+      "--emit=obj|c) the eBPF object or C",
+      [](mlir::OpPassManager &pm) { buildAppNetToBPFPipeline(pm); });
 }
