@@ -23,11 +23,13 @@ z3::expr recordEq(SemContext &sc, LogType lt, const z3::expr &a,
 }
 } // namespace
 
-/// Scalar state that no handler of `program` writes.
+/// Scalar state that no handler of `program` writes and that is not set at
+/// deployment (`configurable`: an AppNet init parameter).
 static std::set<std::string> unwrittenScalars(ProgramOp program) {
   std::set<std::string> names;
   for (StateOp s : program.getStateOps())
-    if (!llvm::isa<MapType, LogType>(s.getType()))
+    if (!llvm::isa<MapType, LogType>(s.getType()) &&
+        !s->hasAttr("configurable"))
       names.insert(s.getSymName().str());
   for (HandlerOp h : program.getBodyBlock().getOps<HandlerOp>())
     h.walk([&](StateWriteOp w) { names.erase(w.getState().str()); });

@@ -127,3 +127,32 @@ netfn.program @not_a_constant {
     netfn.forward
   }
 }
+
+// -----
+
+// Negative: configurable state (an AppNet init parameter) is set at
+// deployment; init only gives its default.
+// CHECK-LABEL: netfn.program @configurable
+netfn.program @configurable {
+  netfn.event @request "rpc.request" (priority : ui32)
+  netfn.state @threshold : ui32 {configurable}
+  netfn.init {
+    %0 = netfn.const 5 : ui32
+    netfn.state.write @threshold, %0 : ui32
+    netfn.return
+  }
+  // CHECK: netfn.handler @req
+  // CHECK-NEXT: netfn.field.get "priority"
+  // CHECK-NEXT: netfn.state.read @threshold
+  netfn.handler @req on @request {
+    %p = netfn.field.get "priority" : ui32
+    %t = netfn.state.read @threshold : ui32
+    %c = netfn.cmp ge, %p, %t : ui32
+    netfn.if %c {
+      netfn.reject "too_high"
+    } else {
+      netfn.forward
+    }
+    netfn.forward
+  }
+}

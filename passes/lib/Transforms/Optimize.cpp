@@ -190,6 +190,8 @@ llvm::StringMap<Attribute> constantState(nf::ProgramOp program) {
   llvm::StringMap<Type> types;
   for (nf::StateOp s : program.getStateOps()) {
     Type t = s.getType();
+    if (s->hasAttr("configurable"))
+      continue; // set at deployment (an AppNet init parameter)
     if (t.isInteger(1))
       result[s.getSymName()] = BoolAttr::get(t.getContext(), false);
     else if (nf::isNetfnInteger(t))
@@ -504,6 +506,23 @@ bool dependsOnDraw(Value v) {
   return llvm::any_of(def->getOperands(), dependsOnDraw);
 }
 
+/// Whether `h` multiplies or divides fixed-point or 64-bit numbers: Z3
+/// bit-blasts those into 128-bit circuits and takes seconds, ignoring its
+/// time limit while it does. Such handlers are not sent to the solver (the
+/// rewrite is reverted or not tried), so compilation time stays bounded.
+bool isHardForSMT(nf::HandlerOp h) {
+  return h
+      .walk([](Operation *op) {
+        if (!isa<nf::MulOp, nf::DivOp, nf::RemOp>(op))
+          return WalkResult::advance();
+        Type t = op->getResult(0).getType();
+        if (isa<nf::FixedType>(t) || t.isF64() || t.getIntOrFloatBitWidth() > 32)
+          return WalkResult::interrupt();
+        return WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
 /// The handler of the same program and name in `snapshot`.
 nf::HandlerOp findCounterpart(ModuleOp snapshot, nf::HandlerOp h) {
   auto program = h->getParentOfType<nf::ProgramOp>();
@@ -528,6 +547,8 @@ struct RemoveImpliedPredicatesPass
     module.walk([&](nf::HandlerOp h) { handlers.push_back(h); });
     for (nf::HandlerOp h : handlers) {
       nf::HandlerOp before = findCounterpart(*snapshot, h);
+      if (isHardForSMT(before))
+        continue;
       SmallVector<OpOperand *> slots;
       h.walk([&](nf::IfOp op) {
         if (op.getCondition().getDefiningOp<nf::AndOp>())
@@ -771,6 +792,13 @@ struct ValidatePass : sbpf::impl::NetfnValidateBase<ValidatePass> {
       // pipeline's passes leave most handlers alone.
       if (regionsEqual(old.getBody(), h.getBody()))
         continue;
+      if (isHardForSMT(old) || isHardForSMT(h)) {
+        unproven = ("handler @" + h.getSymName() +
+                    " multiplies or divides 64-bit or fixed-point numbers, "
+                    "beyond what the validator sends to Z3")
+                       .str();
+        break;
+      }
       sbpf::RewriteProof proof = sbpf::proveHandlerUnchanged(old, h, timeoutMs);
       if (proof.status == sbpf::RewriteProof::Different) {
         h.emitError() << "netfn-validate: pipeline '" << pipeline
@@ -836,8 +864,10 @@ std::unique_ptr<Pass> sbpf::createNetfnOrderPredicatesPass() {
 std::unique_ptr<Pass> sbpf::createNetfnValidatePass() {
   return std::make_unique<ValidatePass>();
 }
-std::unique_ptr<Pass> sbpf::createNetfnValidatePass(StringRef pipeline) {
+std::unique_ptr<Pass> sbpf::createNetfnValidatePass(StringRef pipeline,
+                                                    unsigned timeoutMs) {
   NetfnValidateOptions options;
   options.pipeline = pipeline.str();
+  options.timeoutMs = timeoutMs;
   return std::make_unique<ValidatePass>(options);
 }

@@ -32,18 +32,23 @@ void sbpf::buildAppNetToBPFPipeline(mlir::OpPassManager &pm,
   pm.addPass(createNetfnFloatToFixedPass());
   if (optLevel == 0)
     return;
+  // Z3 time limit per proof. Compilation time matters (make bench: under
+  // 100 ms per element end to end); a proof not found in time reverts that
+  // pass's change with a warning, it never fails the build.
+  const unsigned proofMs = 1000;
   // State that only init sets is a constant: its reads become immediates
   // (no load from the state map; the constants feed the folds below).
-  pm.addPass(createNetfnValidatePass("netfn-propagate-state-constants"));
+  pm.addPass(createNetfnValidatePass("netfn-propagate-state-constants", proofMs));
   // Fold what the constants decided (comparisons, branches, selects) and
   // narrow randomf thresholds to 32-bit compares of the draw.
-  pm.addPass(createNetfnValidatePass("netfn-simplify"));
+  pm.addPass(createNetfnValidatePass("netfn-simplify", proofMs));
   // One test instead of two nested branches with the same else arm.
-  pm.addPass(createNetfnValidatePass("netfn-merge-conditions"));
+  pm.addPass(createNetfnValidatePass("netfn-merge-conditions", proofMs));
   // Conjuncts implied (or refuted) by the path to them are dropped, proven
   // per conjunct with Z3; runs after merging so that the merged condition's
   // parts see each other. It folds the constants it introduces itself.
-  pm.addPass(createNetfnValidatePass("netfn-remove-implied-predicates"));
+  pm.addPass(createNetfnValidatePass(
+      "netfn-remove-implied-predicates{timeout-ms=500}", proofMs));
   // The backend itself (netfn -> eBPF C -> object, then the kernel verifier)
   // runs after the pipeline, in sbpf-opt's --emit=c|obj step. Profile-guided
   // predicate ordering needs a profile: add

@@ -219,8 +219,9 @@ EquivalenceResult checkEquivalence(netfn::HandlerOp a, netfn::HandlerOp b,
 /// What an equivalence query may assume about the inputs, and what it
 /// reports.
 struct EquivalenceOptions {
-  /// A scalar state variable that no handler of either program writes holds
-  /// the value that the first program's init gives it (init runs once, so
+  /// A scalar state variable that no handler of either program writes, and
+  /// that is not `configurable` (set at deployment), holds the value that
+  /// the first program's init gives it (init runs once, so
   /// it never changes). This is the invariant under which a state the
   /// optimiser made a constant is the same program; both programs must have
   /// the same init for it to be sound, which the caller guarantees.

@@ -21,8 +21,10 @@ std::unique_ptr<mlir::Pass> createNetfnRemoveImpliedPredicatesPass();
 std::unique_ptr<mlir::Pass> createNetfnOrderPredicatesPass();
 std::unique_ptr<mlir::Pass> createNetfnValidatePass();
 std::unique_ptr<mlir::Pass> createNetfnTestSwapBranchesPass();
-/// netfn-validate around the textual pass pipeline `pipeline`.
-std::unique_ptr<mlir::Pass> createNetfnValidatePass(llvm::StringRef pipeline);
+/// netfn-validate around the textual pass pipeline `pipeline`, with a Z3
+/// time limit per handler.
+std::unique_ptr<mlir::Pass> createNetfnValidatePass(llvm::StringRef pipeline,
+                                                    unsigned timeoutMs);
 
 /// Optimisation level of the `--appnet-to-bpf` pipeline: 0 runs no netfn
 /// optimisation (the naive rule-based baseline), anything else the

@@ -71,7 +71,8 @@ def NetfnPropagateStateConstants
     The rewrite is proven under the invariant that unwritten state holds its
     initial value (checker `EquivalenceOptions::unwrittenStateIsInitial`).
 
-    Not rewritten: state that any handler writes, state that init writes
+    Not rewritten: state that any handler writes, `configurable` state
+    (an AppNet init parameter, set at deployment), state that init writes
     inside a branch or from a non-constant value, maps and logs.
 
     Before / after:
@@ -245,7 +246,9 @@ def NetfnValidate : Pass<"netfn-validate", "mlir::ModuleOp"> {
     - Different: the pass miscompiled. The pipeline fails with an error at
       the handler that names the pass pipeline and prints the
       counterexample (inputs, what differs); nothing is written.
-    - Unknown (Z3 time limit, or an op without SMT semantics): the change
+    - Unknown (Z3 time limit, an op without SMT semantics, or a changed
+      handler that multiplies or divides 64-bit or fixed-point numbers,
+      which Z3 bit-blasts for seconds whatever its time limit): the change
       is reverted (the module as it was before `pipeline`) with a warning,
       so an unproven change is never kept.
 
