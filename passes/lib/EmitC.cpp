@@ -1293,9 +1293,12 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
         return op->emitError() << "BPF backend: field '" << field
                                << "' has encoding '" << f.encoding
                                << "', which is not supported yet";
+      // One load of the field's width (the packet may be unaligned: the
+      // verifier allows that without strict alignment, as on x86-64), not
+      // a memcpy, which clang's BPF target splits into byte loads.
       std::string r = fresh("raw");
-      line(raw + " " + r + ";");
-      line("__builtin_memcpy(&" + r + ", " + at + ", sizeof(" + r + "));");
+      line(raw + " " + r + " = *(const " + raw + " __attribute__((may_alias)) *)(" +
+           at + ");");
       if (t.isInteger(1))
         declare(get, r + " != 0");
       else
