@@ -147,6 +147,7 @@ private:
   std::string encodeStored(Value v, Type t);
   void decodeStored(const std::string &dst, const std::string &src, Type t);
   std::string strHelper(unsigned cap);
+  std::string strlenHelper(unsigned n);
   std::string castHelper(unsigned from, unsigned to);
   std::string xorHelper(unsigned n, unsigned k);
   std::string preamble();
@@ -157,6 +158,11 @@ private:
   llvm::StringMap<nf::StateOp> states;
   std::map<std::string, std::string> scalarInit; // member -> C initializer
   std::set<unsigned> strCaps;
+  /// Lengths of NUL-padded wire strings scanned in place (sbpf_strlen_N).
+  std::set<unsigned> strlens;
+  /// String fields only measured (every use a string.len): not copied;
+  /// the C expression of their first byte and the bytes that count.
+  llvm::DenseMap<Value, std::pair<std::string, unsigned>> measuredFields;
   std::set<std::pair<unsigned, unsigned>> casts, xors;
   llvm::DenseMap<Value, std::string> names;
   /// Ops folded into an atomic update (the read and the add).
@@ -820,6 +826,35 @@ static __always_inline int sbpf_str@N@_eq(const struct sbpf_str@N@ *a,
                {{"@N@", std::to_string(cap)}});
 }
 
+/// The length of a NUL-padded string of n wire bytes (the index of its first
+/// NUL, or n), eight bytes per step: in (v - 0x01..01) & ~v & 0x80..80 the
+/// lowest flagged byte is the first zero byte (a borrow can only flag bytes
+/// above a zero byte). The same value as copying and normalising the string.
+std::string Emitter::strlenHelper(unsigned n) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "static __always_inline __u32 sbpf_strlen_" << n
+     << "(const __u8 *p)\n{\n";
+  if (n >= 8)
+    os << "#pragma clang loop unroll(full)\n"
+       << "  for (__u32 w = 0; w < " << n / 8 * 8 << "; w += 8) {\n"
+       << "    __u64 v = *(const __u64 __attribute__((may_alias)) *)(p + w);\n"
+       << "    __u64 z = (v - 0x0101010101010101ULL) & ~v & "
+          "0x8080808080808080ULL;\n"
+       << "    if (z) {\n"
+       << "      __u32 k = w;\n"
+       << "      if (!(__u32)z) {\n        k += 4;\n        z >>= 32;\n      }\n"
+       << "      if (!(z & 0xffff)) {\n        k += 2;\n        z >>= 16;\n"
+          "      }\n"
+       << "      return k + !(z & 0xff);\n"
+       << "    }\n"
+       << "  }\n";
+  for (unsigned i = n / 8 * 8; i < n; ++i)
+    os << "  if (p[" << i << "] == 0)\n    return " << i << ";\n";
+  os << "  return " << n << ";\n}\n";
+  return os.str();
+}
+
 std::string Emitter::castHelper(unsigned from, unsigned to) {
   unsigned m = std::min(from, to);
   return subst(R"(static __always_inline void sbpf_cast_@F@_@T@(struct sbpf_str@T@ *d,
@@ -1196,6 +1231,13 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
     return success();
   }
   if (auto len = dyn_cast<nf::StringLenOp>(op)) {
+    auto measured = measuredFields.find(len.getInput());
+    if (measured != measuredFields.end()) {
+      auto [at, n] = measured->second;
+      strlens.insert(n);
+      declare(len, "sbpf_strlen_" + std::to_string(n) + "(" + at + ")");
+      return success();
+    }
     declare(len, name(len.getInput()) + ".len");
     return success();
   }
@@ -1269,6 +1311,24 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
           return op->emitError("BPF backend: string field with encoding ")
                  << f.encoding;
         unsigned cap = st.getCapacity();
+        // Only its length is used (and the handler never rewrites the
+        // field): scan the wire bytes in place instead of copying and
+        // normalising the whole string (counters: 592 -> 173 eBPF
+        // instructions).
+        auto handler = get->getParentOfType<nf::HandlerOp>();
+        bool rewritten = handler
+                             .walk([&](nf::FieldSetOp set) {
+                               return set.getField() == field
+                                          ? WalkResult::interrupt()
+                                          : WalkResult::advance();
+                             })
+                             .wasInterrupted();
+        if (!rewritten &&
+            llvm::all_of(get->getUsers(),
+                         [](Operation *u) { return isa<nf::StringLenOp>(u); })) {
+          measuredFields[get] = {at, unsigned(std::min<uint64_t>(cap, f.size))};
+          return success();
+        }
         if (f.size < cap)
           line("__builtin_memset(&" + v + ", 0, sizeof(" + v + "));");
         line("__builtin_memcpy(" + v + ".b, " + at + ", " +
@@ -1639,6 +1699,8 @@ LogicalResult Emitter::run(llvm::raw_ostream &out, ProgramABI *abiOut) {
   llvm::raw_string_ostream os(s);
   for (unsigned cap : strCaps)
     os << strHelper(cap) << "\n";
+  for (unsigned n : strlens)
+    os << strlenHelper(n) << "\n";
   for (auto [f, t] : casts)
     os << castHelper(f, t) << "\n";
   for (auto [n, k] : xors)

@@ -393,10 +393,23 @@ TEST_F(BackendTest, CountersAddBodySizes) {
   run(*e, request(requestPayload(std::string(64, 'x'))));
   EXPECT_EQ(e->scalar("req_count"), 4);
   EXPECT_EQ(e->scalar("byte_total"), 5 + 10 + 0 + 64);
+  // The length is scanned eight bytes at a time: every position of the
+  // first NUL in a word, at word edges, and bytes >= 0x80 (which the
+  // zero-byte test must not take for zeros).
+  uint32_t total = 5 + 10 + 0 + 64;
+  for (size_t n : {1, 7, 8, 9, 15, 16, 31, 32, 33, 55, 56, 57, 62, 63}) {
+    run(*e, request(requestPayload(std::string(n, n % 2 ? 'y' : '\x81'))));
+    total += n;
+  }
+  EXPECT_EQ(e->scalar("byte_total"), total);
+  std::string high = "\xff\x80\x01";
+  run(*e, request(requestPayload(high)));
+  EXPECT_EQ(e->scalar("byte_total"), total + 3);
+  EXPECT_EQ(e->scalar("req_count"), 4 + 14 + 1);
   // Responses do not count.
   EXPECT_EQ(run(*e, response(responsePayload("ok"))).retval,
             uint32_t(XDP_PASS));
-  EXPECT_EQ(e->scalar("req_count"), 4);
+  EXPECT_EQ(e->scalar("req_count"), 4 + 14 + 1);
 }
 
 TEST_F(BackendTest, ConcurrencyLimitRejectsTheNinthRequest) {
