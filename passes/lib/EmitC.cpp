@@ -26,6 +26,7 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <map>
@@ -163,6 +164,8 @@ private:
   /// String fields only measured (every use a string.len): not copied;
   /// the C expression of their first byte and the bytes that count.
   llvm::DenseMap<Value, std::pair<std::string, unsigned>> measuredFields;
+  /// Handlers whose whole body is `netfn.forward`.
+  std::set<std::string> forwardOnly;
   std::set<std::pair<unsigned, unsigned>> casts, xors;
   llvm::DenseMap<Value, std::string> names;
   /// Ops folded into an atomic update (the read and the add).
@@ -1579,6 +1582,9 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
 LogicalResult Emitter::emitHandler(nf::HandlerOp handler, EventABI &event,
                                    nf::EventOp eventOp) {
   curEvent = &event;
+  Block &entry = handler.getBody().front();
+  if (llvm::hasSingleElement(entry) && isa<nf::ForwardOp>(entry.front()))
+    forwardOnly.insert(handler.getSymName().str());
   findAtomicUpdates(handler.getBody().front());
   body += "/* handler @" + handler.getSymName().str() + " on @" +
           event.symbol + " (" + event.kind + ") */\n";
@@ -1888,58 +1894,83 @@ static __always_inline __s64 sbpf_srem(__s64 a, __s64 b)
      << "} sbpf_scratch SEC(\".maps\");\n\n";
   os << body;
 
-  // The program: parse, check, dispatch.
+  // The program: parse, check, dispatch. Every packet that is not a
+  // complete aRPC event with a handler passes unchanged, so the bounds
+  // checks are merged where a failed check would only have led to a pass,
+  // and the wire fields are read with one load each (little-endian host;
+  // the constants below are the big-endian wire values read that way).
   bool xdp = options.hook == Hook::XDP;
   const char *pass = xdp ? "XDP_PASS" : "TC_ACT_OK";
-  os << "SEC(\"" << (xdp ? "xdp" : "tc") << "\")\n"
+  // Events whose handler only forwards need no dispatch: the packet passes
+  // either way.
+  std::vector<const EventABI *> dispatched;
+  for (const EventABI &e : abi.events)
+    if (!e.handler.empty() && !forwardOnly.count(e.handler))
+      dispatched.push_back(&e);
+  // With one dispatched event, its payload's bounds join the header's.
+  uint64_t upfront = dispatched.size() == 1 ? dispatched[0]->payloadBytes : 0;
+  unsigned wirePort = ((options.rpcPort & 0xff) << 8) | (options.rpcPort >> 8);
+  os << "typedef __u16 __attribute__((may_alias)) sbpf_u16_wire;\n\n"
+     << "SEC(\"" << (xdp ? "xdp" : "tc") << "\")\n"
      << "int " << ident(abi.program) << "("
      << (xdp ? "struct xdp_md *ctx" : "struct __sk_buff *ctx") << ")\n{\n"
      << "  __u8 *data = (__u8 *)(long)ctx->data;\n"
-     << "  __u8 *data_end = (__u8 *)(long)ctx->data_end;\n"
-     << "  /* Ethernet II carrying IPv4 */\n"
-     << "  if (data + 14 > data_end)\n    return " << pass << ";\n"
-     << "  if (data[12] != 0x08 || data[13] != 0x00)\n    return " << pass
-     << ";\n"
-     << "  __u8 *ip = data + 14;\n"
-     << "  if (ip + 20 > data_end)\n    return " << pass << ";\n"
-     << "  __u32 ihl = (ip[0] & 0x0f) * 4;\n"
-     << "  if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 17)\n    return "
-     << pass << ";\n"
-     << "  if (((ip[6] & 0x1f) | ip[7]) != 0) /* not the first IP fragment */\n"
-     << "    return " << pass << ";\n"
-     << "  __u8 *udp = ip + ihl;\n"
-     << "  if (udp + 8 > data_end)\n    return " << pass << ";\n"
-     << "  __u16 sport = ((__u16)udp[0] << 8) | udp[1];\n"
-     << "  __u16 dport = ((__u16)udp[2] << 8) | udp[3];\n"
-     << "  if (sport != SBPF_RPC_PORT && dport != SBPF_RPC_PORT)\n    return "
-     << pass << ";\n"
-     << "  /* aRPC header (31 bytes, little-endian) */\n"
-     << "  __u8 *hdr = udp + 8;\n"
-     << "  if (hdr + SBPF_ARPC_HEADER > data_end)\n    return " << pass
-     << ";\n"
-     << "  __u8 ptype = hdr[0];\n"
-     << "  if (hdr[14] != 0) /* only fragment 0 carries fields */\n"
-     << "    return " << pass << ";\n"
-     << "  __u8 *payload = hdr + SBPF_ARPC_HEADER;\n"
-     << "  __u32 zero = 0;\n"
-     << "  struct sbpf_scratch *sc = bpf_map_lookup_elem(&sbpf_scratch, "
-        "&zero);\n"
-     << "  if (!sc)\n    return " << pass << ";\n";
-  for (const EventABI &e : abi.events) {
-    if (e.handler.empty())
-      continue;
-    os << "  if (";
-    for (size_t i = 0; i < e.packetTypes.size(); ++i)
-      os << (i ? " || " : "") << "ptype == " << e.packetTypes[i];
-    os << ") {\n"
-       << "    /* the whole layout of @" << e.symbol << " at once */\n"
-       << "    if (payload + " << e.payloadBytes << " > data_end)\n"
-       << "      return " << pass << ";\n"
-       << "    return sbpf_handler_" << ident(e.handler)
-       << "(sc, hdr, payload, ptype);\n"
-       << "  }\n";
+     << "  __u8 *data_end = (__u8 *)(long)ctx->data_end;\n";
+  if (dispatched.empty()) {
+    os << "  return " << pass << "; /* no handler does more than forward */\n"
+       << "}\n";
+  } else {
+    os << "  /* Ethernet II carrying IPv4: both fixed headers at once */\n"
+       << "  if (data + 34 > data_end)\n    return " << pass << ";\n"
+       << "  if (*(sbpf_u16_wire *)(data + 12) != 0x0008) /* 0x0800 */\n"
+       << "    return " << pass << ";\n"
+       << "  __u8 *ip = data + 14;\n"
+       << "  __u32 vihl = ip[0];\n"
+       << "  if ((vihl & 0xf0) != 0x40 || (vihl & 0x0f) < 5 || ip[9] != 17)\n"
+       << "    return " << pass << ";\n"
+       << "  /* not the first IP fragment: a fragment offset */\n"
+       << "  if (*(sbpf_u16_wire *)(ip + 6) & 0xff1f)\n"
+       << "    return " << pass << ";\n"
+       << "  __u8 *udp = ip + (vihl & 0x0f) * 4;\n"
+       << "  /* UDP, the aRPC header (31 bytes, little-endian)"
+       << (upfront ? " and the payload" : "") << " at once */\n"
+       << "  if (udp + 8 + SBPF_ARPC_HEADER"
+       << (upfront ? " + " + std::to_string(upfront) : std::string())
+       << " > data_end)\n    return " << pass << ";\n"
+       << "  /* SBPF_RPC_PORT on neither side (" << llvm::format_hex(wirePort, 6)
+       << ": the port's wire bytes read little-endian) */\n"
+       << "  if (*(sbpf_u16_wire *)udp != " << llvm::format_hex(wirePort, 6)
+       << " && *(sbpf_u16_wire *)(udp + 2) != " << llvm::format_hex(wirePort, 6)
+       << ")\n"
+       << "    return " << pass << ";\n"
+       << "  __u8 *hdr = udp + 8;\n"
+       << "  __u8 ptype = hdr[0];\n"
+       << "  if (hdr[14] != 0) /* only fragment 0 carries fields */\n"
+       << "    return " << pass << ";\n"
+       << "  __u8 *payload = hdr + SBPF_ARPC_HEADER;\n";
+    if (scratch.empty())
+      os << "  struct sbpf_scratch *sc = (void *)0; /* no scratch needed */\n";
+    else
+      os << "  __u32 zero = 0;\n"
+         << "  struct sbpf_scratch *sc = bpf_map_lookup_elem(&sbpf_scratch, "
+            "&zero);\n"
+         << "  if (!sc)\n    return " << pass << ";\n";
+    for (const EventABI *e : dispatched) {
+      os << "  if (";
+      for (size_t i = 0; i < e->packetTypes.size(); ++i)
+        os << (i ? " || " : "") << "ptype == " << e->packetTypes[i];
+      os << ") {\n";
+      if (!upfront)
+        os << "    /* the whole layout of @" << e->symbol << " at once */\n"
+           << "    if (payload + " << e->payloadBytes << " > data_end)\n"
+           << "      return " << pass << ";\n";
+      os << "    return sbpf_handler_" << ident(e->handler)
+         << "(sc, hdr, payload, ptype);\n"
+         << "  }\n";
+    }
+    os << "  return " << pass << ";\n}\n";
   }
-  os << "  return " << pass << ";\n}\n";
+
 
   // The ABI record travels inside the object: the same bytes as --abi-out
   // (no terminating NUL: the array has exactly their length). libbpf skips a

@@ -362,6 +362,20 @@ TEST_F(BackendTest, NonArpcTrafficPassesUntouched) {
   r = run(*e, arp);
   EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
   EXPECT_EQ(toHex(r.packetOut), toHex(arp));
+  // The EtherType's bytes swapped (0x0008), IP version 6 in an IPv4
+  // EtherType, and later IP fragments (offset 8 bytes; the offset's high
+  // bits): untouched (the parser reads these as 16-bit words).
+  for (auto [at, value] : std::vector<std::pair<size_t, uint8_t>>{
+           {12, 0x00}, {14, 0x65}, {14 + 7, 0x01}, {14 + 6, 0x10}}) {
+    std::vector<uint8_t> p = request(requestPayload("hello"));
+    if (at == 12)
+      std::swap(p[12], p[13]);
+    else
+      p[at] = value;
+    r = run(*e, p);
+    EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
+    EXPECT_EQ(toHex(r.packetOut), toHex(p));
+  }
   // A request too short for the layout, and a non-first fragment: untouched.
   std::vector<uint8_t> shortReq = request(padded("hi", 50));
   r = run(*e, shortReq);
@@ -376,6 +390,13 @@ TEST_F(BackendTest, NonArpcTrafficPassesUntouched) {
   // None of these touched the state.
   EXPECT_EQ(e->scalar("req_count"), 0);
   EXPECT_EQ(e->scalar("byte_total"), 0);
+  // The first IP fragment (more fragments, offset 0; the flags share the
+  // word with the offset) is a request like any other.
+  std::vector<uint8_t> first = request(requestPayload("hello"));
+  first[14 + 6] = 0x20;
+  EXPECT_EQ(run(*e, first).retval, uint32_t(XDP_PASS));
+  EXPECT_EQ(e->scalar("req_count"), 1);
+  EXPECT_EQ(e->scalar("byte_total"), 5);
 }
 
 TEST_F(BackendTest, CountersAddBodySizes) {
