@@ -1291,6 +1291,30 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
       if (f.name != field)
         continue;
       Type t = get.getType();
+      auto st = dyn_cast<nf::StringType>(t);
+      if (st && f.source != "packet_type" && f.encoding == "str") {
+        std::string at = (f.source == "header" ? "hdr + " : "payload + ") +
+                         std::to_string(f.offset);
+        unsigned cap = st.getCapacity();
+        // Only its length is used (and the handler never rewrites the
+        // field): scan the wire bytes in place instead of copying and
+        // normalising the whole string (counters: 592 -> 173 eBPF
+        // instructions).
+        auto handler = get->getParentOfType<nf::HandlerOp>();
+        bool rewritten = handler
+                             .walk([&](nf::FieldSetOp set) {
+                               return set.getField() == field
+                                          ? WalkResult::interrupt()
+                                          : WalkResult::advance();
+                             })
+                             .wasInterrupted();
+        if (!rewritten &&
+            llvm::all_of(get->getUsers(),
+                         [](Operation *u) { return isa<nf::StringLenOp>(u); })) {
+          measuredFields[get] = {at, unsigned(std::min<uint64_t>(cap, f.size))};
+          return success();
+        }
+      }
       std::string v = name(get);
       if (f.source == "packet_type") {
         auto st = dyn_cast<nf::StringType>(t);
@@ -1314,24 +1338,6 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
           return op->emitError("BPF backend: string field with encoding ")
                  << f.encoding;
         unsigned cap = st.getCapacity();
-        // Only its length is used (and the handler never rewrites the
-        // field): scan the wire bytes in place instead of copying and
-        // normalising the whole string (counters: 592 -> 173 eBPF
-        // instructions).
-        auto handler = get->getParentOfType<nf::HandlerOp>();
-        bool rewritten = handler
-                             .walk([&](nf::FieldSetOp set) {
-                               return set.getField() == field
-                                          ? WalkResult::interrupt()
-                                          : WalkResult::advance();
-                             })
-                             .wasInterrupted();
-        if (!rewritten &&
-            llvm::all_of(get->getUsers(),
-                         [](Operation *u) { return isa<nf::StringLenOp>(u); })) {
-          measuredFields[get] = {at, unsigned(std::min<uint64_t>(cap, f.size))};
-          return success();
-        }
         if (f.size < cap)
           line("__builtin_memset(&" + v + ", 0, sizeof(" + v + "));");
         line("__builtin_memcpy(" + v + ".b, " + at + ", " +
