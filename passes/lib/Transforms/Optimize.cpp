@@ -27,6 +27,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -495,15 +496,20 @@ void conjunctSlots(Value v, SmallVectorImpl<OpOperand *> &slots) {
   }
 }
 
-/// Whether computing `v` involves a random draw or a clock reading (or a
-/// structured op's result, which is not looked into).
-bool dependsOnDraw(Value v) {
+/// Whether a conjunct is not worth a query: computed from a random draw or
+/// a clock reading (free inputs on every path, so neither implied nor
+/// refuted), from a structured op's result or a block argument (not looked
+/// into), or from strings (byte-wise string terms make each query cost
+/// hundreds of milliseconds, and implied string tests are rare).
+bool notWorthAQuery(Value v) {
+  if (isa<nf::StringType, nf::OptionType>(v.getType()))
+    return true;
   Operation *def = v.getDefiningOp();
   if (!def)
-    return false;
+    return true;
   if (isa<nf::RandomOp, nf::NowOp>(def) || def->getNumRegions() != 0)
     return true;
-  return llvm::any_of(def->getOperands(), dependsOnDraw);
+  return llvm::any_of(def->getOperands(), notWorthAQuery);
 }
 
 /// Whether `h` multiplies or divides fixed-point or 64-bit numbers: Z3
@@ -521,6 +527,19 @@ bool isHardForSMT(nf::HandlerOp h) {
         return WalkResult::advance();
       })
       .wasInterrupted();
+}
+
+/// The inputs (event fields, state variables) that computing `v` reads.
+void collectSources(Value v, llvm::StringSet<> &sources) {
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return;
+  if (auto get = dyn_cast<nf::FieldGetOp>(def))
+    sources.insert(("field " + get.getField()).str());
+  else if (auto read = dyn_cast<nf::StateReadOp>(def))
+    sources.insert(("state " + read.getState()).str());
+  for (Value operand : def->getOperands())
+    collectSources(operand, sources);
 }
 
 /// The handler of the same program and name in `snapshot`.
@@ -549,18 +568,46 @@ struct RemoveImpliedPredicatesPass
       nf::HandlerOp before = findCounterpart(*snapshot, h);
       if (isHardForSMT(before))
         continue;
+      // Only conjuncts that something could imply: those with sibling
+      // conjuncts or inside another branch. A lone test at the top of a
+      // handler is implied by nothing but constants, which netfn-simplify
+      // folds; asking Z3 about it would only cost time.
       SmallVector<OpOperand *> slots;
       h.walk([&](nf::IfOp op) {
+        bool nested = op->getParentOp() != h.getOperation();
         if (op.getCondition().getDefiningOp<nf::AndOp>())
           conjunctSlots(op.getCondition(), slots);
-        else
+        else if (nested)
           slots.push_back(&op->getOpOperand(0));
       });
-      for (OpOperand *slot : slots) {
-        // A test of a random draw or clock reading depends on an input that
-        // is free on every path, so it is neither implied nor refuted
-        // (constant thresholds are netfn-simplify's job): no query.
-        if (constInt(slot->get()) || dependsOnDraw(slot->get()))
+      // What each tested conjunct reads: a conjunct that shares no input
+      // with any other test of the handler cannot be decided by them (only
+      // by being a tautology, which is rare): no query.
+      SmallVector<llvm::StringSet<>> reads(slots.size());
+      llvm::StringMap<unsigned> readers;
+      for (auto [i, slot] : llvm::enumerate(slots)) {
+        collectSources(slot->get(), reads[i]);
+        for (auto &src : reads[i])
+          ++readers[src.getKey()];
+      }
+      h.walk([&](nf::IfOp op) { // whole conditions too (non-and tests)
+        if (op.getCondition().getDefiningOp<nf::AndOp>())
+          return;
+        if (llvm::any_of(slots, [&](OpOperand *s) {
+              return s->getOwner() == op.getOperation();
+            }))
+          return;
+        llvm::StringSet<> srcs;
+        collectSources(op.getCondition(), srcs);
+        for (auto &src : srcs)
+          ++readers[src.getKey()];
+      });
+      for (auto [i, slot] : llvm::enumerate(slots)) {
+        if (constInt(slot->get()) || notWorthAQuery(slot->get()))
+          continue;
+        if (llvm::none_of(reads[i], [&](auto &src) {
+              return readers.lookup(src.getKey()) > 1;
+            }))
           continue;
         Value old = slot->get();
         bool kept = false;
@@ -578,7 +625,11 @@ struct RemoveImpliedPredicatesPass
           slot->set(old);
           c.getDefiningOp()->erase();
         }
-        (void)kept;
+        // A decided conjunct no longer tests its inputs: the others may
+        // now share none with any test.
+        if (kept)
+          for (auto &src : reads[i])
+            --readers[src.getKey()];
       }
     }
     simplify(module);

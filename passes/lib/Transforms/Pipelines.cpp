@@ -2,10 +2,10 @@
 //
 // `--appnet-to-bpf`: what an AppNet element goes through before the BPF
 // backend. At -O0 only the representation change eBPF forces (no floating
-// point); by default also the netfn optimisations, each wrapped in
+// point); by default also the netfn optimisations, wrapped in
 // netfn-validate so that the checker proves every handler unchanged in
-// meaning after it (a counterexample fails the compilation; an undecided
-// proof reverts that pass's change).
+// meaning after them (a counterexample fails the compilation; an undecided
+// proof reverts the group's change).
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/Passes/Passes.h"
@@ -36,19 +36,25 @@ void sbpf::buildAppNetToBPFPipeline(mlir::OpPassManager &pm,
   // 100 ms per element end to end); a proof not found in time reverts that
   // pass's change with a warning, it never fails the build.
   const unsigned proofMs = 1000;
-  // State that only init sets is a constant: its reads become immediates
-  // (no load from the state map; the constants feed the folds below).
-  pm.addPass(createNetfnValidatePass("netfn-propagate-state-constants", proofMs));
-  // Fold what the constants decided (comparisons, branches, selects) and
-  // narrow randomf thresholds to 32-bit compares of the draw.
-  pm.addPass(createNetfnValidatePass("netfn-simplify", proofMs));
-  // One test instead of two nested branches with the same else arm.
-  pm.addPass(createNetfnValidatePass("netfn-merge-conditions", proofMs));
-  // Conjuncts implied (or refuted) by the path to them are dropped, proven
-  // per conjunct with Z3; runs after merging so that the merged condition's
-  // parts see each other. It folds the constants it introduces itself.
-  pm.addPass(createNetfnValidatePass(
-      "netfn-remove-implied-predicates{timeout-ms=500}", proofMs));
+  // The optimisations run as one validated group: the checker proves each
+  // changed handler equal to the one before the group (one query per
+  // handler instead of one per pass: validation is most of the time the
+  // optimisation costs). Each pass is validated on its own in its lit test.
+  std::string group =
+      // State that only init sets is a constant: its reads become
+      // immediates (no load from the state map; the constants feed the
+      // folds below).
+      "netfn-propagate-state-constants,"
+      // Fold what the constants decided (comparisons, branches, selects)
+      // and narrow randomf thresholds to 32-bit compares of the draw.
+      "netfn-simplify,"
+      // One test instead of two nested branches with the same else arm.
+      "netfn-merge-conditions,"
+      // Conjuncts implied (or refuted) by the path to them are dropped,
+      // each proven with Z3 before it is; after merging, so that the merged
+      // condition's parts see each other. It folds what it decides.
+      "netfn-remove-implied-predicates{timeout-ms=500}";
+  pm.addPass(createNetfnValidatePass(group, proofMs));
   // The backend itself (netfn -> eBPF C -> object, then the kernel verifier)
   // runs after the pipeline, in sbpf-opt's --emit=c|obj step. Profile-guided
   // predicate ordering needs a profile: add
