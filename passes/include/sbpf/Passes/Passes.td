@@ -41,9 +41,18 @@ def NetfnFloatToFixed : Pass<"netfn-float-to-fixed", "mlir::ModuleOp"> {
     %p = netfn.state.read @prob : !netfn.fixed<64, 32>
     %c = netfn.cmp lt, %u, %p : !netfn.fixed<64, 32>
     ```
-    The per-value choice of scale and the reported error bound are the
-    optimisation pass's job; this pass gives one correct form.
+    With `report=FILE` the pass writes the error accounting as JSON: every
+    converted constant with its exact rounding error, every exact form
+    (error 0, or its bound), every fixed-point product, quotient and f64
+    field conversion with its per-operation bound (2^-32), and the maxima.
+
+    Not done yet: choosing the scale per value range (every value gets the
+    one Q31.32 form).
   }];
+  let options = [
+    Option<"reportFile", "report", "std::string", /*default=*/"\"\"",
+           "Write the rounding-error report (JSON) to this file">,
+  ];
   let constructor = "sbpf::createNetfnFloatToFixedPass()";
   let dependentDialects = ["sbpf::netfn::NetfnDialect"];
 }
