@@ -456,6 +456,19 @@ TEST_F(BackendTest, ConcurrencyLimitRejectsTheNinthRequest) {
             uint32_t(XDP_DROP));
   EXPECT_EQ(e->rejects("too_many_in_flight"), 2u);
   EXPECT_EQ(e->scalar("rejected"), 2);
+  // Neither a packet of type 4, nor a response shorter than its 68-byte
+  // layout, nor a request shorter than its 104 (but long enough for a
+  // response) runs a handler: the dispatcher tests the type as a range and
+  // joins the smaller layout's bounds with the header's.
+  EXPECT_EQ(run(*e, response(responsePayload("ok"), ArpcType(4))).retval,
+            uint32_t(XDP_PASS));
+  EXPECT_EQ(run(*e, response(padded("ok", 60))).retval, uint32_t(XDP_PASS));
+  EXPECT_EQ(e->scalar("in_flight"), 8);
+  EXPECT_EQ(run(*e, request(padded("r", 80), 11)).retval, uint32_t(XDP_PASS));
+  EXPECT_EQ(e->scalar("rejected"), 2);
+  EXPECT_EQ(run(*e, response(responsePayload("ok"))).retval,
+            uint32_t(XDP_PASS));
+  EXPECT_EQ(e->scalar("in_flight"), 7);
 }
 
 TEST_F(BackendTest, ConcurrencyLimitOnTc) {
