@@ -6,7 +6,8 @@ For each element, three builds:
       netfn optimisation; the paper's baseline),
   (b) `sbpf-opt --appnet-to-bpf`: SimpleBPF's validated optimisations,
   (c) hand-written expert eBPF C (benchmarks/expert/NAME.bpf.c) where one
-      exists, compiled with clang-16 like the compiler's C,
+      exists (the paper's stand-ins, paper_fault, concurrency_limit, null),
+      compiled with clang-16 like the compiler's C,
 each with eBPF C lines of code, bytecode instructions, JIT instructions and
 ns per run (`sbpf stats --json`, BPF_PROG_TEST_RUN on an aRPC request with a
 256-byte payload, so the handler runs). Every object is loaded into the
