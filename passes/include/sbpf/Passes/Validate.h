@@ -12,6 +12,8 @@
 
 #include "sbpf/Netfn/Netfn.h"
 
+#include "mlir/IR/BuiltinOps.h"
+
 #include <string>
 
 namespace sbpf {
@@ -28,10 +30,19 @@ struct RewriteProof {
 /// either program writes is assumed to hold init's value (it can never hold
 /// anything else), which is what makes constant state propagation provable.
 /// With `explain` false a Different answer has no counterexample (faster:
-/// for rewrites that are only tried).
+/// for rewrites that are only tried). Proven pairs are remembered (by the
+/// printed text of both programs and the handler's name), so proving the
+/// same pair again costs no query: a pass that proved its final result
+/// against the validation baseline spares netfn-validate its query.
 RewriteProof proveHandlerUnchanged(netfn::HandlerOp before,
                                    netfn::HandlerOp after, unsigned timeoutMs,
                                    bool explain = true);
+
+/// The module as it was when the innermost running netfn-validate started
+/// its pipeline (null outside one). Passes that prove their own rewrites
+/// prove them against it, so that netfn-validate finds the proof made.
+mlir::ModuleOp getValidationBaseline();
+void setValidationBaseline(mlir::ModuleOp baseline);
 
 } // namespace sbpf
 
