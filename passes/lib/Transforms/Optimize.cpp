@@ -21,12 +21,10 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/DenseMap.h"
-#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -367,10 +365,8 @@ bool simplifyOp(Operation *op) {
       return true;
     }
     // The region ends the handler: what follows the if is unreachable.
-    Operation *next = ifOp->getNextNode();
     ifOp->getBlock()->getOperations().splice(Block::iterator(ifOp),
                                              block.getOperations());
-    (void)next;
     eraseFrom(ifOp);
     return true;
   }
