@@ -4,6 +4,11 @@
 // RUN: not sbpf-opt %s --netfn-validate=pipeline=netfn-test-swap-branches -o %t.mlir 2>&1 | FileCheck %s --check-prefix=WRONG
 // RUN: not test -e %t.mlir
 // RUN: sbpf-opt %s --netfn-validate=pipeline=netfn-propagate-state-constants | FileCheck %s --check-prefix=RIGHT
+// RUN: not sbpf-opt %s --netfn-validate=pipeline=no-such-pass 2>&1 | FileCheck %s --check-prefix=BADPIPE
+// RUN: not sbpf-opt %s --netfn-validate 2>&1 | FileCheck %s --check-prefix=NOPIPE
+
+// BADPIPE: error: netfn-validate: bad pipeline 'no-such-pass': {{.*}}'no-such-pass' does not refer to a registered pass
+// NOPIPE: error: netfn-validate: no pipeline to validate (give pipeline=PASSES)
 
 // WRONG: error: netfn-validate: pipeline 'netfn-test-swap-branches' changed the meaning of handler @req (a compiler bug):
 // WRONG-NEXT: differs in: verdict;

@@ -804,6 +804,11 @@ struct ValidatePass : sbpf::impl::NetfnValidateBase<ValidatePass> {
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (pipeline.empty()) {
+      module.emitError("netfn-validate: no pipeline to validate (give "
+                       "pipeline=PASSES)");
+      return signalPassFailure();
+    }
     OpPassManager inner("builtin.module");
     std::string errors;
     llvm::raw_string_ostream errorStream(errors);
