@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 #include "sbpf/Passes/Passes.h"
 #include "sbpf/Passes/Validate.h"
+#include "sbpf/Checker/ConcreteEval.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -28,6 +29,8 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "mlir/Support/FileUtilities.h"
 
 #include <algorithm>
 
@@ -39,6 +42,7 @@ namespace sbpf {
 #define GEN_PASS_DEF_NETFNORDERPREDICATES
 #define GEN_PASS_DEF_NETFNVALIDATE
 #define GEN_PASS_DEF_NETFNTESTSWAPBRANCHES
+#define GEN_PASS_DEF_NETFNPROFILEPREDICATES
 #include "NetfnPasses.h.inc"
 } // namespace sbpf
 
@@ -790,6 +794,163 @@ struct OrderPredicatesPass
 };
 
 //===----------------------------------------------------------------------===//
+// netfn-profile-predicates
+//===----------------------------------------------------------------------===//
+
+/// Reads a JSON file; errors are emitted at `at`.
+std::optional<llvm::json::Value> readJson(Operation *at, StringRef path,
+                                          StringRef what) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    at->emitError() << what << ": cannot read '" << path << "'";
+    return std::nullopt;
+  }
+  auto json = llvm::json::parse((*buffer)->getBuffer());
+  if (!json) {
+    at->emitError() << what << ": '" << path
+                    << "' is not JSON: " << llvm::toString(json.takeError());
+    return std::nullopt;
+  }
+  return std::move(*json);
+}
+
+struct ProfilePredicatesPass
+    : sbpf::impl::NetfnProfilePredicatesBase<ProfilePredicatesPass> {
+  using Base::Base;
+  static constexpr const char *kWhat = "netfn-profile-predicates";
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (events.empty() || out.empty()) {
+      module.emitError() << kWhat << ": give events=FILE and out=FILE";
+      return signalPassFailure();
+    }
+    std::optional<llvm::json::Value> json = readJson(module, events, kWhat);
+    if (!json)
+      return signalPassFailure();
+    const llvm::json::Object *root = json->getAsObject();
+    const llvm::json::Array *list = root ? root->getArray("events") : nullptr;
+    if (!list) {
+      module.emitError() << kWhat << ": '" << events
+                         << "' has no \"events\" array";
+      return signalPassFailure();
+    }
+    // The module stays as it is: the probes go into a copy. Each netfn.cmp
+    // of a handler gets a state variable that it writes (0 or 1); it holds
+    // 2 before each run, so 2 after it means "not evaluated".
+    OwningOpRef<ModuleOp> probed(module.clone());
+    nf::ProgramOp program;
+    probed->walk([&](nf::ProgramOp p) { program = p; });
+    if (!program) {
+      module.emitError() << kWhat << ": no netfn.program";
+      return signalPassFailure();
+    }
+    std::vector<std::pair<std::string, std::string>> probes; // state, loc
+    SmallVector<nf::CmpOp> cmps;
+    program.walk([&](nf::CmpOp c) {
+      if (c->getParentOfType<nf::HandlerOp>())
+        cmps.push_back(c);
+    });
+    auto ui32 = IntegerType::get(&getContext(), 32, IntegerType::Unsigned);
+    for (nf::CmpOp c : cmps) {
+      std::string name = "__sbpf_probe_" + std::to_string(probes.size());
+      OpBuilder decl(&getContext());
+      decl.setInsertionPointToStart(&program.getBodyBlock());
+      decl.create<nf::StateOp>(c.getLoc(), name, ui32);
+      OpBuilder b(c->getContext());
+      b.setInsertionPointAfter(c);
+      Value v = b.create<nf::CastOp>(c.getLoc(), ui32, c.getResult());
+      b.create<nf::StateWriteOp>(c.getLoc(), name, v);
+      probes.push_back({name, locationKey(c.getLoc())});
+    }
+
+    auto initial = sbpf::checker::evaluateInit(program);
+    if (!initial) {
+      module.emitError() << kWhat << ": init: "
+                         << llvm::toString(initial.takeError());
+      return signalPassFailure();
+    }
+    sbpf::checker::ConcreteState state = std::move(*initial);
+    std::map<std::string, std::pair<uint64_t, uint64_t>> counts;
+    for (auto [index, item] : llvm::enumerate(*list)) {
+      auto fail = [&](const Twine &why) {
+        module.emitError() << kWhat << ": event " << index << ": " << why;
+        signalPassFailure();
+      };
+      const llvm::json::Object *ev = item.getAsObject();
+      std::optional<StringRef> sym = ev ? ev->getString("event") : std::nullopt;
+      if (!sym)
+        return fail("no \"event\" name");
+      nf::HandlerOp handler;
+      for (nf::HandlerOp h : program.getBodyBlock().getOps<nf::HandlerOp>())
+        if (h.getEvent() == *sym)
+          handler = h;
+      if (!handler)
+        return fail("no handler for event '" + *sym + "'");
+      nf::EventOp decl = handler.getEventDecl();
+      sbpf::checker::ConcreteInputs in;
+      in.state = state;
+      for (auto &probe : probes)
+        in.state.scalars[probe.first] = sbpf::checker::ConcreteValue::integer(2);
+      if (const llvm::json::Object *fields = ev->getObject("fields")) {
+        for (auto &[key, value] : *fields) {
+          Type t = decl.getFieldType(key);
+          if (!t)
+            return fail("the event has no field '" + StringRef(key) + "'");
+          if (auto s = value.getAsString())
+            in.fields[key.str()] = sbpf::checker::ConcreteValue::string(s->str());
+          else if (auto b = value.getAsBoolean())
+            in.fields[key.str()] = sbpf::checker::ConcreteValue::boolean(*b);
+          else if (auto i = value.getAsInteger())
+            in.fields[key.str()] =
+                t.isInteger(1) ? sbpf::checker::ConcreteValue::boolean(*i != 0)
+                               : sbpf::checker::ConcreteValue::integer(*i);
+          else
+            return fail("field '" + StringRef(key) +
+                        "' is not a string, boolean or integer");
+        }
+      }
+      if (const llvm::json::Array *draws = ev->getArray("draws"))
+        for (const llvm::json::Value &d : *draws)
+          in.draws.push_back(uint32_t(d.getAsInteger().value_or(0)));
+      if (const llvm::json::Array *clocks = ev->getArray("clocks"))
+        for (const llvm::json::Value &c : *clocks)
+          in.clocks.push_back(uint64_t(c.getAsInteger().value_or(0)));
+      auto outputs = sbpf::checker::evaluateHandler(handler, in);
+      if (!outputs)
+        return fail(llvm::toString(outputs.takeError()));
+      for (auto &[name, loc] : probes) {
+        auto it = outputs->state.scalars.find(name);
+        if (it == outputs->state.scalars.end() || it->second.bits == 2)
+          continue;
+        ++counts[loc].first;
+        counts[loc].second += it->second.bits == 1;
+      }
+      state = outputs->state;
+    }
+
+    std::string error;
+    auto file = openOutputFile(out, &error);
+    if (!file) {
+      module.emitError() << kWhat << ": cannot write '" << out << "': " << error;
+      return signalPassFailure();
+    }
+    llvm::json::OStream j(file->os(), 2);
+    j.object([&] {
+      j.attributeObject("predicates", [&] {
+        for (auto &[loc, c] : counts)
+          j.attributeObject(loc, [&] {
+            j.attribute("evaluated", int64_t(c.first));
+            j.attribute("held", int64_t(c.second));
+          });
+      });
+    });
+    file->os() << "\n";
+    file->keep();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // netfn-validate
 //===----------------------------------------------------------------------===//
 
@@ -913,6 +1074,9 @@ struct TestSwapBranchesPass
 
 } // namespace
 
+std::unique_ptr<Pass> sbpf::createNetfnProfilePredicatesPass() {
+  return std::make_unique<ProfilePredicatesPass>();
+}
 std::unique_ptr<Pass> sbpf::createNetfnTestSwapBranchesPass() {
   return std::make_unique<TestSwapBranchesPass>();
 }

@@ -275,6 +275,37 @@ def NetfnValidate : Pass<"netfn-validate", "mlir::ModuleOp"> {
   let dependentDialects = ["sbpf::netfn::NetfnDialect"];
 }
 
+def NetfnProfilePredicates : Pass<"netfn-profile-predicates", "mlir::ModuleOp"> {
+  let summary = "Writes the predicate profile of sample events (no IR change)";
+  let description = [{
+    The producer of `netfn-order-predicates`' profile. Runs the program on
+    sample events with the checker's concrete evaluator (the same SMT
+    semantics as every proof, checker/lib/ConcreteEval.cpp): init once, then
+    each event's handler in order, the state carried from one to the next.
+    Each `netfn.cmp` of a handler is counted, by its source location, as
+    evaluated and as held. The module is not changed.
+
+    Events (JSON): `{"events": [ {"event": "request", "fields":
+    {"priority": 5, "kind": 2, "user": "alice"}, "draws": [123],
+    "clocks": [1000]} ]}`;
+    integers, booleans and strings by the field's type, missing fields zero.
+    Output: `{"predicates": {"FILE:LINE:COL": {"evaluated": N, "held": M}}}`.
+
+    ```
+    sbpf-opt el.appnet --rpc-schema rpc.proto --netfn-float-to-fixed \
+      --netfn-profile-predicates="events=sample.json out=prof.json"
+    ```
+  }];
+  let options = [
+    Option<"events", "events", "std::string", /*default=*/"\"\"",
+           "JSON file of sample events">,
+    Option<"out", "out", "std::string", /*default=*/"\"\"",
+           "Where to write the profile (JSON)">,
+  ];
+  let constructor = "sbpf::createNetfnProfilePredicatesPass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
 def NetfnTestSwapBranches : Pass<"netfn-test-swap-branches", "mlir::ModuleOp"> {
   let summary = "Test only: a deliberately wrong rewrite";
   let description = [{
