@@ -2,7 +2,7 @@
 // fail first; draws never move. Every application proven.
 // RUN: sbpf-opt %s -split-input-file --netfn-validate="pipeline=netfn-order-predicates{profile=%S/Inputs/order-profile.json}" | FileCheck %s
 // RUN: not sbpf-opt %s -split-input-file --netfn-order-predicates=profile=%t.missing 2>&1 | FileCheck %s --check-prefix=MISSING
-// MISSING: error: netfn-order-predicates: cannot read profile '{{.*}}.missing'
+// MISSING: error: netfn-order-predicates: profile: cannot read '{{.*}}.missing'
 
 // kind == 2 held 5% of the time, priority > 2 60%: the kind test first.
 // CHECK-LABEL: netfn.program @by_profile

@@ -654,6 +654,24 @@ struct RemoveImpliedPredicatesPass
 // netfn-order-predicates
 //===----------------------------------------------------------------------===//
 
+/// Reads a JSON file; errors are emitted at `at`.
+std::optional<llvm::json::Value> readJson(Operation *at, StringRef path,
+                                          StringRef what) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    at->emitError() << what << ": cannot read '" << path << "'";
+    return std::nullopt;
+  }
+  auto json = llvm::json::parse((*buffer)->getBuffer());
+  if (!json) {
+    at->emitError() << what << ": '" << path
+                    << "' is not JSON: " << llvm::toString(json.takeError());
+    return std::nullopt;
+  }
+  return std::move(*json);
+}
+
+
 /// "FILE:LINE:COL" of a FileLineColLoc (inside fused/named locations too).
 std::string locationKey(Location loc) {
   std::string key;
@@ -691,20 +709,10 @@ struct OrderPredicatesPass
   void runOnOperation() override {
     if (profile.empty())
       return;
-    auto buffer = llvm::MemoryBuffer::getFile(profile);
-    if (!buffer) {
-      getOperation().emitError() << "netfn-order-predicates: cannot read "
-                                    "profile '"
-                                 << profile << "'";
+    std::optional<llvm::json::Value> json =
+        readJson(getOperation(), profile, "netfn-order-predicates: profile");
+    if (!json)
       return signalPassFailure();
-    }
-    auto json = llvm::json::parse((*buffer)->getBuffer());
-    if (!json) {
-      getOperation().emitError()
-          << "netfn-order-predicates: profile '" << profile
-          << "' is not JSON: " << llvm::toString(json.takeError());
-      return signalPassFailure();
-    }
     const llvm::json::Object *root = json->getAsObject();
     const llvm::json::Object *preds =
         root ? root->getObject("predicates") : nullptr;
@@ -797,23 +805,6 @@ struct OrderPredicatesPass
 // netfn-profile-predicates
 //===----------------------------------------------------------------------===//
 
-/// Reads a JSON file; errors are emitted at `at`.
-std::optional<llvm::json::Value> readJson(Operation *at, StringRef path,
-                                          StringRef what) {
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer) {
-    at->emitError() << what << ": cannot read '" << path << "'";
-    return std::nullopt;
-  }
-  auto json = llvm::json::parse((*buffer)->getBuffer());
-  if (!json) {
-    at->emitError() << what << ": '" << path
-                    << "' is not JSON: " << llvm::toString(json.takeError());
-    return std::nullopt;
-  }
-  return std::move(*json);
-}
-
 struct ProfilePredicatesPass
     : sbpf::impl::NetfnProfilePredicatesBase<ProfilePredicatesPass> {
   using Base::Base;
@@ -825,7 +816,8 @@ struct ProfilePredicatesPass
       module.emitError() << kWhat << ": give events=FILE and out=FILE";
       return signalPassFailure();
     }
-    std::optional<llvm::json::Value> json = readJson(module, events, kWhat);
+    std::optional<llvm::json::Value> json =
+        readJson(module, events, "netfn-profile-predicates: events");
     if (!json)
       return signalPassFailure();
     const llvm::json::Object *root = json->getAsObject();
