@@ -3,6 +3,8 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <set>
+
 using namespace sbpf;
 using namespace sbpf::checker;
 using namespace sbpf::netfn;
@@ -21,13 +23,66 @@ z3::expr recordEq(SemContext &sc, LogType lt, const z3::expr &a,
 }
 } // namespace
 
+/// Scalar state that no handler of `program` writes and that is not set at
+/// deployment (`configurable`: an AppNet init parameter).
+static std::set<std::string> unwrittenScalars(ProgramOp program) {
+  std::set<std::string> names;
+  for (StateOp s : program.getStateOps())
+    if (!llvm::isa<MapType, LogType>(s.getType()) &&
+        !s->hasAttr("configurable"))
+      names.insert(s.getSymName().str());
+  for (HandlerOp h : program.getBodyBlock().getOps<HandlerOp>())
+    h.walk([&](StateWriteOp w) { names.erase(w.getState().str()); });
+  return names;
+}
+
 EquivalenceResult sbpf::checker::checkEquivalence(HandlerOp a, HandlerOp b,
                                                   unsigned timeoutMs) {
-  EquivalenceResult res;
+  return checkEquivalence(a, b, EquivalenceOptions(), timeoutMs);
+}
+
+EquivalenceResult
+sbpf::checker::checkEquivalence(HandlerOp a, HandlerOp b,
+                                const EquivalenceOptions &options,
+                                unsigned timeoutMs) {
   try {
     SemContext sc;
+    return checkEquivalence(sc, a, b, options, timeoutMs);
+  } catch (const std::exception &e) {
+    EquivalenceResult res;
+    res.reason = e.what();
+    return res;
+  }
+}
+
+EquivalenceResult
+sbpf::checker::checkEquivalence(SemContext &sc, HandlerOp a, HandlerOp b,
+                                const EquivalenceOptions &options,
+                                unsigned timeoutMs) {
+  EquivalenceResult res;
+  try {
     z3::context &c = sc.z3();
     SymbolicInputs in;
+    if (options.unwrittenStateIsInitial) {
+      // Init's own draws and clock readings are inputs of their own.
+      SymbolicInputs initInputs;
+      initInputs.prefix = "init.";
+      auto progA = a->getParentOfType<ProgramOp>();
+      auto initial = encodeInit(sc, progA, initInputs);
+      if (!initial) {
+        res.reason = "init: " + llvm::toString(initial.takeError());
+        return res;
+      }
+      std::set<std::string> fixed = unwrittenScalars(progA);
+      std::set<std::string> fixedB =
+          unwrittenScalars(b->getParentOfType<ProgramOp>());
+      for (const std::string &name : fixed)
+        if (fixedB.count(name) && initial->scalars.count(name))
+          in.state.scalars.emplace(name, initial->scalars.at(name));
+      in.assumptions.insert(in.assumptions.end(),
+                            initInputs.assumptions.begin(),
+                            initInputs.assumptions.end());
+    }
     auto semA = encodeHandler(sc, a, in);
     if (!semA) {
       res.reason = "first handler: " + llvm::toString(semA.takeError());
@@ -57,6 +112,11 @@ EquivalenceResult sbpf::checker::checkEquivalence(HandlerOp a, HandlerOp b,
          llvm::zip(evA.getFieldNames(), evA.getFieldTypes())) {
       std::string name = llvm::cast<mlir::StringAttr>(nameAttr).getValue().str();
       Type t = llvm::cast<mlir::TypeAttr>(typeAttr).getValue();
+      // The same term on both sides (a field neither handler changes
+      // differently) cannot differ: leaving it out keeps strings' bytes out
+      // of the query, which makes it several times faster.
+      if (z3::eq(semA->fields.at(name), semB->fields.at(name)))
+        continue;
       diffs.emplace_back("field " + name,
                          bothForward && !sc.valueEq(t, semA->fields.at(name), t,
                                                     semB->fields.at(name)));
@@ -111,7 +171,8 @@ EquivalenceResult sbpf::checker::checkEquivalence(HandlerOp a, HandlerOp b,
       } else {
         z3::expr va = pick(semA->state, in.state, name, &SymbolicState::scalars);
         z3::expr vb = pick(semB->state, in.state, name, &SymbolicState::scalars);
-        diffs.emplace_back("state @" + name, !sc.valueEq(t, va, t, vb));
+        if (!z3::eq(va, vb))
+          diffs.emplace_back("state @" + name, !sc.valueEq(t, va, t, vb));
       }
     }
     diffs.emplace_back("number of random draws", semA->drawsUsed != semB->drawsUsed);
@@ -124,7 +185,8 @@ EquivalenceResult sbpf::checker::checkEquivalence(HandlerOp a, HandlerOp b,
     std::vector<z3::expr> query = in.assumptions;
     query.push_back(any);
     std::optional<z3::model> model;
-    SolverResult r = solve(sc, query, timeoutMs, &model);
+    SolverResult r =
+        solve(sc, query, timeoutMs, options.counterexample ? &model : nullptr);
     if (r.status == SolverStatus::Unsat) {
       res.status = EquivalenceResult::Equivalent;
       return res;
@@ -135,6 +197,8 @@ EquivalenceResult sbpf::checker::checkEquivalence(HandlerOp a, HandlerOp b,
       return res;
     }
     res.status = EquivalenceResult::Different;
+    if (!options.counterexample)
+      return res;
     std::string s;
     llvm::raw_string_ostream os(s);
     z3::model &m = *model;

@@ -15,6 +15,7 @@
 #include "sbpf/Frontend/Domain.h"
 #include "sbpf/LLMPasses/LLMPasses.h"
 #include "sbpf/InitAll.h"
+#include "sbpf/Passes/Passes.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -101,6 +102,11 @@ cl::opt<std::string> hookKind(
 cl::opt<unsigned> rpcPort(
     "rpc-port", cl::cat(sbpfCategory), cl::init(9000),
     cl::desc("UDP port of aRPC traffic for the generated BPF program"));
+cl::opt<bool> optNone(
+    "O0", cl::cat(sbpfCategory), cl::init(false),
+    cl::desc("--appnet-to-bpf without netfn optimisation (only the uniform "
+             "Q31.32 fixed point eBPF needs): the naive baseline. The "
+             "default is the validated optimisations"));
 cl::opt<std::string> abiOut(
     "abi-out", cl::cat(sbpfCategory),
     cl::desc("With --emit=c, also write the ABI record (JSON) to this file"),
@@ -452,6 +458,7 @@ int main(int argc, char **argv) {
   hideBackendOptions();
   cl::ParseCommandLineOptions(argc, argv, overview);
 
+  sbpf::setAppNetToBPFOptLevel(optNone ? 0 : 2);
   sbpf::bpf::BackendOptions backend;
   if (!emitKind.getNumOccurrences() && llvm::StringRef(outputFilename).ends_with(".o"))
     emitKind = "obj"; // cli.md: the default follows -o.

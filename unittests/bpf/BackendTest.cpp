@@ -372,6 +372,20 @@ TEST_F(BackendTest, NonArpcTrafficPassesUntouched) {
   r = run(*e, arp);
   EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
   EXPECT_EQ(toHex(r.packetOut), toHex(arp));
+  // The EtherType's bytes swapped (0x0008), IP version 6 in an IPv4
+  // EtherType, and later IP fragments (offset 8 bytes; the offset's high
+  // bits): untouched (the parser reads these as 16-bit words).
+  for (auto [at, value] : std::vector<std::pair<size_t, uint8_t>>{
+           {12, 0x00}, {14, 0x65}, {14 + 7, 0x01}, {14 + 6, 0x10}}) {
+    std::vector<uint8_t> p = request(requestPayload("hello"));
+    if (at == 12)
+      std::swap(p[12], p[13]);
+    else
+      p[at] = value;
+    r = run(*e, p);
+    EXPECT_EQ(r.retval, uint32_t(XDP_PASS));
+    EXPECT_EQ(toHex(r.packetOut), toHex(p));
+  }
   // A request too short for the layout, and a non-first fragment: untouched.
   std::vector<uint8_t> shortReq = request(padded("hi", 50));
   r = run(*e, shortReq);
@@ -386,6 +400,13 @@ TEST_F(BackendTest, NonArpcTrafficPassesUntouched) {
   // None of these touched the state.
   EXPECT_EQ(e->scalar("req_count"), 0);
   EXPECT_EQ(e->scalar("byte_total"), 0);
+  // The first IP fragment (more fragments, offset 0; the flags share the
+  // word with the offset) is a request like any other.
+  std::vector<uint8_t> first = request(requestPayload("hello"));
+  first[14 + 6] = 0x20;
+  EXPECT_EQ(run(*e, first).retval, uint32_t(XDP_PASS));
+  EXPECT_EQ(e->scalar("req_count"), 1);
+  EXPECT_EQ(e->scalar("byte_total"), 5);
 }
 
 TEST_F(BackendTest, ObjectBTFLoadsIntoTheKernel) {
@@ -415,10 +436,23 @@ TEST_F(BackendTest, CountersAddBodySizes) {
   run(*e, request(requestPayload(std::string(64, 'x'))));
   EXPECT_EQ(e->scalar("req_count"), 4);
   EXPECT_EQ(e->scalar("byte_total"), 5 + 10 + 0 + 64);
+  // The length is scanned eight bytes at a time: every position of the
+  // first NUL in a word, at word edges, and bytes >= 0x80 (which the
+  // zero-byte test must not take for zeros).
+  uint32_t total = 5 + 10 + 0 + 64;
+  for (size_t n : {1, 7, 8, 9, 15, 16, 31, 32, 33, 55, 56, 57, 62, 63}) {
+    run(*e, request(requestPayload(std::string(n, n % 2 ? 'y' : '\x81'))));
+    total += n;
+  }
+  EXPECT_EQ(e->scalar("byte_total"), total);
+  std::string high = "\xff\x80\x01";
+  run(*e, request(requestPayload(high)));
+  EXPECT_EQ(e->scalar("byte_total"), total + 3);
+  EXPECT_EQ(e->scalar("req_count"), 4 + 14 + 1);
   // Responses do not count.
   EXPECT_EQ(run(*e, response(responsePayload("ok"))).retval,
             uint32_t(XDP_PASS));
-  EXPECT_EQ(e->scalar("req_count"), 4);
+  EXPECT_EQ(e->scalar("req_count"), 4 + 14 + 1);
 }
 
 TEST_F(BackendTest, ConcurrencyLimitRejectsTheNinthRequest) {
@@ -444,6 +478,19 @@ TEST_F(BackendTest, ConcurrencyLimitRejectsTheNinthRequest) {
             uint32_t(XDP_DROP));
   EXPECT_EQ(e->rejects("too_many_in_flight"), 2u);
   EXPECT_EQ(e->scalar("rejected"), 2);
+  // Neither a packet of type 4, nor a response shorter than its 68-byte
+  // layout, nor a request shorter than its 104 (but long enough for a
+  // response) runs a handler: the dispatcher tests the type as a range and
+  // joins the smaller layout's bounds with the header's.
+  EXPECT_EQ(run(*e, response(responsePayload("ok"), ArpcType(4))).retval,
+            uint32_t(XDP_PASS));
+  EXPECT_EQ(run(*e, response(padded("ok", 60))).retval, uint32_t(XDP_PASS));
+  EXPECT_EQ(e->scalar("in_flight"), 8);
+  EXPECT_EQ(run(*e, request(padded("r", 80), 11)).retval, uint32_t(XDP_PASS));
+  EXPECT_EQ(e->scalar("rejected"), 2);
+  EXPECT_EQ(run(*e, response(responsePayload("ok"))).retval,
+            uint32_t(XDP_PASS));
+  EXPECT_EQ(e->scalar("in_flight"), 7);
 }
 
 TEST_F(BackendTest, ConcurrencyLimitOnTc) {

@@ -12,8 +12,12 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/ToolOutputFile.h"
 
 #include <cmath>
+#include <cstdio>
 
 namespace sbpf {
 #define GEN_PASS_DEF_NETFNFLOATTOFIXED
@@ -50,7 +54,31 @@ void eraseIfDead(Value v) {
     def->erase();
 }
 
+/// "FILE:LINE:COL" of an op's location, or its printed form.
+std::string where(Location loc) {
+  std::string key;
+  loc->walk([&](Location l) {
+    if (auto f = llvm::dyn_cast<FileLineColLoc>(l)) {
+      key = (f.getFilename().getValue() + ":" + Twine(f.getLine()) + ":" +
+             Twine(f.getColumn()))
+                .str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return key.empty() ? "unknown" : key;
+}
+
+/// One line of the error report: where, what, and the absolute error (exact)
+/// or its bound, in real units.
+struct ErrorEntry {
+  std::string loc, kind, detail;
+  double error;
+  bool bound; // error is an upper bound (else the exact error)
+};
+
 struct FloatToFixed : sbpf::impl::NetfnFloatToFixedBase<FloatToFixed> {
+  using Base::Base;
   void runOnOperation() override;
 
 private:
@@ -59,7 +87,10 @@ private:
   void rewriteNanosToSeconds(DivOp div);
   LogicalResult rewriteConstant(ConstOp op);
 
+  LogicalResult writeReport();
+
   FixedType fixed;
+  std::vector<ErrorEntry> report;
 };
 
 Type FloatToFixed::convert(Type type) {
@@ -97,6 +128,8 @@ void FloatToFixed::rewriteRandomFraction(MulOp mul) {
   auto u64 = IntegerType::get(&getContext(), 64, IntegerType::Unsigned);
   Value wide = b.create<CastOp>(mul.getLoc(), u64, draw);
   Value exact = b.create<BitcastOp>(mul.getLoc(), fixed, wide);
+  report.push_back({where(mul.getLoc()), "exact",
+                    "randomf fraction r * 2^-32 is the raw value r", 0, false});
   mul.getResult().replaceAllUsesWith(exact);
   mul.erase();
   eraseIfDead(lhs);
@@ -126,6 +159,9 @@ void FloatToFixed::rewriteNanosToSeconds(DivOp div) {
   auto s64 = IntegerType::get(&getContext(), 64, IntegerType::Signed);
   if (raw.getType() != s64)
     raw = b.create<CastOp>(loc, s64, raw);
+  report.push_back({where(loc), "exact form",
+                    "nanoseconds / 1e9 as trunc(ns * 2^32 / 10^9) in integers",
+                    std::ldexp(1.0, -int(kFrac)), true});
   Value seconds = div.getLhs(), divisorValue = div.getRhs();
   div.getResult().replaceAllUsesWith(b.create<BitcastOp>(loc, fixed, raw));
   div.erase();
@@ -139,6 +175,11 @@ LogicalResult FloatToFixed::rewriteConstant(ConstOp op) {
   if (!std::isfinite(v) || std::fabs(scaled) >= std::ldexp(1.0, kWidth - 1))
     return op.emitError() << "the real constant " << v
                           << " is outside the range (-2^31, 2^31) of " << fixed;
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.17g -> raw %lld", v,
+                (long long)(int64_t)scaled);
+  report.push_back({where(op.getLoc()), "constant", text,
+                    std::fabs(v - std::ldexp(scaled, -int(kFrac))), false});
   OpBuilder b(op);
   auto raw = IntegerAttr::get(IntegerType::get(&getContext(), 64),
                               APInt(64, (uint64_t)(int64_t)scaled, /*isSigned=*/true));
@@ -207,6 +248,22 @@ void FloatToFixed::runOnOperation() {
       op.erase();
     }
   });
+  // What rounds at run time: products and quotients truncate (one unit of
+  // 2^-32 at most per operation), f64 fields convert toward zero.
+  module.walk([&](Operation *op) {
+    if (llvm::isa<MulOp, DivOp>(op) && op->getResult(0).getType() == fixed)
+      report.push_back({where(op->getLoc()), "operation",
+                        op->getName().getStringRef().str() + " truncates",
+                        std::ldexp(1.0, -int(kFrac)), true});
+    else if (auto cast = llvm::dyn_cast<CastOp>(op))
+      if (cast.getInput().getType().isF64() && cast.getType() == fixed)
+        report.push_back({where(op->getLoc()), "field conversion",
+                          "f64 field to fixed point, toward zero",
+                          std::ldexp(1.0, -int(kFrac)), true});
+  });
+  if (!reportFile.empty() && mlir::failed(writeReport()))
+    return signalPassFailure();
+
   module.walk([&](FieldSetOp op) {
     auto handler = op->getParentOfType<HandlerOp>();
     EventOp event = handler ? handler.getEventDecl() : EventOp();
@@ -216,6 +273,40 @@ void FloatToFixed::runOnOperation() {
       op.getValueMutable().assign(b.create<CastOp>(op.getLoc(), wire, op.getValue()));
     }
   });
+}
+
+LogicalResult FloatToFixed::writeReport() {
+  std::string error;
+  auto out = openOutputFile(reportFile, &error);
+  if (!out)
+    return getOperation().emitError()
+           << "netfn-float-to-fixed: cannot write report '" << reportFile
+           << "': " << error;
+  double worstConstant = 0, perOperation = 0;
+  llvm::json::OStream j(out->os(), 2);
+  j.object([&] {
+    j.attribute("format", "fixed<64, 32> (Q31.32) for every real value");
+    j.attribute("unit", std::ldexp(1.0, -int(kFrac)));
+    j.attributeArray("entries", [&] {
+      for (const ErrorEntry &e : report) {
+        if (e.kind == "constant")
+          worstConstant = std::max(worstConstant, e.error);
+        else
+          perOperation = std::max(perOperation, e.error);
+        j.object([&] {
+          j.attribute("loc", e.loc);
+          j.attribute("kind", e.kind);
+          j.attribute("detail", e.detail);
+          j.attribute(e.bound ? "error_bound" : "error", e.error);
+        });
+      }
+    });
+    j.attribute("max_constant_error", worstConstant);
+    j.attribute("max_error_per_operation", perOperation);
+  });
+  out->os() << "\n";
+  out->keep();
+  return success();
 }
 
 } // namespace

@@ -216,6 +216,35 @@ struct EquivalenceResult {
 EquivalenceResult checkEquivalence(netfn::HandlerOp a, netfn::HandlerOp b,
                                    unsigned timeoutMs = 10000);
 
+/// What an equivalence query may assume about the inputs, and what it
+/// reports.
+struct EquivalenceOptions {
+  /// A scalar state variable that no handler of either program writes, and
+  /// that is not `configurable` (set at deployment), holds the value that
+  /// the first program's init gives it (init runs once, so
+  /// it never changes). This is the invariant under which a state the
+  /// optimiser made a constant is the same program; both programs must have
+  /// the same init for it to be sound, which the caller guarantees.
+  bool unwrittenStateIsInitial = false;
+  /// When Different, describe the counterexample (evaluating every input in
+  /// the model: the costly part of a Different answer). Speculating callers
+  /// that only need the status turn it off.
+  bool counterexample = true;
+};
+
+/// checkEquivalence with `options`.
+EquivalenceResult checkEquivalence(netfn::HandlerOp a, netfn::HandlerOp b,
+                                   const EquivalenceOptions &options,
+                                   unsigned timeoutMs = 10000);
+/// The same in a context the caller keeps: many queries in one context
+/// avoid Z3's context teardown, which costs far more than a small query
+/// (about 100 ms with string-typed events). Terms of earlier queries may
+/// stay alive in `sc`; reject reason codes are shared.
+EquivalenceResult checkEquivalence(SemContext &sc, netfn::HandlerOp a,
+                                   netfn::HandlerOp b,
+                                   const EquivalenceOptions &options,
+                                   unsigned timeoutMs = 10000);
+
 } // namespace sbpf::checker
 
 #endif // SBPF_CHECKER_NETFNSEMANTICS_H

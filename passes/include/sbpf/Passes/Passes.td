@@ -41,10 +41,280 @@ def NetfnFloatToFixed : Pass<"netfn-float-to-fixed", "mlir::ModuleOp"> {
     %p = netfn.state.read @prob : !netfn.fixed<64, 32>
     %c = netfn.cmp lt, %u, %p : !netfn.fixed<64, 32>
     ```
-    The per-value choice of scale and the reported error bound are the
-    optimisation pass's job; this pass gives one correct form.
+    With `report=FILE` the pass writes the error accounting as JSON: every
+    converted constant with its exact rounding error, every exact form
+    (error 0, or its bound), every fixed-point product, quotient and f64
+    field conversion with its per-operation bound (2^-32), and the maxima.
+
+    Not done yet: choosing the scale per value range (every value gets the
+    one Q31.32 form).
   }];
+  let options = [
+    Option<"reportFile", "report", "std::string", /*default=*/"\"\"",
+           "Write the rounding-error report (JSON) to this file">,
+  ];
   let constructor = "sbpf::createNetfnFloatToFixedPass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Optimisation passes. Each application is proven by the checker (before ≡
+// after, checkEquivalence) when run under `netfn-validate` or in the default
+// `--appnet-to-bpf` pipeline; `-O0` runs none of them.
+//===----------------------------------------------------------------------===//
+
+def NetfnPropagateStateConstants
+    : Pass<"netfn-propagate-state-constants", "mlir::ModuleOp"> {
+  let summary = "Reads of state that only init sets become constants";
+  let description = [{
+    A scalar state variable that `netfn.init` writes exactly once, at the top
+    level of its body, with a `netfn.const`, and that no handler writes,
+    holds that constant in every handler run: each `netfn.state.read` of it
+    in a handler becomes the constant. A scalar state that neither init nor
+    any handler writes reads as its zero value (integers, booleans and
+    fixed point). The declaration and init's write stay: the state is part
+    of the object's ABI and user space may read it (docs/bpf-abi.md); what
+    user space writes into state that the element never writes is outside
+    the element's meaning.
+
+    The rewrite is proven under the invariant that unwritten state holds its
+    initial value (checker `EquivalenceOptions::unwrittenStateIsInitial`).
+
+    Not rewritten: state that any handler writes, `configurable` state
+    (an AppNet init parameter, set at deployment), state that init writes
+    inside a branch or from a non-constant value, maps and logs.
+
+    Before / after:
+    ```mlir
+    netfn.state @threshold : ui32
+    netfn.init {
+      %0 = netfn.const 2 : ui32
+      netfn.state.write @threshold, %0 : ui32
+      netfn.return
+    }
+    netfn.handler @req on @request {
+      %t = netfn.state.read @threshold : ui32
+      ...
+    // becomes (in the handler)
+      %t = netfn.const 2 : ui32
+    ```
+  }];
+  let constructor = "sbpf::createNetfnPropagateStateConstantsPass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
+def NetfnSimplify : Pass<"netfn-simplify", "mlir::ModuleOp"> {
+  let summary = "Folds constants, branches on constants and exact narrowings";
+  let description = [{
+    Greedy local rewrites to a fixed point, then dead-code elimination of
+    unused ops without write effects (reads, pure ops; never `netfn.random`
+    or `netfn.now`, whose draws are observable):
+    - `netfn.cmp` of two integer, boolean or fixed-point constants becomes
+      the boolean constant; `netfn.not` of a constant or of a `netfn.not`
+      folds;
+    - `netfn.and`/`netfn.or` of booleans with a constant operand (`x and
+      true = x`, `x and false = false`, ...) and of an operand with itself;
+    - `netfn.select` on a constant condition, or of two equal operands;
+    - `netfn.if` on a constant condition: the taken region replaces the op
+      (its yielded values replace the results; a verdict ending the region
+      ends the block, and the ops after it are unreachable and removed);
+    - a fixed-point comparison of a widened 32-bit random draw
+      (`bitcast(cast r : ui32 to ui64)`, the exact form of `randomf(0, 1)`)
+      with a constant becomes the same comparison of the draw itself with a
+      32-bit constant (exact: no value is rounded), or a boolean constant
+      when the threshold lies outside [0, 2^32).
+
+    Before / after:
+    ```mlir
+    %c2 = netfn.const 2 : ui32
+    %c0 = netfn.const 0 : ui32
+    %b = netfn.cmp gt, %c2, %c0 : ui32
+    %x = netfn.and %a, %b : i1
+    // becomes: uses of %x use %a
+    ```
+  }];
+  let constructor = "sbpf::createNetfnSimplifyPass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
+def NetfnMergeConditions : Pass<"netfn-merge-conditions", "mlir::ModuleOp"> {
+  let summary = "Merges nested conditions whose else arms are identical";
+  let description = [{
+    `if a { <reads>; if b { X } else { Y } } else { Y' }` with `Y` and `Y'`
+    the same code (op by op, ignoring locations) becomes
+    `<reads>; if (a and b) { X } else { Y' }`: one test instead of two
+    branches. The ops computing `b` move before the outer test, so they
+    must have no write effects (constants, pure arithmetic, field, state,
+    map and log reads; never `netfn.random`/`netfn.now`), and neither `if`
+    may have results.
+
+    Not rewritten: else arms that differ, inner conditions computed with a
+    random draw or a write, then-regions holding more than the inner `if`
+    and its condition.
+
+    Before / after:
+    ```mlir
+    netfn.if %a {
+      %p = netfn.field.get "kind" : ui32
+      %b = netfn.cmp eq, %p, %two : ui32
+      netfn.if %b { netfn.reject "x" } else { netfn.forward }
+      netfn.yield
+    } else {
+      netfn.forward
+    }
+    // becomes
+    %p = netfn.field.get "kind" : ui32
+    %b = netfn.cmp eq, %p, %two : ui32
+    %ab = netfn.and %a, %b : i1
+    netfn.if %ab { netfn.reject "x" } else { netfn.forward }
+    ```
+  }];
+  let constructor = "sbpf::createNetfnMergeConditionsPass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
+def NetfnRemoveImpliedPredicates
+    : Pass<"netfn-remove-implied-predicates", "mlir::ModuleOp"> {
+  let summary = "Drops conjuncts that the path to them implies (Z3)";
+  let description = [{
+    For each conjunct of a `netfn.if` condition (the leaves of its tree of
+    `netfn.and`), asks the checker whether replacing it with `true` (it
+    always holds where it is evaluated) or else with `false` (it never
+    does) leaves the handler the same function of its inputs, under the
+    path condition of the enclosing branches and the other conjuncts, and
+    with unwritten state at its initial value. The replacement is kept only
+    when Z3 proves it (Unsat of the difference within the time limit);
+    `netfn-simplify` then folds the constant away.
+
+    Not rewritten: conjuncts that can both hold and fail on that path, and
+    any query Z3 does not decide in time (the conjunct stays).
+
+    Before / after:
+    ```mlir
+    %p0 = netfn.cmp gt, %prio, %zero : ui32      // prio > 0
+    %p2 = netfn.cmp gt, %prio, %two : ui32       // prio > 2
+    %c = netfn.and %p0, %p2 : i1
+    netfn.if %c { ... }
+    // becomes
+    %t = netfn.const true : i1
+    %c = netfn.and %t, %p2 : i1
+    ```
+  }];
+  let options = [
+    Option<"timeoutMs", "timeout-ms", "unsigned", /*default=*/"2000",
+           "Z3 time limit per query in milliseconds">,
+  ];
+  let constructor = "sbpf::createNetfnRemoveImpliedPredicatesPass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
+def NetfnOrderPredicates : Pass<"netfn-order-predicates", "mlir::ModuleOp"> {
+  let summary = "Orders conjunctions so the likeliest to fail comes first";
+  let description = [{
+    Reads a profile (JSON, see docs/passes/profile.md):
+    `{"predicates": {"FILE:LINE:COL": {"evaluated": N, "held": M}}}`, keyed
+    by the location of the op that computes a predicate (the frontend's
+    source location). In each `netfn.and` chain that feeds a `netfn.if`,
+    the conjuncts are ordered by the fraction of evaluations in which they
+    held, lowest first (stable: unprofiled conjuncts keep their order after
+    the profiled ones), and the ops computing each conjunct move with it,
+    so the emitted short-circuit tests reject early. Only conjuncts computed
+    without write effects are moved (never a `netfn.random`/`netfn.now`
+    draw: their order is observable).
+
+    Without a profile the pass does nothing.
+
+    Before / after (profile: `kind == 2` held 5%, `prio > 2` held 60%):
+    ```mlir
+    %a = netfn.cmp gt, %prio, %two : ui32
+    %b = netfn.cmp eq, %kind, %two : ui32
+    %c = netfn.and %a, %b : i1
+    // becomes
+    %b = netfn.cmp eq, %kind, %two : ui32
+    %a = netfn.cmp gt, %prio, %two : ui32
+    %c = netfn.and %b, %a : i1
+    ```
+  }];
+  let options = [
+    Option<"profile", "profile", "std::string", /*default=*/"\"\"",
+           "JSON profile of how often each predicate held">,
+  ];
+  let constructor = "sbpf::createNetfnOrderPredicatesPass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
+def NetfnValidate : Pass<"netfn-validate", "mlir::ModuleOp"> {
+  let summary = "Runs a pipeline and proves every handler unchanged in meaning";
+  let description = [{
+    Translation validation of netfn-to-netfn passes: runs `pipeline` (a
+    textual pass pipeline on `builtin.module`) on the module, then asks the
+    checker whether each handler after it is the same function of its
+    inputs as before (checkEquivalence, with unwritten state at its initial
+    value; init must be unchanged).
+    - Proven: the change is kept.
+    - Different: the pass miscompiled. The pipeline fails with an error at
+      the handler that names the pass pipeline and prints the
+      counterexample (inputs, what differs); nothing is written.
+    - Unknown (Z3 time limit, an op without SMT semantics, or a changed
+      handler that multiplies or divides 64-bit or fixed-point numbers,
+      which Z3 bit-blasts for seconds whatever its time limit): the change
+      is reverted (the module as it was before `pipeline`) with a warning,
+      so an unproven change is never kept.
+
+    ```
+    sbpf-opt x.mlir --netfn-validate=pipeline=netfn-merge-conditions
+    ```
+  }];
+  let options = [
+    Option<"pipeline", "pipeline", "std::string", /*default=*/"\"\"",
+           "The pass pipeline to run and validate">,
+    Option<"timeoutMs", "timeout-ms", "unsigned", /*default=*/"10000",
+           "Z3 time limit per handler in milliseconds">,
+  ];
+  let constructor = "sbpf::createNetfnValidatePass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
+def NetfnProfilePredicates : Pass<"netfn-profile-predicates", "mlir::ModuleOp"> {
+  let summary = "Writes the predicate profile of sample events (no IR change)";
+  let description = [{
+    The producer of `netfn-order-predicates`' profile. Runs the program on
+    sample events with the checker's concrete evaluator (the same SMT
+    semantics as every proof, checker/lib/ConcreteEval.cpp): init once, then
+    each event's handler in order, the state carried from one to the next.
+    Each `netfn.cmp` of a handler is counted, by its source location, as
+    evaluated and as held. The module is not changed.
+
+    Events (JSON): `{"events": [ {"event": "request", "fields":
+    {"priority": 5, "kind": 2, "user": "alice"}, "draws": [123],
+    "clocks": [1000]} ]}`;
+    integers, booleans and strings by the field's type, missing fields zero.
+    Output: `{"predicates": {"FILE:LINE:COL": {"evaluated": N, "held": M}}}`.
+
+    ```
+    sbpf-opt el.appnet --rpc-schema rpc.proto --netfn-float-to-fixed \
+      --netfn-profile-predicates="events=sample.json out=prof.json"
+    ```
+  }];
+  let options = [
+    Option<"events", "events", "std::string", /*default=*/"\"\"",
+           "JSON file of sample events">,
+    Option<"out", "out", "std::string", /*default=*/"\"\"",
+           "Where to write the profile (JSON)">,
+  ];
+  let constructor = "sbpf::createNetfnProfilePredicatesPass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
+def NetfnTestSwapBranches : Pass<"netfn-test-swap-branches", "mlir::ModuleOp"> {
+  let summary = "Test only: a deliberately wrong rewrite";
+  let description = [{
+    Swaps the two regions of the first `netfn.if` of each handler without
+    negating its condition: a miscompilation, so that the tests can show
+    that `netfn-validate` catches one (an error with a counterexample) and
+    that nothing is written. Never part of a pipeline.
+  }];
+  let constructor = "sbpf::createNetfnTestSwapBranchesPass()";
   let dependentDialects = ["sbpf::netfn::NetfnDialect"];
 }
 

@@ -1,0 +1,111 @@
+// netfn-simplify: constant folding, branches on constants, exact narrowing
+// of randomf thresholds, dead reads; every application proven.
+// RUN: sbpf-opt %s -split-input-file --netfn-validate=pipeline=netfn-simplify | FileCheck %s
+
+// CHECK-LABEL: netfn.program @fold_branch
+netfn.program @fold_branch {
+  netfn.event @request "rpc.request" (kind : ui32)
+  // CHECK: netfn.handler @req
+  netfn.handler @req on @request {
+    // 2 > 0 holds: the branch goes, the taken arm stays; `x and true` is x.
+    // CHECK-NEXT: %[[C:.*]] = netfn.const 2 : ui32
+    // CHECK-NEXT: %[[K:.*]] = netfn.field.get "kind" : ui32
+    // CHECK-NEXT: %[[E:.*]] = netfn.cmp eq, %[[K]], %[[C]] : ui32
+    // CHECK-NEXT: netfn.if %[[E]] {
+    // CHECK-NEXT:   netfn.reject "bad_kind"
+    // CHECK-NEXT: } else {
+    // CHECK-NEXT:   netfn.forward
+    // CHECK-NEXT: }
+    // CHECK-NEXT: netfn.forward
+    // CHECK-NEXT: }
+    %two = netfn.const 2 : ui32
+    %zero = netfn.const 0 : ui32
+    %t = netfn.cmp gt, %two, %zero : ui32
+    netfn.if %t {
+      %k = netfn.field.get "kind" : ui32
+      %e = netfn.cmp eq, %k, %two : ui32
+      %b = netfn.and %e, %t : i1
+      netfn.if %b {
+        netfn.reject "bad_kind"
+      } else {
+        netfn.forward
+      }
+      netfn.yield
+    } else {
+      netfn.reject "unreachable"
+    }
+    netfn.forward
+  }
+}
+
+// -----
+
+// The exact form of randomf(0, 1) < p compares the 32-bit draw with a
+// 32-bit threshold; thresholds outside [0, 2^32) decide the test.
+// CHECK-LABEL: netfn.program @narrow_threshold
+netfn.program @narrow_threshold {
+  netfn.event @request "rpc.request" ()
+  // CHECK: netfn.handler @req
+  netfn.handler @req on @request {
+    // CHECK-NEXT: %[[R:.*]] = netfn.random : ui32
+    // CHECK-NEXT: %[[K:.*]] = netfn.const 3865470566 : ui32
+    // CHECK-NEXT: %[[C:.*]] = netfn.cmp lt, %[[R]], %[[K]] : ui32
+    // CHECK-NEXT: netfn.if %[[C]]
+    %r = netfn.random : ui32
+    %w = netfn.cast %r : ui32 to ui64
+    %u = netfn.bitcast %w : ui64 to !netfn.fixed<64, 32>
+    %p = netfn.const raw(3865470566) : !netfn.fixed<64, 32>
+    %c = netfn.cmp lt, %u, %p : !netfn.fixed<64, 32>
+    netfn.if %c {
+      netfn.forward
+    } else {
+      netfn.reject "fault_injected"
+    }
+    netfn.forward
+  }
+  // A probability of 1.0 (raw 2^32): always below. The draw stays (draws
+  // are observable).
+  // CHECK: netfn.handler @always
+  netfn.handler @always on @request {
+    // CHECK-NEXT: netfn.random : ui32
+    // CHECK-NEXT: netfn.forward
+    // CHECK-NEXT: }
+    %r = netfn.random : ui32
+    %w = netfn.cast %r : ui32 to ui64
+    %u = netfn.bitcast %w : ui64 to !netfn.fixed<64, 32>
+    %p = netfn.const raw(4294967296) : !netfn.fixed<64, 32>
+    %c = netfn.cmp lt, %u, %p : !netfn.fixed<64, 32>
+    netfn.if %c {
+      netfn.forward
+    } else {
+      netfn.reject "fault_injected"
+    }
+    netfn.forward
+  }
+}
+
+// -----
+
+// Negative: nothing is constant, nothing changes; the unused draw stays.
+// CHECK-LABEL: netfn.program @nothing_to_fold
+netfn.program @nothing_to_fold {
+  netfn.event @request "rpc.request" (kind : ui32)
+  // CHECK: netfn.handler @req
+  netfn.handler @req on @request {
+    // CHECK-NEXT: netfn.random
+    // CHECK-NEXT: netfn.field.get "kind"
+    // CHECK-NEXT: netfn.const 2
+    // CHECK-NEXT: netfn.cmp eq
+    // CHECK-NEXT: netfn.if
+    %unused = netfn.random : ui32
+    %k = netfn.field.get "kind" : ui32
+    %two = netfn.const 2 : ui32
+    %e = netfn.cmp eq, %k, %two : ui32
+    netfn.if %e {
+      netfn.reject "bad_kind"
+    } else {
+      netfn.forward
+    }
+    netfn.forward
+  }
+}
