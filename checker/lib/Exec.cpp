@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -191,21 +192,208 @@ struct Record {
   unsigned size = 0;
 };
 
+/// An array term (`base`) with the writes made since, in order. Reads walk
+/// the writes back to front: a write at the same index answers, one at a
+/// provably different index is skipped, any other becomes an ite on index
+/// equality. This keeps terms small (no select-over-store chains to be
+/// re-simplified at every access) and merges cheap (the writes after the
+/// common prefix, once per index).
+struct Write {
+  z3::expr index;
+  z3::expr value;
+  unsigned symId; ///< 1 + ast id of the non-constant part (0: none)
+  int64_t k;      ///< constant part: index = sym + k
+  std::optional<z3::expr> sym; ///< keeps the ast (and so its id) alive
+};
+
+struct LogMemory {
+  z3::expr base;
+  std::vector<Write> log;
+  explicit LogMemory(z3::expr base) : base(std::move(base)) {}
+};
+
+struct Decomposed {
+  unsigned symId = 0;
+  int64_t k = 0;
+  std::optional<z3::expr> sym;
+};
+
+/// index = sym + k with k a numeral (sym: the other summands).
+Decomposed decompose(const z3::expr &index) {
+  auto symbolic = [](const z3::expr &e, int64_t k) {
+    return Decomposed{Z3_get_ast_id(e.ctx(), e) + 1, k, e};
+  };
+  if (index.is_numeral()) {
+    uint64_t v;
+    if (index.is_numeral_u64(v))
+      return Decomposed{0, int64_t(v), std::nullopt};
+    return symbolic(index, 0);
+  }
+  if (index.is_app() && index.decl().decl_kind() == Z3_OP_BADD) {
+    unsigned n = index.num_args();
+    int64_t k = 0;
+    z3::expr_vector rest(index.ctx());
+    for (unsigned i = 0; i < n; ++i) {
+      uint64_t v;
+      z3::expr a = index.arg(i);
+      if (a.is_numeral_u64(v))
+        k += int64_t(v);
+      else
+        rest.push_back(a);
+    }
+    if (rest.size() == 0)
+      return Decomposed{0, k, std::nullopt};
+    return symbolic(rest.size() == 1 ? rest[0] : z3::sum(rest), k);
+  }
+  return symbolic(index, 0);
+}
+
+/// Byte i of v (bits 8i+7:8i), folded when v is a numeral. Symbolic values
+/// are not simplified: Z3 re-traverses a term on every simplify() call, and
+/// merged terms grow, so simplifying at every step is quadratic.
+z3::expr byteOf(const z3::expr &v, unsigned i) {
+  z3::expr b = v.extract(8 * i + 7, 8 * i);
+  return v.is_numeral() ? b.simplify() : b;
+}
+
+/// The little-endian value of `bytes` (low byte first): a numeral when all
+/// are numerals, X again when they are the bytes of X (a spill reloaded).
+z3::expr assemble(const std::vector<z3::expr> &bytes) {
+  z3::context &c = bytes[0].ctx();
+  bool numerals = true;
+  for (const z3::expr &b : bytes)
+    numerals = numerals && b.is_numeral();
+  if (numerals && bytes.size() <= 8) {
+    uint64_t v = 0;
+    for (size_t i = bytes.size(); i-- > 0;) {
+      uint64_t x = 0;
+      bytes[i].is_numeral_u64(x);
+      v = (v << 8) | x;
+    }
+    return c.bv_val(v, unsigned(8 * bytes.size()));
+  }
+  // extract(base+8i+7, base+8i, X) for i = 0..n-1 -> extract of X.
+  std::optional<z3::expr> x;
+  unsigned base = 0;
+  bool same = true;
+  for (size_t i = 0; i < bytes.size() && same; ++i) {
+    const z3::expr &b = bytes[i];
+    if (!b.is_app() || b.decl().decl_kind() != Z3_OP_EXTRACT) {
+      same = false;
+      break;
+    }
+    unsigned hi = Z3_get_decl_int_parameter(c, b.decl(), 0);
+    unsigned lo = Z3_get_decl_int_parameter(c, b.decl(), 1);
+    if (i == 0) {
+      x = b.arg(0);
+      base = lo;
+    }
+    same = hi == lo + 7 && lo == base + 8 * i && z3::eq(b.arg(0), *x);
+  }
+  if (same && x) {
+    unsigned w = x->get_sort().bv_size(), n = unsigned(8 * bytes.size());
+    return base == 0 && w == n ? *x : x->extract(base + n - 1, base);
+  }
+  z3::expr v = bytes[0];
+  for (size_t i = 1; i < bytes.size(); ++i)
+    v = z3::concat(bytes[i], v);
+  return numerals ? v.simplify() : v;
+}
+
+z3::expr memRead(const LogMemory &m, const z3::expr &index) {
+  Decomposed d = decompose(index);
+  unsigned sym = d.symId;
+  int64_t k = d.k;
+  std::vector<const Write *> maybe; // newest first
+  std::optional<z3::expr> v;
+  for (size_t i = m.log.size(); i-- > 0;) {
+    const Write &w = m.log[i];
+    if (w.symId == sym) {
+      if (w.k == k) {
+        v = w.value;
+        break;
+      }
+      continue; // same base, different constant: distinct
+    }
+    maybe.push_back(&w);
+  }
+  if (!v)
+    v = z3::select(m.base, index);
+  for (size_t i = maybe.size(); i-- > 0;)
+    v = z3::ite(index == maybe[i]->index, maybe[i]->value, *v);
+  return *v;
+}
+
+void memWrite(LogMemory &m, const z3::expr &index, const z3::expr &value) {
+  Decomposed d = decompose(index);
+  m.log.push_back(Write{index, value, d.symId, d.k, d.sym});
+}
+
+z3::expr memMaterialize(const LogMemory &m) {
+  z3::expr a = m.base;
+  for (const Write &w : m.log)
+    a = z3::store(a, w.index, w.value);
+  return a;
+}
+
+/// a := ite(g, a, b) for two memories that share their base.
+void memMerge(const z3::expr &g, LogMemory &a, const LogMemory &b) {
+  if (!z3::eq(a.base, b.base)) {
+    a.base = z3::ite(g, memMaterialize(a), memMaterialize(b));
+    a.log.clear();
+    return;
+  }
+  size_t p = 0;
+  while (p < a.log.size() && p < b.log.size() &&
+         z3::eq(a.log[p].index, b.log[p].index) &&
+         z3::eq(a.log[p].value, b.log[p].value))
+    ++p;
+  if (p == a.log.size() && p == b.log.size())
+    return;
+  std::vector<z3::expr> indices;
+  std::set<std::pair<unsigned, int64_t>> seen;
+  for (const std::vector<Write> *l : {(const std::vector<Write> *)&a.log, &b.log})
+    for (size_t i = p; i < l->size(); ++i)
+      if (seen.insert({(*l)[i].symId, (*l)[i].k}).second)
+        indices.push_back((*l)[i].index);
+  std::vector<z3::expr> values;
+  for (const z3::expr &ix : indices) {
+    z3::expr va = memRead(a, ix), vb = memRead(b, ix);
+    values.push_back(z3::eq(va, vb) ? va : z3::ite(g, va, vb));
+  }
+  a.log.erase(a.log.begin() + long(p), a.log.end());
+  for (size_t i = 0; i < indices.size(); ++i)
+    memWrite(a, indices[i], values[i]);
+}
+
+/// The memory of one map during execution (MapState at the end).
+struct MapMem {
+  std::optional<LogMemory> bytes;   ///< global data
+  std::map<uint32_t, LogMemory> slots; ///< array maps: concrete index
+  std::optional<z3::expr> arrayBase;   ///< array maps: Array bv32 (bytes)
+  std::optional<LogMemory> values, present; ///< hash maps
+  std::optional<z3::expr> count;    ///< hash maps, ring buffers
+  std::optional<z3::expr> records;  ///< ring buffers
+  unsigned recordSize = 0;
+};
+
 struct State {
   size_t pc = 0;
   std::array<Reg, 11> regs;
   std::vector<Frame> frames;
   std::vector<CallRecord> calls;
   z3::expr pathCond;
-  std::vector<MapState> maps;
-  z3::expr packet, pktStart, pktEnd;
+  std::vector<MapMem> maps;
+  LogMemory packet;
+  z3::expr pktStart, pktEnd;
   z3::expr drawCount, clockCount;
   size_t drawMax = 0, clockMax = 0;
   std::vector<HelperCall> log;
   std::vector<Record> records;
   size_t steps = 0;
   State(z3::context &c)
-      : pathCond(c.bool_val(true)), packet(c), pktStart(c), pktEnd(c),
+      : pathCond(c.bool_val(true)), packet(c.bool_val(false)), pktStart(c),
+        pktEnd(c),
         drawCount(c.bv_val(0, 64)), clockCount(c.bv_val(0, 64)) {}
 };
 
@@ -319,7 +507,7 @@ private:
   Reg scalarReg(const z3::expr &v) {
     Reg r;
     r.kind = Reg::Scalar;
-    r.val = v.simplify();
+    r.val = v;
     return r;
   }
   Reg ptrReg(Region region, const z3::expr &off) {
@@ -343,8 +531,10 @@ private:
   z3::expr loadBits(const z3::expr &bits, const z3::expr &off, unsigned n);
   z3::expr storeBits(const z3::expr &bits, const z3::expr &off,
                      const z3::expr &v);
-  z3::expr loadArray(const z3::expr &arr, const z3::expr &off, unsigned n);
-  z3::expr storeArray(z3::expr arr, const z3::expr &off, const z3::expr &v);
+  z3::expr loadMem(const LogMemory &m, const z3::expr &off, unsigned n);
+  void storeMem(LogMemory &m, const z3::expr &off, const z3::expr &v);
+  LogMemory *arraySlot(State &st, int map, const z3::expr &key,
+                       const Instruction &in);
 
   // --- instructions --------------------------------------------------------
   void stepAlu(State &st, const Instruction &in);
@@ -356,6 +546,8 @@ private:
   bool stepExit(State &st, const Instruction &in); ///< true: finished
   std::optional<size_t> target(const Instruction &in, int64_t off);
   bool feasible(const z3::expr &pc);
+  void branch(State &st, const z3::expr &cs, size_t taken,
+              const std::function<void(State &, bool)> &adjust);
   void setNull(State &st, int nullId, bool isNull);
 
   // --- helpers ---------------------------------------------------------------
@@ -406,23 +598,40 @@ z3::expr Machine::storeBits(const z3::expr &bits, const z3::expr &off,
   return (bits & ~mask) | z3::shl(z3::zext(v, w - vn), shw);
 }
 
-z3::expr Machine::loadArray(const z3::expr &arr, const z3::expr &off,
-                            unsigned n) {
-  std::optional<z3::expr> v;
-  for (unsigned i = 0; i < n; ++i) {
-    z3::expr b = z3::select(arr, (off + bv64(i)).simplify());
-    v = v ? z3::concat(b, *v) : b;
-  }
-  return *v;
+z3::expr Machine::loadMem(const LogMemory &m, const z3::expr &off,
+                          unsigned n) {
+  std::vector<z3::expr> bytes;
+  for (unsigned i = 0; i < n; ++i)
+    bytes.push_back(memRead(m, (off + bv64(i)).simplify()));
+  return assemble(bytes);
 }
 
-z3::expr Machine::storeArray(z3::expr arr, const z3::expr &off,
-                             const z3::expr &v) {
+void Machine::storeMem(LogMemory &m, const z3::expr &off, const z3::expr &v) {
   unsigned n = v.get_sort().bv_size() / 8;
   for (unsigned i = 0; i < n; ++i)
-    arr = z3::store(arr, (off + bv64(i)).simplify(),
-                    v.extract(8 * i + 7, 8 * i));
-  return arr;
+    memWrite(m, (off + bv64(i)).simplify(), byteOf(v, i));
+}
+
+/// The bytes of slot `key` of array map `map` (created on first use).
+/// Array maps are tracked per constant index: a symbolic index into an
+/// array map's values is not supported yet.
+LogMemory *Machine::arraySlot(State &st, int map, const z3::expr &key,
+                              const Instruction &in) {
+  auto k = constant(key);
+  if (!k) {
+    unsupported(in, "array map " + prog.maps[map].name +
+                        " indexed by a symbolic key");
+    return nullptr;
+  }
+  MapMem &mm = st.maps[map];
+  auto it = mm.slots.find(uint32_t(*k));
+  if (it == mm.slots.end())
+    it = mm.slots
+             .emplace(uint32_t(*k),
+                      LogMemory(z3::select(*mm.arrayBase,
+                                           c.bv_val(uint32_t(*k), 32))))
+             .first;
+  return &it->second;
 }
 
 bool Machine::checkPtr(const Reg &p, const Instruction &in, const char *what) {
@@ -485,7 +694,7 @@ std::optional<z3::expr> Machine::load(State &st, const Reg &p, int64_t off,
       unsupported(in, "partial read of a spilled pointer");
       return std::nullopt;
     }
-    std::optional<z3::expr> v;
+    std::vector<z3::expr> bytes;
     for (unsigned i = 0; i < n; ++i) {
       const auto &cell = f.cells[*idx + i];
       if (!cell) {
@@ -493,9 +702,9 @@ std::optional<z3::expr> Machine::load(State &st, const Reg &p, int64_t off,
                         std::to_string(*idx + int(i) - kStackSize));
         return std::nullopt;
       }
-      v = v ? z3::concat(*cell, *v) : *cell;
+      bytes.push_back(*cell);
     }
-    return v->simplify();
+    return assemble(bytes);
   }
   case Region::Ctx: {
     auto k = constant(addr);
@@ -526,16 +735,19 @@ std::optional<z3::expr> Machine::load(State &st, const Reg &p, int64_t off,
                  8 * n);
   }
   case Region::Packet:
-    return loadArray(st.packet, addr, n).simplify();
+    return loadMem(st.packet, addr, n);
   case Region::Global:
-    return loadArray(st.maps[p.region.index].values, addr, n).simplify();
+    return loadMem(*st.maps[p.region.index].bytes, addr, n);
   case Region::MapValue: {
     const MapDef &m = prog.maps[p.region.index];
-    MapState &ms = st.maps[p.region.index];
-    z3::expr val = z3::select(ms.values, *p.region.key);
-    if (m.isArray())
-      return loadArray(val, addr, n).simplify();
-    return loadBits(val, addr, n).simplify();
+    if (m.isArray()) {
+      LogMemory *slot = arraySlot(st, p.region.index, *p.region.key, in);
+      if (!slot)
+        return std::nullopt;
+      return loadMem(*slot, addr, n);
+    }
+    z3::expr val = memRead(*st.maps[p.region.index].values, *p.region.key);
+    return loadBits(val, addr, n);
   }
   case Region::Record: {
     Record &r = st.records[p.region.index];
@@ -543,7 +755,7 @@ std::optional<z3::expr> Machine::load(State &st, const Reg &p, int64_t off,
       invalid(in, "access to a submitted or discarded ring-buffer record");
       return std::nullopt;
     }
-    return loadBits(*r.bits, addr, n).simplify();
+    return loadBits(*r.bits, addr, n);
   }
   }
   return std::nullopt;
@@ -565,32 +777,36 @@ bool Machine::store(State &st, const Reg &p, int64_t off, const z3::expr &bits,
     if (n > 1 && ((*idx + int(n) - 1) & ~7) != (*idx & ~7))
       f.spills.erase((*idx + int(n) - 1) & ~7);
     for (unsigned i = 0; i < n; ++i)
-      f.cells[*idx + i] = bits.extract(8 * i + 7, 8 * i).simplify();
+      f.cells[*idx + i] = byteOf(bits, i);
     return true;
   }
   case Region::Ctx:
     unsupported(in, "store into the context");
     return false;
   case Region::Packet:
-    st.packet = storeArray(st.packet, addr, bits);
+    storeMem(st.packet, addr, bits);
     return true;
   case Region::Global: {
     if (prog.maps[p.region.index].name.rfind(".rodata", 0) == 0) {
       invalid(in, "store into read-only data");
       return false;
     }
-    MapState &ms = st.maps[p.region.index];
-    ms.values = storeArray(ms.values, addr, bits);
+    storeMem(*st.maps[p.region.index].bytes, addr, bits);
     return true;
   }
   case Region::MapValue: {
     const MapDef &m = prog.maps[p.region.index];
-    MapState &ms = st.maps[p.region.index];
+    if (m.isArray()) {
+      LogMemory *slot = arraySlot(st, p.region.index, *p.region.key, in);
+      if (!slot)
+        return false;
+      storeMem(*slot, addr, bits);
+      return true;
+    }
+    LogMemory &vals = *st.maps[p.region.index].values;
     const z3::expr &key = *p.region.key;
-    z3::expr val = z3::select(ms.values, key);
-    z3::expr nv = m.isArray() ? storeArray(val, addr, bits)
-                              : storeBits(val, addr, bits);
-    ms.values = z3::store(ms.values, key, nv.simplify());
+    z3::expr nv = storeBits(memRead(vals, key), addr, bits);
+    memWrite(vals, key, nv);
     return true;
   }
   case Region::Record: {
@@ -599,7 +815,7 @@ bool Machine::store(State &st, const Reg &p, int64_t off, const z3::expr &bits,
       invalid(in, "access to a submitted or discarded ring-buffer record");
       return false;
     }
-    r.bits = storeBits(*r.bits, addr, bits).simplify();
+    r.bits = storeBits(*r.bits, addr, bits);
     return true;
   }
   }
@@ -663,7 +879,8 @@ void Machine::stepAlu(State &st, const Instruction &in) {
     z3::expr v = d->extract(in.imm - 1, 0);
     if (in.opcode & op::TO_BE)
       v = byteSwap(v); // x86 is little-endian: to_be swaps, to_le truncates
-    st.regs[in.dst] = scalarReg(zext64(v));
+    v = zext64(v);
+    st.regs[in.dst] = scalarReg(d->is_numeral() ? v.simplify() : v);
     return;
   }
   if (in.off != 0) {
@@ -683,7 +900,8 @@ void Machine::stepAlu(State &st, const Instruction &in) {
     dst = src;
     return;
   }
-  bool dstPtr = dst.kind == Reg::Ptr || dst.kind == Reg::MapRef;
+  // mov overwrites: the old kind of dst does not matter.
+  bool dstPtr = o != op::MOV && (dst.kind == Reg::Ptr || dst.kind == Reg::MapRef);
   bool srcPtr = x && (src.kind == Reg::Ptr || src.kind == Reg::MapRef);
   if (dstPtr || srcPtr) {
     if (!is64 || (o != op::ADD && o != op::SUB)) {
@@ -753,7 +971,11 @@ void Machine::stepAlu(State &st, const Instruction &in) {
     invalid(in, "invalid ALU operation");
     return;
   }
-  st.regs[in.dst] = scalarReg(zext64(*r));
+  // Constant operands fold (concrete runs stay numerals); symbolic results
+  // are left as built (see byteOf).
+  z3::expr res64 = zext64(*r);
+  st.regs[in.dst] =
+      scalarReg(dv.is_numeral() && sv->is_numeral() ? res64.simplify() : res64);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1001,27 +1223,7 @@ void Machine::stepBranch(State &st, const Instruction &in) {
       ++st.pc;
       return;
     }
-    z3::expr pcT = (st.pathCond && cs).simplify();
-    z3::expr pcF = (st.pathCond && !cs).simplify();
-    bool fT = feasible(pcT), fF = feasible(pcF);
-    if (fT && fF) {
-      State other = st;
-      other.pathCond = pcT;
-      other.pc = *taken;
-      applyNull(other, true);
-      forks.push_back(std::move(other));
-      st.pathCond = pcF;
-      applyNull(st, false);
-      ++st.pc;
-    } else if (fT) {
-      st.pathCond = pcT;
-      applyNull(st, true);
-      st.pc = *taken;
-    } else {
-      st.pathCond = pcF;
-      applyNull(st, false);
-      ++st.pc;
-    }
+    branch(st, cs, *taken, applyNull);
     return;
   }
   z3::expr av(c), bvv(c);
@@ -1069,7 +1271,11 @@ void Machine::stepBranch(State &st, const Instruction &in) {
     invalid(in, "invalid jump");
     return;
   }
-  z3::expr cs = cond->simplify();
+  // Fold constant conditions; a symbolic one is not simplified (its operands
+  // may be large merged terms, and Z3 re-traverses them on every call).
+  z3::expr cs = (av.is_numeral() && bvv.is_numeral()) || z3::eq(av, bvv)
+                    ? cond->simplify()
+                    : *cond;
   if (cs.is_true()) {
     st.pc = *taken;
     return;
@@ -1078,22 +1284,33 @@ void Machine::stepBranch(State &st, const Instruction &in) {
     ++st.pc;
     return;
   }
-  z3::expr pcT = (st.pathCond && cs).simplify();
-  z3::expr pcF = (st.pathCond && !cs).simplify();
-  bool fT = feasible(pcT), fF = fT ? feasible(pcF) : true;
+  branch(st, cs, *taken, [](State &, bool) {});
+}
+
+void Machine::branch(State &st, const z3::expr &cs, size_t taken,
+                     const std::function<void(State &, bool)> &adjust) {
+  z3::expr pcT = st.pathCond && cs;
+  z3::expr pcF = st.pathCond && !cs;
+  // With merging, infeasible states are dropped lazily (when they would
+  // report an error) except on back edges, where they would loop.
+  bool check = !limits.mergeStates || taken <= st.pc;
+  bool fT = !check || feasible(pcT);
+  bool fF = !check || !fT || feasible(pcF);
   if (fT && fF) {
     State other = st;
     other.pathCond = pcT;
-    other.pc = *taken;
+    other.pc = taken;
+    adjust(other, true);
     forks.push_back(std::move(other));
+  }
+  if (fF) {
     st.pathCond = pcF;
+    adjust(st, false);
     ++st.pc;
-  } else if (fT) {
-    st.pathCond = pcT;
-    st.pc = *taken;
   } else {
-    st.pathCond = pcF;
-    ++st.pc;
+    st.pathCond = pcT;
+    adjust(st, true);
+    st.pc = taken;
   }
 }
 
@@ -1184,10 +1401,10 @@ z3::expr Machine::room(const State &st, int map) {
 void Machine::appendRecord(State &st, int map, const z3::expr &bits,
                            unsigned size, const z3::expr &when,
                            const Instruction &in) {
-  MapState &ms = st.maps[map];
+  MapMem &ms = st.maps[map];
   if (ms.recordSize == 0) {
     ms.recordSize = size;
-    ms.values = c.constant(
+    ms.records = c.constant(
         (prog.maps[map].name + ".records").c_str(),
         c.array_sort(c.bv_sort(64), c.bv_sort(8 * size)));
   } else if (ms.recordSize != size) {
@@ -1197,8 +1414,7 @@ void Machine::appendRecord(State &st, int map, const z3::expr &bits,
                         std::to_string(size) + ")");
     return;
   }
-  ms.values = iteE(when, z3::store(ms.values, *ms.count, bits), ms.values)
-                  .simplify();
+  ms.records = iteE(when, z3::store(*ms.records, *ms.count, bits), *ms.records);
   ms.count = iteE(when, *ms.count + bv64(1), *ms.count).simplify();
 }
 
@@ -1262,7 +1478,7 @@ void Machine::stepHelper(State &st, const Instruction &in) {
       p = ptrReg(rg, bv64(0));
       p.nullCond = md.isArray()
                        ? z3::uge(*key, c.bv_val(md.maxEntries, 32)).simplify()
-                       : (!z3::select(*st.maps[*m].present, *key)).simplify();
+                       : (!memRead(*st.maps[*m].present, *key)).simplify();
     }
     if (p.nullCond->is_false())
       p.nullCond.reset();
@@ -1289,7 +1505,7 @@ void Machine::stepHelper(State &st, const Instruction &in) {
     auto flags = argConst(4);
     if (!flags)
       return;
-    MapState &ms = st.maps[*m];
+    MapMem &ms = st.maps[*m];
     if (*flags > 2) {
       ret(bv64(uint64_t(kEINVAL)));
       break;
@@ -1299,16 +1515,19 @@ void Machine::stepHelper(State &st, const Instruction &in) {
         ret(bv64(uint64_t(kEEXIST)));
         break;
       }
-      z3::expr inRange = z3::ult(*key, c.bv_val(md.maxEntries, 32));
-      z3::expr bytes = z3::select(ms.values, *key);
-      for (unsigned i = 0; i < md.valueSize; ++i)
-        bytes = z3::store(bytes, bv64(i), val->extract(8 * i + 7, 8 * i));
-      ms.values = iteE(inRange, z3::store(ms.values, *key, bytes), ms.values)
-                      .simplify();
-      ret(z3::ite(inRange, bv64(0), bv64(uint64_t(kE2BIG))));
+      auto k = constant(*key);
+      if (k && uint32_t(*k) >= md.maxEntries) {
+        ret(bv64(uint64_t(kE2BIG)));
+        break;
+      }
+      LogMemory *slot = arraySlot(st, *m, *key, in);
+      if (!slot)
+        return;
+      storeMem(*slot, bv64(0), *val);
+      ret(bv64(0));
       break;
     }
-    z3::expr exists = z3::select(*ms.present, *key);
+    z3::expr exists = memRead(*ms.present, *key);
     z3::expr full = z3::uge(*ms.count, bv64(md.maxEntries));
     z3::expr code = bv64(0);
     if (*flags == 1)
@@ -1320,11 +1539,9 @@ void Machine::stepHelper(State &st, const Instruction &in) {
       code = z3::ite(!exists && full, bv64(uint64_t(kE2BIG)), bv64(0));
     code = code.simplify();
     z3::expr ok = (code == bv64(0)).simplify();
-    ms.values = iteE(ok, z3::store(ms.values, *key, *val), ms.values).simplify();
+    memWrite(*ms.values, *key, iteE(ok, *val, memRead(*ms.values, *key)));
     ms.count = iteE(ok && !exists, *ms.count + bv64(1), *ms.count).simplify();
-    ms.present = iteE(ok, z3::store(*ms.present, *key, c.bool_val(true)),
-                      *ms.present)
-                     .simplify();
+    memWrite(*ms.present, *key, (ok || exists).simplify());
     ret(code);
     break;
   }
@@ -1344,10 +1561,10 @@ void Machine::stepHelper(State &st, const Instruction &in) {
     auto key = load(st, st.regs[2], 0, md.keySize, in);
     if (!key)
       return;
-    MapState &ms = st.maps[*m];
-    z3::expr exists = z3::select(*ms.present, *key);
+    MapMem &ms = st.maps[*m];
+    z3::expr exists = memRead(*ms.present, *key);
     ms.count = iteE(exists, *ms.count - bv64(1), *ms.count).simplify();
-    ms.present = z3::store(*ms.present, *key, c.bool_val(false)).simplify();
+    memWrite(*ms.present, *key, c.bool_val(false));
     ret(z3::ite(exists, bv64(0), bv64(uint64_t(kENOENT))));
     break;
   }
@@ -1397,22 +1614,22 @@ void Machine::stepHelper(State &st, const Instruction &in) {
       // shrink down to ETH_HLEN, grow into the tailroom (zeroed bytes);
       // the tailroom is the input packet array's limit: 4096 - 256 - 320.
       ok = (ne >= st.pktStart + bv64(kEthHlen) && ne <= bv64(3520));
-      z3::expr grown = st.packet;
-      // Bytes exposed by growing are zeroed by the kernel (only up to 64
-      // bytes of growth are modelled exactly; more is unsupported).
+      // Bytes exposed by growing are zeroed by the kernel (up to 64 bytes
+      // of growth are modelled; more is unsupported).
       if (auto k = constant(delta)) {
         if (*k > 64) {
           unsupported(in, "xdp_adjust_tail growing by more than 64 bytes");
           return;
         }
-        for (int64_t i = 0; i < *k; ++i)
-          grown = z3::store(grown, (st.pktEnd + bv64(i)).simplify(),
-                            c.bv_val(0, 8));
+        for (int64_t i = 0; i < *k; ++i) {
+          z3::expr ix = (st.pktEnd + bv64(i)).simplify();
+          memWrite(st.packet, ix,
+                   iteE(ok, c.bv_val(0, 8), memRead(st.packet, ix)));
+        }
       } else {
         unsupported(in, "xdp_adjust_tail by a symbolic delta");
         return;
       }
-      st.packet = iteE(ok, grown, st.packet).simplify();
       st.pktEnd = iteE(ok, ne, st.pktEnd).simplify();
     }
     ret(z3::ite(ok, bv64(0), bv64(uint64_t(kEINVAL))));
@@ -1467,7 +1684,7 @@ void Machine::stepHelper(State &st, const Instruction &in) {
     }
     z3::expr addr = (st.pktStart + *off).simplify();
     z3::expr inRange = z3::ule(*off + bv64(2), st.pktEnd - st.pktStart);
-    z3::expr sum16 = loadArray(st.packet, addr, 2);
+    z3::expr sum16 = loadMem(st.packet, addr, 2);
     auto add16 = [&](const z3::expr &a, const z3::expr &b) {
       z3::expr s = z3::zext(a, 1) + z3::zext(b, 1);
       return s.extract(15, 0) + z3::zext(s.extract(16, 16), 15);
@@ -1496,9 +1713,7 @@ void Machine::stepHelper(State &st, const Instruction &in) {
       write = write && sum16 != c.bv_val(0, 16);
       nsum = z3::ite(nsum == c.bv_val(0, 16), c.bv_val(0xffff, 16), nsum);
     }
-    st.packet =
-        iteE(write, storeArray(st.packet, addr, nsum.simplify()), st.packet)
-            .simplify();
+    storeMem(st.packet, addr, z3::ite(write, nsum, sum16).simplify());
     ret(z3::ite(inRange, bv64(0), bv64(uint64_t(kEFAULT))));
     break;
   }
@@ -1613,6 +1828,74 @@ void mergeMapState(const z3::expr &c, MapState &a, const MapState &b) {
     a.count = iteE(c, *a.count, *b.count);
 }
 
+/// The same for the memories of one map in two states.
+void mergeMapMem(const z3::expr &g, MapMem &a, const MapMem &b) {
+  if (a.bytes)
+    memMerge(g, *a.bytes, *b.bytes);
+  for (auto &[k, slot] : b.slots)
+    if (!a.slots.count(k))
+      a.slots.emplace(k, LogMemory(slot.base));
+  for (auto &[k, slot] : a.slots) {
+    auto it = b.slots.find(k);
+    memMerge(g, slot, it != b.slots.end() ? it->second : LogMemory(slot.base));
+  }
+  if (a.values)
+    memMerge(g, *a.values, *b.values);
+  if (a.present)
+    memMerge(g, *a.present, *b.present);
+  if (a.count)
+    a.count = iteE(g, *a.count, *b.count);
+  if (a.recordSize == 0 && b.recordSize != 0) {
+    a.records = b.records;
+    a.recordSize = b.recordSize;
+  } else if (a.recordSize && a.recordSize == b.recordSize) {
+    a.records = iteE(g, *a.records, *b.records);
+  }
+}
+
+MapMem toMem(const MapDef &m, const MapState &s) {
+  MapMem mm;
+  if (m.type == maptype::Ringbuf) {
+    mm.count = s.count;
+    if (s.recordSize) {
+      mm.records = s.values;
+      mm.recordSize = s.recordSize;
+    }
+  } else if (m.globalData) {
+    mm.bytes.emplace(s.values);
+  } else if (m.isArray()) {
+    mm.arrayBase = s.values;
+  } else {
+    mm.values.emplace(s.values);
+    mm.present.emplace(*s.present);
+    mm.count = s.count;
+  }
+  return mm;
+}
+
+MapState toState(const MapDef &m, const MapMem &mm, const MapState &initial) {
+  MapState s = initial;
+  if (m.type == maptype::Ringbuf) {
+    s.count = mm.count;
+    if (mm.recordSize) {
+      s.values = *mm.records;
+      s.recordSize = mm.recordSize;
+    }
+  } else if (m.globalData) {
+    s.values = memMaterialize(*mm.bytes);
+  } else if (m.isArray()) {
+    z3::expr a = *mm.arrayBase;
+    for (auto &[k, slot] : mm.slots)
+      a = z3::store(a, a.ctx().bv_val(k, 32), memMaterialize(slot));
+    s.values = a;
+  } else {
+    s.values = memMaterialize(*mm.values);
+    s.present = memMaterialize(*mm.present);
+    s.count = mm.count;
+  }
+  return s;
+}
+
 bool Machine::mergeRegs(const Reg &a, const Reg &b, const z3::expr &ca,
                         Reg &out) {
   if (a.kind != b.kind)
@@ -1638,6 +1921,56 @@ bool Machine::mergeRegs(const Reg &a, const Reg &b, const z3::expr &ca,
   return false;
 }
 
+/// The join of two path conditions built by branch(): pc = and(and(P, c1),
+/// c2)... Returns (guard, joined) with guard true on a's side and false on
+/// b's (within the joined condition): the first conjunct after the common
+/// prefix P when the two sides diverged there on c / not c, else a's whole
+/// condition. Keeps merged conditions and the ite guards small.
+std::pair<z3::expr, z3::expr> joinConditions(const z3::expr &a,
+                                             const z3::expr &b) {
+  auto isAnd2 = [](const z3::expr &e) {
+    return e.is_app() && e.decl().decl_kind() == Z3_OP_AND && e.num_args() == 2;
+  };
+  std::map<unsigned, size_t> depthA;
+  std::vector<z3::expr> chainA{a};
+  while (isAnd2(chainA.back()))
+    chainA.push_back(chainA.back().arg(0));
+  for (size_t i = 0; i < chainA.size(); ++i)
+    depthA[Z3_get_ast_id(a.ctx(), chainA[i])] = i;
+  std::vector<z3::expr> chainB{b};
+  std::optional<size_t> common;
+  while (true) {
+    auto it = depthA.find(Z3_get_ast_id(b.ctx(), chainB.back()));
+    if (it != depthA.end()) {
+      common = it->second;
+      break;
+    }
+    if (!isAnd2(chainB.back()))
+      break;
+    chainB.push_back(chainB.back().arg(0));
+  }
+  if (!common || *common == 0 || chainB.size() < 2)
+    return {a, a || b};
+  z3::expr p = chainA[*common];
+  // The conjuncts right after P on each side.
+  z3::expr firstA = chainA[*common - 1].arg(1);
+  z3::expr firstB = chainB[chainB.size() - 2].arg(1);
+  auto negates = [](const z3::expr &x, const z3::expr &y) {
+    return x.is_app() && x.decl().decl_kind() == Z3_OP_NOT && z3::eq(x.arg(0), y);
+  };
+  if (!negates(firstA, firstB) && !negates(firstB, firstA))
+    return {a, a || b};
+  if (*common == 1 && chainB.size() == 2)
+    return {firstA, p}; // a = P and c, b = P and not c
+  auto rest = [](const std::vector<z3::expr> &chain, size_t upto) {
+    z3::expr r = chain[upto - 1].arg(1);
+    for (size_t i = upto - 1; i-- > 0;)
+      r = r && chain[i].arg(1);
+    return r;
+  };
+  return {firstA, p && (rest(chainA, *common) || rest(chainB, chainB.size() - 1))};
+}
+
 /// Merges b into a when compatible (same pc and call stack checked by the
 /// caller).
 bool Machine::tryMerge(State &a, State &b) {
@@ -1646,7 +1979,7 @@ bool Machine::tryMerge(State &a, State &b) {
   for (size_t i = 0; i < a.calls.size(); ++i)
     if (a.calls[i].returnPc != b.calls[i].returnPc)
       return false;
-  const z3::expr &ca = a.pathCond;
+  auto [ca, joined] = joinConditions(a.pathCond, b.pathCond);
   RegMask lv = live[a.pc];
   std::array<Reg, 11> regs;
   for (unsigned r = 0; r < 11; ++r) {
@@ -1703,8 +2036,8 @@ bool Machine::tryMerge(State &a, State &b) {
     fa.spills = std::move(spills);
   }
   for (size_t m = 0; m < a.maps.size(); ++m)
-    mergeMapState(ca, a.maps[m], b.maps[m]);
-  a.packet = iteE(ca, a.packet, b.packet);
+    mergeMapMem(ca, a.maps[m], b.maps[m]);
+  memMerge(ca, a.packet, b.packet);
   a.pktStart = iteE(ca, a.pktStart, b.pktStart);
   a.pktEnd = iteE(ca, a.pktEnd, b.pktEnd);
   a.drawCount = iteE(ca, a.drawCount, b.drawCount);
@@ -1719,7 +2052,7 @@ bool Machine::tryMerge(State &a, State &b) {
   for (size_t i = common; i < b.log.size(); ++i)
     a.log.push_back(b.log[i]);
   a.steps = std::max(a.steps, b.steps);
-  a.pathCond = (a.pathCond || b.pathCond).simplify();
+  a.pathCond = joined;
   return true;
 }
 
@@ -1729,9 +2062,12 @@ bool Machine::tryMerge(State &a, State &b) {
 
 void Machine::finish(State &st) {
   ++res.stats.exits;
-  ExecOutcome o{st.pathCond,  *st.regs[0].val, st.maps,      st.packet,
-                st.pktStart,  st.pktEnd,       st.drawCount, st.clockCount,
-                st.log,       st.steps};
+  std::vector<MapState> maps;
+  for (size_t m = 0; m < st.maps.size(); ++m)
+    maps.push_back(toState(prog.maps[m], st.maps[m], res.initialMaps[m]));
+  ExecOutcome o{st.pathCond, *st.regs[0].val, std::move(maps),
+                memMaterialize(st.packet), st.pktStart, st.pktEnd,
+                st.drawCount, st.clockCount, st.log, st.steps};
   res.outcomes.push_back(std::move(o));
 }
 
@@ -1795,6 +2131,12 @@ void Machine::run(State init) {
       } else {
         stepMem(st, in);
         ++st.pc;
+      }
+      if (err && limits.mergeStates && limits.pruneInfeasible &&
+          !feasible(st.pathCond)) {
+        err.reset(); // an infeasible state (branches are checked lazily)
+        forks.clear();
+        continue;
       }
       if (err) {
         res.status = err->status;
@@ -1937,7 +2279,7 @@ ProgramExecResult executeProgram(BytecodeContext &bc, const Program &program,
                                   c.array_sort(c.bv_sort(64), c.bv_sort(8)));
     res.packetLen = inputs.packetLen ? *inputs.packetLen
                                      : c.bv_const("packet.len", 64);
-    init.packet = *res.packet;
+    init.packet = LogMemory(*res.packet);
     init.pktStart = c.bv_val(0, 64);
     init.pktEnd = *res.packetLen;
     for (const MapDef &m : program.maps) {
@@ -1952,7 +2294,8 @@ ProgramExecResult executeProgram(BytecodeContext &bc, const Program &program,
         res.initialMaps.push_back(freshMapState(c, m, ""));
       }
     }
-    init.maps = res.initialMaps;
+    for (size_t m = 0; m < program.maps.size(); ++m)
+      init.maps.push_back(toMem(program.maps[m], res.initialMaps[m]));
     for (unsigned i = 0; i < 5; ++i)
       if (inputs.regs[i]) {
         Reg r;
