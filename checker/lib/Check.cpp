@@ -774,7 +774,21 @@ void ElementCheck::run(CheckReport &report) {
 
 void compareObjects(const bc::BpfObject &a, const bc::Program &pa,
                     const bc::BpfObject &b, const bc::Program &pb,
+                    const std::optional<bpf::ProgramABI> &abi,
                     const CheckOptions &options, CheckReport &report) {
+  // With an ABI record, only what user space sees is compared: global
+  // data, the element's maps, ring buffers and reject counters (not the
+  // per-CPU scratch space, which two correct objects may use differently).
+  auto observable = [&](const bc::MapDef &m) {
+    if (!abi)
+      return true;
+    if (m.globalData || m.name == abi->rejectMap || abi->findMap(m.name))
+      return true;
+    for (const bpf::LogABI &l : abi->logs)
+      if (l.ringbuf == m.name)
+        return true;
+    return false;
+  };
   Clock::time_point start = Clock::now();
   z3::context c;
   bc::BytecodeContext bctx(c);
@@ -837,6 +851,8 @@ void compareObjects(const bc::BpfObject &a, const bc::Program &pa,
                      z3::select(oa.packet, at) != z3::select(ob.packet, at));
   for (size_t i = 0; i < pa.maps.size(); ++i) {
     const bc::MapDef &m = pa.maps[i];
+    if (!observable(m))
+      continue;
     size_t j = 0;
     while (pb.maps[j].name != m.name)
       ++j;
@@ -1041,10 +1057,13 @@ CheckReport sbpf::checker::checkObjects(llvm::ArrayRef<uint8_t> a,
     }
     // With ABI records, the program they name; else the only program.
     std::string nameA, nameB, why;
-    if (auto abi = embeddedABI(*pa.object))
+    std::optional<bpf::ProgramABI> abiA;
+    if (auto abi = embeddedABI(*pa.object)) {
       nameA = abi->program;
-    else
+      abiA = std::move(*abi);
+    } else {
       llvm::consumeError(abi.takeError());
+    }
     if (auto abi = embeddedABI(*pb.object))
       nameB = abi->program;
     else
@@ -1059,6 +1078,7 @@ CheckReport sbpf::checker::checkObjects(llvm::ArrayRef<uint8_t> a,
       classify("the programs attach to different hooks", report);
       return;
     }
-    compareObjects(*pa.object, *progA, *pb.object, *progB, options, report);
+    compareObjects(*pa.object, *progA, *pb.object, *progB, abiA, options,
+                   report);
   });
 }
