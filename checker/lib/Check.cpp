@@ -229,6 +229,28 @@ z3::expr noMapFull(Element &el, netfn::ProgramOp program) {
   return r;
 }
 
+/// A preference for a counterexample whose map holds a few explicit
+/// entries: `present` is a store chain of kFewEntries distinct keys over
+/// "nothing present" and `count` the number of them stored as present (so
+/// that the replay can insert exactly these entries).
+constexpr unsigned kFewEntries = 3;
+z3::expr fewEntries(z3::context &c, const z3::expr &present,
+                    const z3::expr &count, const std::string &name) {
+  z3::sort ks = present.get_sort().array_domain();
+  z3::expr chain = z3::const_array(ks, c.bool_val(false));
+  z3::expr n = c.bv_val(0, 64);
+  z3::expr_vector keys(c);
+  for (unsigned i = 0; i < kFewEntries; ++i) {
+    std::string id = "entry." + name + "." + std::to_string(i);
+    z3::expr k = c.constant(id.c_str(), ks);
+    z3::expr p = c.bool_const((id + ".present").c_str());
+    keys.push_back(k);
+    chain = z3::store(chain, k, p);
+    n = n + z3::ite(p, c.bv_val(1, 64), c.bv_val(0, 64));
+  }
+  return present == chain && count == n && z3::distinct(keys);
+}
+
 /// The answer of askEach.
 struct Query {
   SolverStatus status = SolverStatus::Unknown;
@@ -239,8 +261,8 @@ struct Query {
 /// Asks, observable by observable, whether `named[i]` can hold under
 /// `assumptions`: smaller queries than their disjunction, which the solver
 /// answers much faster. Unsat for all is the proof. The first Sat one is
-/// asked again with `preferences` for a shorter, replayable counterexample
-/// (kept only when still Sat). Unknown when some query is Unknown and none
+/// asked again with each of `preferences` in turn, keeping those that leave
+/// it Sat, for a shorter, replayable counterexample. Unknown when some query is Unknown and none
 /// is Sat, or when `deadline` passes.
 Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
               const Diffs &named, const std::vector<z3::expr> &preferences,
@@ -327,11 +349,18 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
       continue;
     }
     if (q.status == SolverStatus::Sat) {
-      std::vector<z3::expr> better = preferences;
-      better.push_back(cond);
-      Query nicer;
-      ask(better, nicer);
-      return nicer.status == SolverStatus::Sat ? nicer : q;
+      // Greedily keep each preference that leaves it satisfiable.
+      std::vector<z3::expr> kept = {cond};
+      for (const z3::expr &p : preferences) {
+        kept.push_back(p);
+        Query nicer;
+        ask(kept, nicer);
+        if (nicer.status == SolverStatus::Sat)
+          q = std::move(nicer);
+        else
+          kept.pop_back();
+      }
+      return q;
     }
   }
   return result;
@@ -771,8 +800,14 @@ void ElementCheck::run(CheckReport &report) {
   for (const bpf::EventABI &e : abi.events)
     longest = std::max(longest, e.payloadBytes);
   z3::expr notFull = noMapFull(el, program);
-  std::vector<z3::expr> preferences = {
-      notFull, z3::ule(el.world.packetLen, bv64(14 + 60 + 8 + 31 + longest))};
+  std::vector<z3::expr> preferences;
+  for (auto &[name, slots] : el.mapSlots) {
+    const bc::MapState &m = el.world.maps.at(name);
+    preferences.push_back(fewEntries(c, *m.present, *m.count, name));
+  }
+  preferences.push_back(notFull);
+  preferences.push_back(
+      z3::ule(el.world.packetLen, bv64(14 + 60 + 8 + 31 + longest)));
   Query q = askEach(c, el.world.assumptions, named, preferences,
                     start + std::chrono::milliseconds(options.timeoutMs),
                     report.solverCalls);
@@ -921,11 +956,14 @@ void compareObjects(const bc::BpfObject &a, const bc::Program &pa,
     e = oa.pathCondition && ob.pathCondition && e;
   std::vector<z3::expr> preferences;
   for (auto &[name, state] : in.maps)
-    if (state.count)
+    if (state.count && state.present)
       for (const bc::MapDef &md : pa.maps)
-        if (md.name == name)
+        if (md.name == name) {
+          preferences.push_back(
+              fewEntries(c, *state.present, *state.count, name));
           preferences.push_back(
               z3::ult(*state.count, c.bv_val(md.maxEntries, 64)));
+        }
   preferences.push_back(z3::ule(*in.packetLen, c.bv_val(256, 64)));
   Query q = askEach(c, assumptions, d, preferences,
                     start + std::chrono::milliseconds(options.timeoutMs),
@@ -1054,14 +1092,13 @@ CheckReport sbpf::checker::checkObject(netfn::ProgramOp program,
       classify(why, report);
       return;
     }
-    // Z3 4.8.12 aborts the process in Z3_del_context after a query was
-    // cancelled by its timeout (with the lambdas of the map binding): such a
-    // context is kept alive (leaked) instead; an answered one is freed.
-    auto sc = std::make_unique<SemContext>();
+    // Z3 4.8.12 aborts the process (exit 114, "ast.cpp:432 UNEXPECTED CODE
+    // WAS REACHED") in Z3_del_context once a context has held the lambdas of
+    // the map binding and been used by a solver: the context is therefore
+    // never freed (a few MB per check; every tool runs one or a few).
+    auto *sc = new SemContext;
     ElementCheck(*sc, program, *givenABI, *parsed.object, *prog, options)
         .run(report);
-    if (report.status == CheckReport::Unknown)
-      (void)sc.release();
   });
 }
 
