@@ -209,7 +209,9 @@ struct Write {
 struct LogMemory {
   z3::expr base;
   std::vector<Write> log;
-  explicit LogMemory(z3::expr base) : base(std::move(base)) {}
+  /// A store chain given as input (e.g. a concrete packet) is unwound into
+  /// the log, so that reads of its bytes resolve without the solver.
+  explicit LogMemory(z3::expr base);
 };
 
 struct Decomposed {
@@ -300,6 +302,37 @@ z3::expr assemble(const std::vector<z3::expr> &bytes) {
   return numerals ? v.simplify() : v;
 }
 
+void memWrite(LogMemory &m, const z3::expr &index, const z3::expr &value);
+
+LogMemory::LogMemory(z3::expr b) : base(b) {
+  std::vector<std::pair<z3::expr, z3::expr>> stores; // outermost first
+  while (base.is_app() && base.decl().decl_kind() == Z3_OP_STORE) {
+    stores.push_back({base.arg(1), base.arg(2)});
+    base = base.arg(0);
+  }
+  for (size_t i = stores.size(); i-- > 0;)
+    memWrite(*this, stores[i].first, stores[i].second);
+}
+
+/// select(a, index) with the stores of `a` at numeral indices and a constant
+/// array base resolved (the value of an array map's slot, say).
+z3::expr selectResolved(z3::expr a, const z3::expr &index) {
+  uint64_t want, have;
+  bool num = index.is_numeral_u64(want);
+  while (a.is_app() && a.decl().decl_kind() == Z3_OP_STORE) {
+    if (z3::eq(a.arg(1), index))
+      return a.arg(2);
+    if (!num || !a.arg(1).is_numeral_u64(have))
+      return z3::select(a, index);
+    if (have == want)
+      return a.arg(2);
+    a = a.arg(0);
+  }
+  if (a.is_app() && a.decl().decl_kind() == Z3_OP_CONST_ARRAY)
+    return a.arg(0);
+  return z3::select(a, index);
+}
+
 z3::expr memRead(const LogMemory &m, const z3::expr &index) {
   Decomposed d = decompose(index);
   unsigned sym = d.symId;
@@ -318,7 +351,7 @@ z3::expr memRead(const LogMemory &m, const z3::expr &index) {
     maybe.push_back(&w);
   }
   if (!v)
-    v = z3::select(m.base, index);
+    v = selectResolved(m.base, index);
   for (size_t i = maybe.size(); i-- > 0;)
     v = z3::ite(index == maybe[i]->index, maybe[i]->value, *v);
   return *v;
@@ -628,8 +661,8 @@ LogMemory *Machine::arraySlot(State &st, int map, const z3::expr &key,
   if (it == mm.slots.end())
     it = mm.slots
              .emplace(uint32_t(*k),
-                      LogMemory(z3::select(*mm.arrayBase,
-                                           c.bv_val(uint32_t(*k), 32))))
+                      LogMemory(selectResolved(*mm.arrayBase,
+                                               c.bv_val(uint32_t(*k), 32))))
              .first;
   return &it->second;
 }
@@ -1506,18 +1539,23 @@ void Machine::stepHelper(State &st, const Instruction &in) {
     if (!flags)
       return;
     MapMem &ms = st.maps[*m];
-    if (*flags > 2) {
+    // The kernel's checks, in its order: unknown flags, then (arrays) the
+    // index range, NOEXIST and BPF_F_LOCK (4) without a spin lock in the
+    // value, (hashes) BPF_F_LOCK, presence and capacity.
+    constexpr int64_t kLock = 4;
+    int64_t base = *flags & ~kLock;
+    if (base > 2 || *flags < 0) {
       ret(bv64(uint64_t(kEINVAL)));
       break;
     }
     if (md.isArray()) {
-      if (*flags == 1) {
-        ret(bv64(uint64_t(kEEXIST)));
-        break;
-      }
       auto k = constant(*key);
       if (k && uint32_t(*k) >= md.maxEntries) {
         ret(bv64(uint64_t(kE2BIG)));
+        break;
+      }
+      if (base == 1 || (*flags & kLock)) {
+        ret(bv64(uint64_t(base == 1 ? kEEXIST : kEINVAL)));
         break;
       }
       LogMemory *slot = arraySlot(st, *m, *key, in);
@@ -1525,6 +1563,10 @@ void Machine::stepHelper(State &st, const Instruction &in) {
         return;
       storeMem(*slot, bv64(0), *val);
       ret(bv64(0));
+      break;
+    }
+    if (*flags & kLock) {
+      ret(bv64(uint64_t(kEINVAL)));
       break;
     }
     z3::expr exists = memRead(*ms.present, *key);
@@ -1832,12 +1874,15 @@ void mergeMapState(const z3::expr &c, MapState &a, const MapState &b) {
 void mergeMapMem(const z3::expr &g, MapMem &a, const MapMem &b) {
   if (a.bytes)
     memMerge(g, *a.bytes, *b.bytes);
+  auto untouched = [&](uint32_t k) {
+    return LogMemory(selectResolved(*a.arrayBase, g.ctx().bv_val(k, 32)));
+  };
   for (auto &[k, slot] : b.slots)
     if (!a.slots.count(k))
-      a.slots.emplace(k, LogMemory(slot.base));
+      a.slots.emplace(k, untouched(k));
   for (auto &[k, slot] : a.slots) {
     auto it = b.slots.find(k);
-    memMerge(g, slot, it != b.slots.end() ? it->second : LogMemory(slot.base));
+    memMerge(g, slot, it != b.slots.end() ? it->second : untouched(k));
   }
   if (a.values)
     memMerge(g, *a.values, *b.values);
@@ -2169,13 +2214,17 @@ void Machine::run(State init) {
 // Public functions
 //===----------------------------------------------------------------------===//
 
+z3::expr selectValue(const z3::expr &array, const z3::expr &index) {
+  return selectResolved(array, index);
+}
+
 z3::expr bytesToBits(z3::context &c, const std::vector<uint8_t> &bytes) {
-  std::optional<z3::expr> v;
-  for (uint8_t b : bytes) {
-    z3::expr e = c.bv_val(b, 8);
-    v = v ? z3::concat(e, *v) : e;
-  }
-  return v ? *v : c.bv_val(0, 8);
+  if (bytes.empty())
+    return c.bv_val(0, 8);
+  std::vector<z3::expr> v;
+  for (uint8_t b : bytes)
+    v.push_back(c.bv_val(b, 8));
+  return assemble(v); // a numeral
 }
 
 MapState freshMapState(z3::context &c, const MapDef &m,
@@ -2249,18 +2298,16 @@ MapState concreteMapState(
 z3::expr mapValueBits(z3::context &c, const MapDef &m, const MapState &s,
                       const z3::expr &key) {
   auto bytesOf = [&](const z3::expr &arr, unsigned n) {
-    std::optional<z3::expr> v;
-    for (unsigned i = 0; i < n; ++i) {
-      z3::expr b = z3::select(arr, c.bv_val(uint64_t(i), 64));
-      v = v ? z3::concat(b, *v) : b;
-    }
-    return v->simplify();
+    std::vector<z3::expr> bytes;
+    for (unsigned i = 0; i < n; ++i)
+      bytes.push_back(selectResolved(arr, c.bv_val(uint64_t(i), 64)));
+    return assemble(bytes);
   };
   if (m.globalData)
     return bytesOf(s.values, m.valueSize);
   if (m.isArray())
-    return bytesOf(z3::select(s.values, key), m.valueSize);
-  return z3::select(s.values, key).simplify();
+    return bytesOf(selectResolved(s.values, key), m.valueSize);
+  return selectResolved(s.values, key);
 }
 
 ProgramExecResult executeProgram(BytecodeContext &bc, const Program &program,

@@ -163,6 +163,9 @@ MapState concreteMapState(
 /// (global data: the whole section, key ignored).
 z3::expr mapValueBits(z3::context &c, const MapDef &m, const MapState &s,
                       const z3::expr &key);
+/// select(array, index), resolving stores at numeral indices and constant
+/// arrays without the solver (final packets and maps are store chains).
+z3::expr selectValue(const z3::expr &array, const z3::expr &index);
 /// A bit-vector of `bytes` little-endian (byte 0 = bits 7:0).
 z3::expr bytesToBits(z3::context &c, const std::vector<uint8_t> &bytes);
 
