@@ -278,10 +278,12 @@ static bool validateObject(ModuleOp module, llvm::StringRef object,
   }
   sbpf::netfn::ProgramOp program;
   module.walk([&](sbpf::netfn::ProgramOp p) { program = p; });
+  sbpf::checker::CheckOptions options;
+  options.timeoutMs = 60000; // string-keyed maps take ~25 s (docs/checker.md)
   auto report = sbpf::checker::checkObject(
       program,
       llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
-      &abi);
+      &abi, options);
   using R = sbpf::checker::CheckReport;
   if (report.status == R::Proven)
     return true;
