@@ -1,7 +1,8 @@
 //===- MemoryDifferentialTest.cpp - memory and helpers against the kernel -===//
 //
 // A fixed-seed generator of XDP programs that use the packet (after a
-// bounds check, loads and stores of every width), the stack, an array map
+// bounds check, loads and stores of every width, cpu v4 sign-extending
+// loads), the stack, an array map
 // and a hash map (lookup / update with every flag / delete, loads, stores and
 // atomics -- add/or/and/xor with and without fetch, xchg, cmpxchg, 32 and 64
 // bit -- on the values) and JMP/JMP32 diamonds. Each program runs in the
@@ -100,6 +101,11 @@ public:
     int off = base + w * int(pick(unsigned(bytes / w)));
     switch (pick(atomics ? 4 : 3)) {
     case 0:
+      if (s < 3 && pick(3) == 0) { // cpu v4 sign-extending load
+        p.push_back(I(op::LDX | op::MEMSX | size(s), acc(), ptr, int16_t(off), 0));
+        covered.insert(std::string(region) + " ldxs" + std::to_string(w));
+        return;
+      }
       p.push_back(I(op::LDX | op::MEM | size(s), acc(), ptr, int16_t(off), 0));
       covered.insert(std::string(region) + " ldx" + std::to_string(w));
       return;
@@ -468,6 +474,10 @@ TEST(MemoryDifferential, AgreesWithKernel) {
       for (int w : {1, 2, 4, 8})
         if (!gen.covered.count(std::string(r) + k + std::to_string(w)))
           missing.push_back(std::string(r) + k + std::to_string(w));
+  for (const char *r : {"packet", "stack", "array", "hash"})
+    for (int w : {1, 2, 4})
+      if (!gen.covered.count(std::string(r) + " ldxs" + std::to_string(w)))
+        missing.push_back(std::string(r) + " ldxs" + std::to_string(w));
   for (const char *r : {"stack", "array", "hash"})
     for (int bits : {32, 64})
       for (int a : {0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1})
