@@ -22,7 +22,8 @@
 //   - map values: hash maps as values: Array K V (K, V bit-vectors of the
 //     key / value size, byte i = bits [8i+7:8i], little-endian), present:
 //     Array K Bool and count: bv64; array maps (and per-CPU ones: one CPU's
-//     copy) as Array bv32 (Array bv64 bv8); global data (.data/.bss/.rodata)
+//     copy) as Array bv32 (Array bv64 bv8), slots at constant indices only
+//     (a symbolic index is "not supported yet"); global data (.data/.bss/.rodata)
 //     as one byte array (Array bv64 bv8). A lookup returns NULL-or-pointer
 //     (NULL when the key is absent / the index >= max_entries); the null
 //     check the verifier forces splits the path, and copies of the register
@@ -39,8 +40,9 @@
 // NOEXIST / EXIST, -EEXIST / -ENOENT, a full hash map rejects new keys with
 // -E2BIG: `count` is the number of present keys, an input the caller ties
 // to `present`), map_delete_elem (3; arrays: -EINVAL), ktime_get_ns (5: the
-// i-th call returns clocks[i]), trace_printk (6: recorded, returns 0...
-// symbolic), get_prandom_u32 (7: draws[i]), get_smp_processor_id (8: 0),
+// i-th call returns clocks[i]), trace_printk (6: recorded in the call log,
+// returns a fresh value), get_prandom_u32 (7: draws[i]),
+// get_smp_processor_id (8: the fresh input "cpu"),
 // l3/l4_csum_replace (10/11, TC), redirect (23: XDP_REDIRECT when flags are
 // 0 else XDP_ABORTED; target recorded), csum_diff (28), xdp_adjust_head
 // (44) and xdp_adjust_tail (65) (fail with -EINVAL when the new bounds are
@@ -49,11 +51,17 @@
 // ExecInputs::ringbufAlwaysHasRoom). Any other helper: status Unsupported
 // "not supported yet: helper <name> (<id>)".
 //
+// Memories are the input arrays plus the writes made since (reads resolve
+// writes at equal / provably different indices without the solver).
+//
 // Paths: states are explored in order of instruction index and merged
 // (if-then-else over path conditions) where they meet with the same call
 // stack and compatible register kinds (dead registers are ignored), so the
 // unrolled byte loops of generated code do not multiply paths. Back edges are
-// followed until the step bound ("unknown: bound exceeded").
+// followed until the step bound ("unknown: bound exceeded"). Feasibility is
+// checked lazily: a state is checked before it reports an error and before
+// it follows a back edge, so infeasible states may be merged in (harmless:
+// their condition is false).
 //
 // Nothing here throws: Z3 errors come back as status Error.
 //
