@@ -1,4 +1,4 @@
-//===- sbpf.cpp - the SimpleBPF driver: verify and measure eBPF objects --===//
+//===- sbpf.cpp - the SimpleBPF driver: verify, measure, check objects ---===//
 //
 // `sbpf <command> ...` (shared/docs/cli.md). Implemented: `verify` (load
 // every program of an object into the kernel verifier; the log of a rejected
@@ -122,7 +122,7 @@ void printWrapped(llvm::raw_ostream &os, StringRef text, size_t column,
 }
 
 void printHelp(llvm::raw_ostream &os) {
-  os << "OVERVIEW: sbpf, the SimpleBPF driver: verify and measure eBPF "
+  os << "OVERVIEW: sbpf, the SimpleBPF driver: verify, measure and check eBPF "
         "objects\n\n"
         "USAGE: sbpf <command> [options] <args>\n\nCOMMANDS:\n";
   constexpr size_t kColumn = 32;
