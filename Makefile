@@ -65,6 +65,7 @@ bench: build
 	@$(BUILD)/bin/sbpf-frontend-bench examples/appnet examples/appnet/rpc.proto
 	@python3 benchmarks/bpf-bench.py $(BUILD) examples/appnet
 	@python3 benchmarks/backend-compare.py $(BUILD) examples/appnet
+	@python3 benchmarks/check-bench.py $(BUILD) examples/appnet
 
 clean:
 	rm -rf $(BUILD)

@@ -1,29 +1,1141 @@
 //===- Check.cpp - translation validation: netfn element vs BPF object ----===//
 //
-// PLACEHOLDER while the object-level executor and the ABI binding are being
-// built (issue 4): both functions answer Unknown with the reason "not
-// implemented yet", so callers are written against the final interface and
-// nothing is ever reported as proven by this file.
+// checkObject: the element's meaning on a symbolic frame and state
+// (Binding.cpp, built from NetfnSemantics) and the object's, from the
+// symbolic executor (Exec.h) run on the same terms in the same z3::context;
+// one query asks for an input on which any observable differs:
+//   - the return code (XDP_PASS/DROP, TC_ACT_OK/SHOT);
+//   - when both pass: every byte of the frame (the fields the handler sets
+//     compare by their decoded value, all other bytes must be untouched) and
+//     the frame's bounds;
+//   - every state scalar's bytes in global data, each log's size counter;
+//   - every hash map (a witness key: presence and value bytes) and its count;
+//   - each ring buffer's records appended (count and bytes of each field);
+//   - each reject counter slot's increment;
+//   - how many random draws and clock readings the run made.
+// Unsat: Proven. Sat: the model becomes a Counterexample the kernel can
+// replay. Unknown: the solver's reason (e.g. "timeout").
+//
+// Maps: a map's count is an input both sides keep (the number of present
+// keys). It only matters when a map is full, so the query first assumes no
+// map is full (a counterexample then replays with the entries it lists), and
+// only if that is unsat asks again with full maps allowed.
+//
+// checkObjects: two objects with the same maps run on one symbolic frame,
+// map contents, draws and clock readings; the same observables compared map
+// by map.
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/Checker/Check.h"
 
-namespace sbpf::checker {
+#include "Binding.h"
 
-CheckReport checkObject(netfn::ProgramOp, llvm::ArrayRef<uint8_t>,
-                        const bpf::ProgramABI *, const CheckOptions &) {
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cstdlib>
+
+using namespace sbpf;
+using namespace sbpf::checker;
+using namespace sbpf::checker::binding;
+namespace bc = sbpf::checker::bytecode;
+using mlir::Type;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Diffs = std::vector<std::pair<std::string, z3::expr>>;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// The record of the object, or why there is none.
+llvm::Expected<bpf::ProgramABI> embeddedABI(const bc::BpfObject &object) {
+  auto it = object.sections.find(bpf::kABISection);
+  if (it == object.sections.end())
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "the object has no %s section (objects compiled by sbpf-opt carry "
+        "one); give the ABI record explicitly",
+        bpf::kABISection);
+  llvm::StringRef text(reinterpret_cast<const char *>(it->second.data()),
+                       it->second.size());
+  return bpf::parseABIJson(text.rtrim(llvm::StringRef("\0", 1)));
+}
+
+std::string execFailure(const std::string &what, bc::ExecStatus status,
+                        const std::string &message, CheckReport &report) {
+  report.status = status == bc::ExecStatus::Error ? CheckReport::Error
+                                                  : CheckReport::Unknown;
+  return what + ": " + message;
+}
+
+uint64_t evalU64(z3::model &m, const z3::expr &e) {
+  z3::expr v = m.eval(e, true);
+  uint64_t r = 0;
+  if (v.is_numeral())
+    v.is_numeral_u64(r);
+  return r;
+}
+
+bool evalBool(z3::model &m, const z3::expr &e) {
+  return m.eval(e, true).is_true();
+}
+
+std::vector<uint8_t> evalBytes(z3::model &m, const z3::expr &bits) {
+  std::vector<uint8_t> out;
+  for (unsigned i = 0; i < bits.get_sort().bv_size() / 8; ++i)
+    out.push_back(uint8_t(evalU64(m, byteOf(bits, i))));
+  return out;
+}
+
+std::vector<uint8_t> evalArrayBytes(z3::model &m, const z3::expr &array,
+                                    uint64_t size) {
+  z3::context &c = array.ctx();
+  std::vector<uint8_t> out;
+  for (uint64_t i = 0; i < size; ++i)
+    out.push_back(uint8_t(evalU64(m, z3::select(array, c.bv_val(i, 64)))));
+  return out;
+}
+
+/// The keys an array value of the model maps to true: a store chain over a
+/// constant array, or a function interpretation. `infinite` is set when the
+/// default is true (every other key present too).
+std::vector<z3::expr> trueKeys(z3::model &m, const z3::expr &array,
+                               bool &infinite) {
+  std::vector<z3::expr> keys;
+  z3::expr v = m.eval(array, true);
+  infinite = false;
+  std::vector<z3::expr> seen;
+  while (v.is_app()) {
+    Z3_decl_kind kind = v.decl().decl_kind();
+    if (kind == Z3_OP_STORE) {
+      z3::expr k = v.arg(1);
+      bool shadowed = false;
+      for (const z3::expr &s : seen)
+        shadowed |= z3::eq(s, k);
+      if (!shadowed) {
+        seen.push_back(k);
+        if (v.arg(2).is_true())
+          keys.push_back(k);
+      }
+      v = v.arg(0);
+      continue;
+    }
+    if (kind == Z3_OP_CONST_ARRAY) {
+      infinite = v.arg(0).is_true();
+      break;
+    }
+    if (kind == Z3_OP_AS_ARRAY) {
+      z3::func_decl f(v.ctx(), Z3_get_as_array_func_decl(v.ctx(), v));
+      z3::func_interp fi = m.get_func_interp(f);
+      for (unsigned i = 0; i < fi.num_entries(); ++i)
+        if (fi.entry(i).value().is_true())
+          keys.push_back(fi.entry(i).arg(0));
+      infinite = fi.else_value().is_true();
+      break;
+    }
+    // A lambda or anything else: entries unknown.
+    infinite = true;
+    break;
+  }
+  return keys;
+}
+
+std::string hexBytes(llvm::ArrayRef<uint8_t> bytes) {
+  return llvm::toHex(bytes, /*LowerCase=*/true);
+}
+
+/// A readable netfn value from the model.
+std::string render(SemContext &sc, Type t, z3::model &m, const z3::expr &v) {
+  z3::expr e = m.eval(v, true);
+  if (auto st = llvm::dyn_cast<netfn::StringType>(t)) {
+    uint64_t len = evalU64(m, sc.tupleProj(t, 0)(e));
+    std::vector<uint8_t> data = evalBytes(m, sc.tupleProj(t, 1)(e));
+    std::string s = "\"";
+    for (uint64_t i = 0; i < len && i < data.size(); ++i) {
+      uint8_t b = data[i];
+      if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\')
+        s += char(b);
+      else
+        s += "\\x" + llvm::utohexstr(b, /*LowerCase=*/true, 2);
+    }
+    return s + "\"";
+  }
+  if (t.isInteger(1))
+    return e.is_true() ? "true" : "false";
+  if (auto it = llvm::dyn_cast<mlir::IntegerType>(t)) {
+    uint64_t u = evalU64(m, v);
+    if (it.isSigned() && it.getWidth() < 64 && (u >> (it.getWidth() - 1)) & 1)
+      u |= ~uint64_t(0) << it.getWidth();
+    return it.isSigned() ? std::to_string(int64_t(u)) : std::to_string(u);
+  }
+  if (llvm::isa<netfn::InstantType>(t))
+    return std::to_string(evalU64(m, v)) + " ns";
+  if (auto ft = llvm::dyn_cast<netfn::FixedType>(t)) {
+    uint64_t u = evalU64(m, v);
+    unsigned w = ft.getWidth();
+    if (w < 64 && (u >> (w - 1)) & 1)
+      u |= ~uint64_t(0) << w;
+    double d = double(int64_t(u)) / double(uint64_t(1) << ft.getFrac());
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << llvm::format("%g", d) << " (raw " << int64_t(u) << ")";
+    return os.str();
+  }
+  return e.to_string();
+}
+
+/// The action's name for the hook.
+std::string actionName(bpf::Hook hook, uint64_t code) {
+  if (hook == bpf::Hook::TC) {
+    if (code == kTcOk)
+      return "TC_ACT_OK";
+    if (code == kTcShot)
+      return "TC_ACT_SHOT";
+    return "tc action " + std::to_string(code);
+  }
+  switch (code) {
+  case 0: return "XDP_ABORTED";
+  case kXdpDrop: return "XDP_DROP";
+  case kXdpPass: return "XDP_PASS";
+  case 3: return "XDP_TX";
+  case 4: return "XDP_REDIRECT";
+  default: return "XDP action " + std::to_string(code);
+  }
+}
+
+void hexDump(llvm::raw_ostream &os, llvm::ArrayRef<uint8_t> bytes,
+             llvm::StringRef indent) {
+  for (size_t i = 0; i < bytes.size(); i += 16) {
+    os << indent << llvm::format_hex_no_prefix(i, 4) << ":";
+    for (size_t j = i; j < i + 16 && j < bytes.size(); ++j)
+      os << " " << llvm::format_hex_no_prefix(bytes[j], 2);
+    os << "\n";
+  }
+}
+
+/// Is the counterexample input a map-full case? (count at capacity)
+z3::expr noMapFull(Element &el, netfn::ProgramOp program) {
+  z3::context &c = el.world.packet.ctx();
+  z3::expr r = c.bool_val(true);
+  for (netfn::StateOp s : program.getStateOps())
+    if (auto mt = llvm::dyn_cast<netfn::MapType>(s.getType()))
+      r = r && z3::ult(el.inputs.state.maps.at(s.getSymName().str()).count,
+                       c.bv_val(mt.getCapacity(), 64));
+  return r;
+}
+
+/// A preference for a counterexample whose map holds a few explicit
+/// entries: `present` is a store chain of kFewEntries distinct keys over
+/// "nothing present" and `count` the number of them stored as present (so
+/// that the replay can insert exactly these entries).
+constexpr unsigned kFewEntries = 3;
+z3::expr fewEntries(z3::context &c, const z3::expr &present,
+                    const z3::expr &count, const std::string &name) {
+  z3::sort ks = present.get_sort().array_domain();
+  z3::expr chain = z3::const_array(ks, c.bool_val(false));
+  z3::expr n = c.bv_val(0, 64);
+  z3::expr_vector keys(c);
+  for (unsigned i = 0; i < kFewEntries; ++i) {
+    std::string id = "entry." + name + "." + std::to_string(i);
+    z3::expr k = c.constant(id.c_str(), ks);
+    z3::expr p = c.bool_const((id + ".present").c_str());
+    keys.push_back(k);
+    chain = z3::store(chain, k, p);
+    n = n + z3::ite(p, c.bv_val(1, 64), c.bv_val(0, 64));
+  }
+  return present == chain && count == n && z3::distinct(keys);
+}
+
+/// The answer of askEach.
+struct Query {
+  SolverStatus status = SolverStatus::Unknown;
+  std::string reason;
+  std::optional<z3::model> model;
+};
+
+/// Asks, observable by observable, whether `named[i]` can hold under
+/// `assumptions`: smaller queries than their disjunction, which the solver
+/// answers much faster. Unsat for all is the proof. The first Sat one is
+/// asked again with each of `preferences` in turn, keeping those that leave
+/// it Sat, for a shorter, replayable counterexample. Unknown when some query is Unknown and none
+/// is Sat, or when `deadline` passes.
+Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
+              const Diffs &named, const std::vector<z3::expr> &preferences,
+              Clock::time_point deadline, size_t &solverCalls) {
+  auto ask = [&](const std::vector<z3::expr> &extra, Query &out) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - Clock::now())
+                    .count();
+    if (left < 1) {
+      out.status = SolverStatus::Unknown;
+      out.reason = "timeout";
+      return;
+    }
+    z3::solver s(c);
+    if (const char *t = getenv("SBPF_CHECK_TACTIC")) {
+      z3::tactic tac(c, "simplify");
+      llvm::SmallVector<llvm::StringRef> names;
+      llvm::StringRef(t).split(names, ',');
+      for (llvm::StringRef n : names)
+        tac = tac & z3::tactic(c, n.str().c_str());
+      s = tac.mk_solver();
+    }
+    z3::params p(c);
+    p.set("timeout", unsigned(left));
+    // Relevancy propagation off: measured 5-10x faster on the string-keyed
+    // map lookups (user_acl: timeout at 60 s -> 23 s; first_seen -> 44 s),
+    // no slower on the others.
+    p.set("smt.relevancy", 0u);
+    // For experiments: SBPF_CHECK_PARAMS=name=value,... (Z3 parameters).
+    if (const char *extra = getenv("SBPF_CHECK_PARAMS")) {
+      llvm::SmallVector<llvm::StringRef> kvs;
+      llvm::StringRef(extra).split(kvs, ',');
+      for (llvm::StringRef kv : kvs) {
+        auto [k, v] = kv.split('=');
+        if (k.empty() || v.empty() || (v != "true" && v != "false" &&
+                                       v.find_first_not_of("0123456789") !=
+                                           llvm::StringRef::npos))
+          continue;
+        if (v == "true" || v == "false")
+          p.set(k.str().c_str(), v == "true");
+        else
+          p.set(k.str().c_str(), unsigned(std::stoul(v.str())));
+      }
+    }
+    s.set(p);
+    for (const z3::expr &e : assumptions)
+      s.add(e);
+    for (const z3::expr &e : extra)
+      s.add(e);
+    ++solverCalls;
+    switch (s.check()) {
+    case z3::sat:
+      out.status = SolverStatus::Sat;
+      out.model.emplace(s.get_model());
+      return;
+    case z3::unsat:
+      out.status = SolverStatus::Unsat;
+      return;
+    case z3::unknown:
+      out.status = SolverStatus::Unknown;
+      out.reason = s.reason_unknown();
+      return;
+    }
+  };
+  Query result;
+  result.status = SolverStatus::Unsat;
+  for (const auto &[name, cond] : named) {
+    if (z3::eq(cond.simplify(), c.bool_val(false)))
+      continue;
+    Query q;
+    Clock::time_point asked = Clock::now();
+    ask({cond}, q);
+    if (getenv("SBPF_CHECK_TRACE"))
+      llvm::errs() << "check: query '" << name << "': "
+                   << (q.status == SolverStatus::Sat     ? "sat"
+                       : q.status == SolverStatus::Unsat ? "unsat"
+                                                         : "unknown")
+                   << " in " << secondsSince(asked) << " s\n";
+    if (q.status == SolverStatus::Unknown) {
+      result.status = SolverStatus::Unknown;
+      result.reason = q.reason;
+      if (q.reason == "timeout" || q.reason == "canceled")
+        return result;
+      continue;
+    }
+    if (q.status == SolverStatus::Sat) {
+      // Greedily keep each preference that leaves it satisfiable.
+      std::vector<z3::expr> kept = {cond};
+      for (const z3::expr &p : preferences) {
+        kept.push_back(p);
+        Query nicer;
+        ask(kept, nicer);
+        if (nicer.status == SolverStatus::Sat)
+          q = std::move(nicer);
+        else
+          kept.pop_back();
+      }
+      return q;
+    }
+  }
+  return result;
+}
+
+/// Proven / Unknown from a query; false when there is a counterexample to
+/// fill (status Different).
+bool setStatus(const Query &q, const CheckOptions &options,
+               CheckReport &report) {
+  if (q.status == SolverStatus::Unsat) {
+    report.status = CheckReport::Proven;
+    return false;
+  }
+  if (q.status == SolverStatus::Unknown) {
+    report.status = CheckReport::Unknown;
+    report.reason = q.reason == "timeout" || q.reason == "canceled"
+                        ? "timeout after " + std::to_string(options.timeoutMs) +
+                              " ms (--timeout-ms)"
+                        : "solver: " + q.reason;
+    return false;
+  }
+  report.status = CheckReport::Different;
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// Element vs object
+//===----------------------------------------------------------------------===//
+
+class ElementCheck {
+public:
+  ElementCheck(SemContext &sc, netfn::ProgramOp program,
+               const bpf::ProgramABI &abi, const bc::BpfObject &object,
+               const bc::Program &prog, const CheckOptions &options)
+      : sc(sc), c(sc.z3()), program(program), abi(abi), object(object),
+        prog(prog), options(options) {}
+
+  void run(CheckReport &report);
+
+private:
+  SemContext &sc;
+  z3::context &c;
+  netfn::ProgramOp program;
+  const bpf::ProgramABI &abi;
+  const bc::BpfObject &object;
+  const bc::Program &prog;
+  const CheckOptions &options;
+  Clock::time_point start = Clock::now();
+
+  z3::expr bv64(uint64_t v) { return c.bv_val(v, 64); }
+  int mapIndex(llvm::StringRef name) {
+    for (size_t i = 0; i < prog.maps.size(); ++i)
+      if (prog.maps[i].name == name)
+        return int(i);
+    return -1;
+  }
+  Diffs diffs(Element &el, const bc::ProgramExecResult &res,
+              const bc::ExecOutcome &o);
+  void fill(Element &el, const bc::ProgramExecResult &res, z3::model &m,
+            const std::vector<Diffs> &all, CheckReport &report);
+};
+
+Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
+                          const bc::ExecOutcome &o) {
+  Diffs d;
+  World &w = el.world;
+  z3::expr action = o.r0.extract(31, 0);
+  d.emplace_back("return code", action != el.action);
+
+  // The frame, when both let it through.
+  bool tc = abi.hook == bpf::Hook::TC;
+  z3::expr bothPass =
+      el.action == c.bv_val(tc ? kTcOk : kXdpPass, 32) && action == el.action;
+  d.emplace_back("frame bounds", bothPass && (o.packetStart != bv64(0) ||
+                                              o.packetEnd != w.packetLen));
+  z3::expr at = c.constant("witness.frame-byte", c.bv_sort(64));
+  z3::expr inSetField = c.bool_val(false);
+  for (EventRun &r : el.runs)
+    for (auto &f : r.setFields) {
+      inSetField = inSetField ||
+                   (r.runs && z3::uge(at, f.offset) &&
+                    z3::ult(at, f.offset + bv64(f.slot.size)));
+      z3::expr written =
+          decode(sc, f.slot, readBytes(o.packet, f.offset, f.slot.size));
+      d.emplace_back("field " + f.name + " of " + r.event,
+                     bothPass && r.runs &&
+                         !sc.valueEq(f.slot.type, written, f.slot.type,
+                                     r.sem.fields.at(f.name)));
+    }
+  d.emplace_back("frame bytes", bothPass && z3::ult(at, w.packetLen) &&
+                                    !inSetField &&
+                                    z3::select(o.packet, at) !=
+                                        z3::select(w.packet, at));
+
+  // Global data: each scalar's bytes, each log's size counter.
+  int data = mapIndex(abi.globalSection);
+  if (!el.finalState.scalars.empty() || !el.finalState.logs.empty()) {
+    if (data < 0)
+      throw BindingError("the program has no global data map");
+    const z3::expr &bytes = o.maps[data].values;
+    for (const bpf::ScalarABI &s : abi.scalars) {
+      auto it = el.finalState.scalars.find(s.name);
+      if (it == el.finalState.scalars.end())
+        continue; // a log's counter, below
+      Type t;
+      for (netfn::StateOp st : program.getStateOps())
+        if (st.getSymName() == s.name)
+          t = st.getType();
+      Slot slot{t, s.layout.encoding, unsigned(s.layout.size)};
+      d.emplace_back("state @" + s.name,
+                     readBytes(bytes, bv64(s.layout.offset), s.layout.size) !=
+                         encode(sc, slot, it->second));
+    }
+    for (const bpf::LogABI &l : abi.logs)
+      d.emplace_back("log @" + l.name + " size counter",
+                     readBytes(bytes, bv64(l.sizeCounterOffset), 8) !=
+                         el.finalState.logs.at(l.name).size);
+  }
+
+  // Hash maps: a witness key's presence and value bytes, and the count.
+  for (auto &[name, slots] : el.mapSlots) {
+    int i = mapIndex(name);
+    if (i < 0 || !o.maps[i].present || !o.maps[i].count)
+      throw BindingError("the program does not use map '" + name +
+                         "' as a hash map");
+    const MapTerms &fin = el.finalState.maps.at(name);
+    const bc::MapState &init = el.world.maps.at(name);
+    auto &[keySlot, valueSlot] = slots;
+    // At a witness key's bytes: a canonical key is the netfn key it
+    // encodes; other bytes the element never touches. Values compare by
+    // what they decode to (a bool byte 2 and 1 are both true).
+    z3::expr kb = c.constant(("witness.key." + name).c_str(),
+                             c.bv_sort(8 * keySlot.size));
+    z3::expr k = decode(sc, keySlot, kb);
+    z3::expr canonical = isCanonical(sc, keySlot, kb);
+    z3::expr objPresent = z3::select(*o.maps[i].present, kb);
+    z3::expr objValue = z3::select(o.maps[i].values, kb);
+    z3::expr elemPresent = z3::ite(canonical, z3::select(fin.present, k),
+                                   z3::select(*init.present, kb));
+    z3::expr sameValue = z3::ite(
+        canonical,
+        sc.valueEq(valueSlot.type, decode(sc, valueSlot, objValue),
+                   valueSlot.type, z3::select(fin.values, k)),
+        objValue == z3::select(init.values, kb));
+    d.emplace_back("map @" + name,
+                   objPresent != elemPresent || (objPresent && !sameValue));
+    d.emplace_back("map @" + name + " count", *o.maps[i].count != fin.count);
+  }
+
+  // Ring buffers: records appended (count and each field's bytes).
+  for (const bpf::LogABI &l : abi.logs) {
+    int i = mapIndex(l.ringbuf);
+    if (i < 0)
+      throw BindingError("the object has no ring buffer '" + l.ringbuf + "'");
+    z3::expr before = *res.initialMaps[i].count;
+    z3::expr added = *o.maps[i].count - before;
+    const LogTerms &init = el.inputs.state.logs.at(l.name);
+    const LogTerms &fin = el.finalState.logs.at(l.name);
+    z3::expr appended = fin.size - init.size;
+    d.emplace_back("log @" + l.name + " records appended", added != appended);
+    unsigned most = 0;
+    for (EventRun &r : el.runs)
+      if (r.sem.maxAppends.count(l.name))
+        most = std::max(most, r.sem.maxAppends.at(l.name));
+    if (most && o.maps[i].recordSize && o.maps[i].recordSize != l.recordSize)
+      throw BindingError("ring buffer '" + l.ringbuf + "' holds records of " +
+                         std::to_string(o.maps[i].recordSize) +
+                         " bytes, the ABI record says " +
+                         std::to_string(l.recordSize));
+    netfn::LogType lt;
+    for (netfn::StateOp st : program.getStateOps())
+      if (st.getSymName() == l.name)
+        lt = llvm::cast<netfn::LogType>(st.getType());
+    for (unsigned j = 0; j < most && o.maps[i].recordSize; ++j) {
+      z3::expr rec = z3::select(o.maps[i].values, before + bv64(j));
+      z3::expr want = z3::select(fin.records, init.size + bv64(j));
+      z3::expr differs = c.bool_val(false);
+      for (size_t f = 0; f < l.record.size(); ++f) {
+        const bpf::ValueLayout &lay = l.record[f];
+        Slot slot{lt.getFields()[f], lay.encoding, unsigned(lay.size)};
+        z3::expr got = rec.extract(8 * (lay.offset + lay.size) - 1,
+                                   8 * lay.offset);
+        differs = differs || got != encode(sc, slot,
+                                           sc.tupleProj(lt, f)(want));
+      }
+      d.emplace_back("log @" + l.name + " record " + std::to_string(j),
+                     z3::ult(bv64(j), appended) && differs);
+    }
+  }
+
+  // Reject counters: slot k counts reason k.
+  if (!abi.rejects.empty()) {
+    int i = mapIndex(abi.rejectMap);
+    if (i < 0)
+      throw BindingError("the object has no map '" + abi.rejectMap + "'");
+    for (size_t k = 0; k < abi.rejects.size(); ++k) {
+      z3::expr slot = c.bv_val(k, 32);
+      z3::expr after = readBytes(z3::select(o.maps[i].values, slot), bv64(0), 8);
+      z3::expr before =
+          readBytes(z3::select(res.initialMaps[i].values, slot), bv64(0), 8);
+      unsigned code = sc.reasons().code(abi.rejects[k]);
+      z3::expr want = z3::ite(el.handled && el.verdict == c.bv_val(code, 32),
+                              bv64(1), bv64(0));
+      d.emplace_back("reject counter " + abi.rejects[k], after - before != want);
+    }
+  }
+  for (const std::string &reason : sc.reasons().reasons())
+    if (abi.rejectSlot(reason) < 0)
+      throw BindingError("reject reason '" + reason +
+                         "' has no counter slot in the ABI record");
+
+  d.emplace_back("number of random draws", o.drawsUsed != el.drawsUsed);
+  d.emplace_back("number of clock readings", o.clocksUsed != el.clocksUsed);
+  return d;
+}
+
+void ElementCheck::fill(Element &el, const bc::ProgramExecResult &res,
+                        z3::model &m, const std::vector<Diffs> &all,
+                        CheckReport &report) {
+  Counterexample &cx = report.counterexample;
+  World &w = el.world;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+
+  uint64_t len = evalU64(m, w.packetLen);
+  cx.packet = evalArrayBytes(m, w.packet, len);
+  EventRun *ran = nullptr;
+  for (EventRun &r : el.runs)
+    if (evalBool(m, r.runs))
+      ran = &r;
+  cx.event = ran ? ran->event : "";
+
+  os << "counterexample: the object and element " << abi.program
+     << " differ in:";
+  const bc::ExecOutcome *outcome = nullptr;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (!evalBool(m, res.outcomes[i].pathCondition))
+      continue;
+    outcome = &res.outcomes[i];
+    for (auto &[name, cond] : all[i])
+      if (evalBool(m, cond))
+        os << " " << name << ";";
+  }
+  os << "\n";
+  os << "input frame (" << len << " bytes):\n";
+  hexDump(os, cx.packet, "  ");
+  if (ran) {
+    os << "  an aRPC " << ran->event << " packet for handler @" << ran->handler
+       << "; its fields:\n";
+    netfn::EventOp ev;
+    program.walk([&](netfn::EventOp e) {
+      if (e.getSymName() == ran->event)
+        ev = e;
+    });
+    for (auto &[name, v] : ran->inputFields)
+      os << "    " << name << " = "
+         << render(sc, ev.getFieldType(name), m, v) << "\n";
+  } else {
+    os << "  not the element's packet:";
+    for (auto &[why, cond] : el.parseSteps)
+      if (evalBool(m, cond)) {
+        os << " " << why;
+        break;
+      }
+    os << "\n";
+  }
+
+  // The state before.
+  int data = mapIndex(abi.globalSection);
+  if (data >= 0 && w.maps.count(prog.maps[data].name)) {
+    cx.globalData = evalArrayBytes(m, w.maps.at(prog.maps[data].name).values,
+                                   abi.globalSize);
+    os << "state before (" << abi.globalSection << " bytes "
+       << hexBytes(cx.globalData) << "):\n";
+    for (netfn::StateOp s : program.getStateOps()) {
+      std::string n = s.getSymName().str();
+      if (el.inputs.state.scalars.count(n))
+        os << "  @" << n << " = "
+           << render(sc, s.getType(), m, el.inputs.state.scalars.at(n)) << "\n";
+      else if (el.inputs.state.logs.count(n))
+        os << "  @" << n << " holds "
+           << evalU64(m, el.inputs.state.logs.at(n).size) << " records\n";
+    }
+  }
+  for (auto &[name, slots] : el.mapSlots) {
+    const bc::MapState &init = w.maps.at(name);
+    bool infinite = false;
+    auto &entries = cx.mapEntries[name];
+    os << "  map @" << name << ":";
+    for (const z3::expr &kb : trueKeys(m, *init.present, infinite)) {
+      entries.emplace_back(evalBytes(m, kb),
+                           evalBytes(m, z3::select(init.values, kb)));
+      os << " " << render(sc, slots.first.type, m, decode(sc, slots.first, kb))
+         << " -> "
+         << render(sc, slots.second.type, m,
+                   decode(sc, slots.second, z3::select(init.values, kb)))
+         << ";";
+    }
+    if (entries.empty())
+      os << " empty";
+    os << " (count " << evalU64(m, *init.count) << ")\n";
+    if (infinite)
+      os << "  note: the solver left every other key of @" << name
+         << " present; the replay has only the entries listed\n";
+  }
+
+  // Draws and clocks, as many as either side used.
+  size_t nd = std::max(res.draws.size(), w.draws.size());
+  size_t nc = std::max(res.clocks.size(), w.clocks.size());
+  for (size_t i = 0; i < nd; ++i)
+    cx.draws.push_back(uint32_t(
+        evalU64(m, i < res.draws.size() ? res.draws[i] : w.draws[i])));
+  for (size_t i = 0; i < nc; ++i)
+    cx.clocks.push_back(
+        evalU64(m, i < res.clocks.size() ? res.clocks[i] : w.clocks[i]));
+  uint64_t objDraws = outcome ? evalU64(m, outcome->drawsUsed) : 0;
+  uint64_t objClocks = outcome ? evalU64(m, outcome->clocksUsed) : 0;
+  cx.dependsOnDrawsOrClocks = objDraws || objClocks ||
+                              evalU64(m, el.drawsUsed) ||
+                              evalU64(m, el.clocksUsed);
+  if (!cx.draws.empty()) {
+    os << "random draws:";
+    for (uint32_t d : cx.draws)
+      os << " " << d;
+    os << "\n";
+  }
+  if (!cx.clocks.empty()) {
+    os << "clock readings (ns):";
+    for (uint64_t t : cx.clocks)
+      os << " " << t;
+    os << "\n";
+  }
+
+  // What a replay compares: state bytes, reject counters, the frame after.
+  if (outcome && data >= 0 && !cx.globalData.empty()) {
+    cx.actualGlobalDataAfter =
+        evalArrayBytes(m, outcome->maps[data].values, abi.globalSize);
+    z3::expr expected = w.maps.at(prog.maps[data].name).values;
+    for (const bpf::ScalarABI &s : abi.scalars) {
+      auto it = el.finalState.scalars.find(s.name);
+      if (it == el.finalState.scalars.end())
+        continue;
+      Type t;
+      for (netfn::StateOp st : program.getStateOps())
+        if (st.getSymName() == s.name)
+          t = st.getType();
+      Slot slot{t, s.layout.encoding, unsigned(s.layout.size)};
+      expected = writeBytes(expected, c.bv_val(s.layout.offset, 64),
+                            encode(sc, slot, it->second));
+    }
+    for (const bpf::LogABI &l : abi.logs)
+      expected = writeBytes(expected, c.bv_val(l.sizeCounterOffset, 64),
+                            el.finalState.logs.at(l.name).size);
+    cx.expectedGlobalDataAfter = evalArrayBytes(m, expected, abi.globalSize);
+  }
+  int rejects = abi.rejects.empty() ? -1 : mapIndex(abi.rejectMap);
+  for (size_t k = 0; outcome && rejects >= 0 && k < abi.rejects.size(); ++k) {
+    z3::expr slot = c.bv_val(k, 32);
+    unsigned code = sc.reasons().code(abi.rejects[k]);
+    cx.expectedRejects.push_back(evalBool(m, el.handled) &&
+                                 evalU64(m, el.verdict) == code);
+    cx.actualRejects.push_back(evalU64(
+        m, readBytes(z3::select(outcome->maps[rejects].values, slot),
+                     c.bv_val(0, 64), 8) -
+               readBytes(z3::select(res.initialMaps[rejects].values, slot),
+                         c.bv_val(0, 64), 8)));
+  }
+  if (outcome) {
+    uint64_t from = evalU64(m, outcome->packetStart);
+    uint64_t to = evalU64(m, outcome->packetEnd);
+    for (uint64_t i = from; i < to && i - from <= kMaxFrameBytes; ++i)
+      cx.actualPacketAfter.push_back(uint8_t(
+          evalU64(m, z3::select(outcome->packet, c.bv_val(i, 64)))));
+  }
+
+  // Both outcomes.
+  uint64_t code = evalU64(m, el.verdict);
+  cx.expectedAction = uint32_t(evalU64(m, el.action));
+  cx.actualAction = outcome ? uint32_t(evalU64(m, outcome->r0)) : 0;
+  if (!ran)
+    cx.expected = "pass untouched";
+  else if (code == 0)
+    cx.expected = "forward";
+  else
+    cx.expected = "reject(" + sc.reasons().name(code) + ")";
+  cx.expected += " -> " + actionName(abi.hook, cx.expectedAction);
+  cx.actual = actionName(abi.hook, cx.actualAction);
+  os << "element: " << cx.expected << "\n";
+  os << "object:  " << cx.actual << "\n";
+  if (cx.dependsOnDrawsOrClocks)
+    os << "note: this run uses random draws or clock readings; the kernel "
+          "cannot be made to return these\n";
+  cx.text = os.str();
+}
+
+void ElementCheck::run(CheckReport &report) {
+  Element el = buildElement(sc, program, abi, object, kMaxFrameBytes);
+  bc::BytecodeContext bctx(c);
+  bc::ExecInputs in;
+  in.packet = el.world.packet;
+  in.packetLen = el.world.packetLen;
+  in.maps = el.world.maps;
+  in.draws = el.world.draws;
+  in.clocks = el.world.clocks;
+  in.ringbufAlwaysHasRoom = true;
+  bc::ExecLimits limits;
+  limits.solverTimeoutMs = options.timeoutMs;
+  bc::ProgramExecResult res =
+      bc::executeProgram(bctx, prog, in, limits, /*mergeExits=*/true);
+  report.paths = res.stats.exits;
+  report.solverCalls = res.stats.solverCalls;
+  if (getenv("SBPF_CHECK_TRACE"))
+    llvm::errs() << "check: element built and object executed in "
+                 << secondsSince(start) << " s (executor " << res.stats.seconds
+                 << " s, " << res.stats.steps << " steps, "
+                 << res.stats.merges << " merges)\n";
+  if (!res.ok()) {
+    report.reason = execFailure("executing program '" + prog.name + "'",
+                                res.status, res.message, report);
+    return;
+  }
+
+  std::vector<Diffs> all;
+  for (const bc::ExecOutcome &o : res.outcomes)
+    all.push_back(diffs(el, res, o));
+  // One condition per observable over every outcome.
+  Diffs named;
+  for (size_t i = 0; i < all.front().size(); ++i) {
+    z3::expr d = c.bool_val(false);
+    for (size_t k = 0; k < all.size(); ++k)
+      d = d || (res.outcomes[k].pathCondition && all[k][i].second);
+    named.emplace_back(all.front()[i].first, d);
+  }
+  // Preferred counterexamples: no map full (see the file comment) and the
+  // shortest frames that can hold every layout.
+  uint64_t longest = 0;
+  for (const bpf::EventABI &e : abi.events)
+    longest = std::max(longest, e.payloadBytes);
+  z3::expr notFull = noMapFull(el, program);
+  std::vector<z3::expr> preferences;
+  for (auto &[name, slots] : el.mapSlots) {
+    const bc::MapState &m = el.world.maps.at(name);
+    preferences.push_back(fewEntries(c, *m.present, *m.count, name));
+  }
+  preferences.push_back(notFull);
+  preferences.push_back(
+      z3::ule(el.world.packetLen, bv64(14 + 60 + 8 + 31 + longest)));
+  Query q = askEach(c, el.world.assumptions, named, preferences,
+                    start + std::chrono::milliseconds(options.timeoutMs),
+                    report.solverCalls);
+  if (getenv("SBPF_CHECK_TRACE"))
+    llvm::errs() << "check: queries answered at " << secondsSince(start)
+                 << " s\n";
+  if (!setStatus(q, options, report))
+    return;
+  fill(el, res, *q.model, all, report);
+  if (!evalBool(*q.model, notFull))
+    report.counterexample.text +=
+        "note: a map is full in this input (its count is its capacity); a "
+        "replay needs the map filled\n";
+}
+
+//===----------------------------------------------------------------------===//
+// Object vs object
+//===----------------------------------------------------------------------===//
+
+void compareObjects(const bc::BpfObject &a, const bc::Program &pa,
+                    const bc::BpfObject &b, const bc::Program &pb,
+                    const std::optional<bpf::ProgramABI> &abi,
+                    const CheckOptions &options, CheckReport &report) {
+  // With an ABI record, only what user space sees is compared: global
+  // data, the element's maps, ring buffers and reject counters (not the
+  // per-CPU scratch space, which two correct objects may use differently).
+  auto observable = [&](const bc::MapDef &m) {
+    if (!abi)
+      return true;
+    if (m.globalData || m.name == abi->rejectMap || abi->findMap(m.name))
+      return true;
+    for (const bpf::LogABI &l : abi->logs)
+      if (l.ringbuf == m.name)
+        return true;
+    return false;
+  };
+  Clock::time_point start = Clock::now();
+  z3::context c;
+  bc::BytecodeContext bctx(c);
+  // The maps of A, by name, must be B's too (same shape).
+  bc::ExecInputs in;
+  in.packet = c.constant("pkt", c.array_sort(c.bv_sort(64), c.bv_sort(8)));
+  in.packetLen = c.constant("pkt.len", c.bv_sort(64));
+  std::vector<z3::expr> assumptions = {
+      z3::uge(*in.packetLen, c.bv_val(14, 64)) &&
+      z3::ule(*in.packetLen, c.bv_val(kMaxFrameBytes, 64))};
+  for (const bc::MapDef &m : pa.maps) {
+    const bc::MapDef *other = nullptr;
+    for (const bc::MapDef &n : pb.maps)
+      if (n.name == m.name)
+        other = &n;
+    if (!other || other->type != m.type || other->keySize != m.keySize ||
+        other->valueSize != m.valueSize || other->maxEntries != m.maxEntries) {
+      report.status = CheckReport::Error;
+      report.reason = "map '" + m.name +
+                      "' differs between the objects (absent, or another "
+                      "type, key/value size or capacity)";
+      return;
+    }
+    if (m.type == bc::maptype::Ringbuf)
+      continue; // records appended are compared, the initial ones are fresh
+    in.maps.emplace(m.name, bc::freshMapState(c, m, "init." + m.name + "."));
+    if (m.isHash())
+      assumptions.push_back(z3::ule(*in.maps.at(m.name).count,
+                                    c.bv_val(m.maxEntries, 64)));
+  }
+  bc::ExecLimits limits;
+  limits.solverTimeoutMs = options.timeoutMs;
+  bc::ProgramExecResult ra = bc::executeProgram(bctx, pa, in, limits, true);
+  if (!ra.ok()) {
+    report.reason = execFailure("first object", ra.status, ra.message, report);
+    return;
+  }
+  in.draws = ra.draws;
+  in.clocks = ra.clocks;
+  bc::ProgramExecResult rb = bc::executeProgram(bctx, pb, in, limits, true);
+  report.paths = ra.stats.exits + rb.stats.exits;
+  report.solverCalls = ra.stats.solverCalls + rb.stats.solverCalls;
+  if (!rb.ok()) {
+    report.reason = execFailure("second object", rb.status, rb.message, report);
+    return;
+  }
+  if (ra.outcomes.size() != 1 || rb.outcomes.size() != 1) {
+    report.status = CheckReport::Error;
+    report.reason = "internal: merged execution gave several outcomes";
+    return;
+  }
+  const bc::ExecOutcome &oa = ra.outcomes[0], &ob = rb.outcomes[0];
+  Diffs d;
+  d.emplace_back("return code", oa.r0.extract(31, 0) != ob.r0.extract(31, 0));
+  z3::expr at = c.constant("witness.frame-byte", c.bv_sort(64));
+  d.emplace_back("frame bounds",
+                 oa.packetStart != ob.packetStart || oa.packetEnd != ob.packetEnd);
+  d.emplace_back("frame bytes",
+                 z3::uge(at, oa.packetStart) && z3::ult(at, oa.packetEnd) &&
+                     z3::select(oa.packet, at) != z3::select(ob.packet, at));
+  for (size_t i = 0; i < pa.maps.size(); ++i) {
+    const bc::MapDef &m = pa.maps[i];
+    if (!observable(m))
+      continue;
+    size_t j = 0;
+    while (pb.maps[j].name != m.name)
+      ++j;
+    const bc::MapState &x = oa.maps[i], &y = ob.maps[j];
+    if (m.globalData) {
+      d.emplace_back("global data " + m.name,
+                     z3::ult(at, c.bv_val(m.valueSize, 64)) &&
+                         z3::select(x.values, at) != z3::select(y.values, at));
+    } else if (m.isHash()) {
+      z3::expr k = c.constant(("witness.key." + m.name).c_str(),
+                              c.bv_sort(8 * m.keySize));
+      z3::expr p = z3::select(*x.present, k);
+      d.emplace_back("map " + m.name,
+                     p != z3::select(*y.present, k) || *x.count != *y.count ||
+                         (p && z3::select(x.values, k) != z3::select(y.values, k)));
+    } else if (m.isArray()) {
+      z3::expr k = c.constant(("witness.index." + m.name).c_str(), c.bv_sort(32));
+      d.emplace_back("map " + m.name,
+                     z3::ult(k, c.bv_val(m.maxEntries, 32)) &&
+                         z3::ult(at, c.bv_val(m.valueSize, 64)) &&
+                         z3::select(z3::select(x.values, k), at) !=
+                             z3::select(z3::select(y.values, k), at));
+    } else if (m.type == bc::maptype::Ringbuf) {
+      z3::expr addedA = *x.count - *ra.initialMaps[i].count;
+      z3::expr addedB = *y.count - *rb.initialMaps[j].count;
+      d.emplace_back("ring buffer " + m.name + " records appended",
+                     addedA != addedB);
+      if (x.recordSize && x.recordSize == y.recordSize) {
+        z3::expr n = c.constant(("witness.record." + m.name).c_str(),
+                                c.bv_sort(64));
+        d.emplace_back("ring buffer " + m.name + " record bytes",
+                       z3::ult(n, addedA) &&
+                           z3::select(x.values, *ra.initialMaps[i].count + n) !=
+                               z3::select(y.values, *rb.initialMaps[j].count + n));
+      } else if (x.recordSize != y.recordSize && x.recordSize && y.recordSize) {
+        report.status = CheckReport::Unknown;
+        report.reason = "not supported yet: ring buffer '" + m.name +
+                        "' with records of different sizes";
+        return;
+      }
+    }
+  }
+  d.emplace_back("number of random draws", oa.drawsUsed != ob.drawsUsed);
+  d.emplace_back("number of clock readings", oa.clocksUsed != ob.clocksUsed);
+  for (auto &[n, e] : d)
+    e = oa.pathCondition && ob.pathCondition && e;
+  std::vector<z3::expr> preferences;
+  for (auto &[name, state] : in.maps)
+    if (state.count && state.present)
+      for (const bc::MapDef &md : pa.maps)
+        if (md.name == name) {
+          preferences.push_back(
+              fewEntries(c, *state.present, *state.count, name));
+          preferences.push_back(
+              z3::ult(*state.count, c.bv_val(md.maxEntries, 64)));
+        }
+  preferences.push_back(z3::ule(*in.packetLen, c.bv_val(256, 64)));
+  Query q = askEach(c, assumptions, d, preferences,
+                    start + std::chrono::milliseconds(options.timeoutMs),
+                    report.solverCalls);
+  if (!setStatus(q, options, report))
+    return;
+  z3::model &m = *q.model;
+
+  Counterexample &cx = report.counterexample;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "counterexample: the objects differ in:";
+  for (auto &[n, e] : d)
+    if (evalBool(m, e))
+      os << " " << n << ";";
+  os << "\n";
+  uint64_t len = evalU64(m, *in.packetLen);
+  cx.packet = evalArrayBytes(m, *in.packet, len);
+  os << "input frame (" << len << " bytes):\n";
+  hexDump(os, cx.packet, "  ");
+  for (const bc::MapDef &md : pa.maps) {
+    if (!in.maps.count(md.name))
+      continue;
+    const bc::MapState &s0 = in.maps.at(md.name);
+    if (md.globalData) {
+      cx.globalData = evalArrayBytes(m, s0.values, md.valueSize);
+      os << "global data " << md.name << ": " << hexBytes(cx.globalData) << "\n";
+    } else if (md.isHash()) {
+      bool infinite = false;
+      auto &entries = cx.mapEntries[md.name];
+      for (const z3::expr &k : trueKeys(m, *s0.present, infinite))
+        entries.emplace_back(evalBytes(m, k),
+                             evalBytes(m, z3::select(s0.values, k)));
+      os << "map " << md.name << ":";
+      for (auto &[k, v] : entries)
+        os << " " << hexBytes(k) << " -> " << hexBytes(v) << ";";
+      os << (entries.empty() ? " empty\n" : "\n");
+    }
+  }
+  for (const z3::expr &e : rb.draws.size() > ra.draws.size() ? rb.draws : ra.draws)
+    cx.draws.push_back(uint32_t(evalU64(m, e)));
+  for (const z3::expr &e : rb.clocks.size() > ra.clocks.size() ? rb.clocks : ra.clocks)
+    cx.clocks.push_back(evalU64(m, e));
+  cx.dependsOnDrawsOrClocks =
+      evalU64(m, oa.drawsUsed) || evalU64(m, ob.drawsUsed) ||
+      evalU64(m, oa.clocksUsed) || evalU64(m, ob.clocksUsed);
+  bpf::Hook hook = pa.hook == bc::Hook::TC ? bpf::Hook::TC : bpf::Hook::XDP;
+  cx.expectedAction = uint32_t(evalU64(m, oa.r0));
+  cx.actualAction = uint32_t(evalU64(m, ob.r0));
+  cx.expected = actionName(hook, cx.expectedAction);
+  cx.actual = actionName(hook, cx.actualAction);
+  os << "first object:  " << cx.expected << "\nsecond object: " << cx.actual
+     << "\n";
+  cx.text = os.str();
+}
+
+/// The program an ABI record names, or the object's only one.
+const bc::Program *pickProgram(const bc::BpfObject &object,
+                               const std::string &name, std::string &why) {
+  if (!name.empty()) {
+    if (const bc::Program *p = object.findProgram(name))
+      return p;
+    why = "the object has no program '" + name + "'";
+    return nullptr;
+  }
+  if (object.programs.size() == 1)
+    return &object.programs[0];
+  why = "the object has " + std::to_string(object.programs.size()) +
+        " programs and no ABI record saying which one to check";
+  return nullptr;
+}
+
+void classify(const std::string &message, CheckReport &report) {
+  report.reason = message;
+  report.status = llvm::StringRef(message).starts_with("not supported yet")
+                      ? CheckReport::Unknown
+                      : CheckReport::Error;
+}
+
+/// Runs `body` on a fresh report, turning what it throws into Unknown/Error
+/// (the public functions never throw) and timing it.
+template <typename Body> CheckReport guarded(Body body) {
   CheckReport report;
-  report.status = CheckReport::Unknown;
-  report.reason = "not implemented yet: checking an object against netfn";
+  Clock::time_point start = Clock::now();
+  try {
+    body(report);
+  } catch (const BindingError &e) {
+    classify(e.what(), report);
+  } catch (const z3::exception &e) {
+    report.status = CheckReport::Error;
+    report.reason = std::string("z3 error: ") + e.msg();
+  } catch (const std::exception &e) {
+    report.status = CheckReport::Error;
+    report.reason = e.what();
+  }
+  report.seconds = secondsSince(start);
   return report;
 }
 
-CheckReport checkObjects(llvm::ArrayRef<uint8_t>, llvm::ArrayRef<uint8_t>,
-                         const CheckOptions &) {
-  CheckReport report;
-  report.status = CheckReport::Unknown;
-  report.reason = "not implemented yet: checking two objects";
-  return report;
+} // namespace
+
+CheckReport sbpf::checker::checkObject(netfn::ProgramOp program,
+                                       llvm::ArrayRef<uint8_t> objectBytes,
+                                       const bpf::ProgramABI *givenABI,
+                                       const CheckOptions &options) {
+  return guarded([&](CheckReport &report) {
+    bc::ObjectParseResult parsed =
+        bc::parseObject(objectBytes.data(), objectBytes.size());
+    if (!parsed.ok()) {
+      classify(parsed.error, report);
+      return;
+    }
+    std::optional<bpf::ProgramABI> ownABI;
+    if (!givenABI) {
+      auto abi = embeddedABI(*parsed.object);
+      if (!abi) {
+        classify(llvm::toString(abi.takeError()), report);
+        return;
+      }
+      ownABI = std::move(*abi);
+      givenABI = &*ownABI;
+    }
+    std::string why;
+    const bc::Program *prog = pickProgram(*parsed.object, givenABI->program, why);
+    if (!prog) {
+      classify(why, report);
+      return;
+    }
+    // Z3 4.8.12 aborts the process (exit 114, "ast.cpp:432 UNEXPECTED CODE
+    // WAS REACHED") in Z3_del_context once a context has held the lambdas of
+    // the map binding and been used by a solver: the context is therefore
+    // never freed (a few MB per check; every tool runs one or a few).
+    auto *sc = new SemContext;
+    ElementCheck(*sc, program, *givenABI, *parsed.object, *prog, options)
+        .run(report);
+  });
 }
 
-} // namespace sbpf::checker
+CheckReport sbpf::checker::checkObjects(llvm::ArrayRef<uint8_t> a,
+                                        llvm::ArrayRef<uint8_t> b,
+                                        const CheckOptions &options) {
+  return guarded([&](CheckReport &report) {
+    bc::ObjectParseResult pa = bc::parseObject(a.data(), a.size(), "first object");
+    bc::ObjectParseResult pb = bc::parseObject(b.data(), b.size(), "second object");
+    if (!pa.ok() || !pb.ok()) {
+      classify(!pa.ok() ? pa.error : pb.error, report);
+      return;
+    }
+    // With ABI records, the program they name; else the only program.
+    std::string nameA, nameB, why;
+    std::optional<bpf::ProgramABI> abiA;
+    if (auto abi = embeddedABI(*pa.object)) {
+      nameA = abi->program;
+      abiA = std::move(*abi);
+    } else {
+      llvm::consumeError(abi.takeError());
+    }
+    if (auto abi = embeddedABI(*pb.object))
+      nameB = abi->program;
+    else
+      llvm::consumeError(abi.takeError());
+    const bc::Program *progA = pickProgram(*pa.object, nameA, why);
+    const bc::Program *progB = progA ? pickProgram(*pb.object, nameB, why) : nullptr;
+    if (!progA || !progB) {
+      classify(why, report);
+      return;
+    }
+    if (progA->hook != progB->hook) {
+      classify("the programs attach to different hooks", report);
+      return;
+    }
+    compareObjects(*pa.object, *progA, *pb.object, *progB, abiA, options,
+                   report);
+  });
+}

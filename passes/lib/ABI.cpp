@@ -179,3 +179,213 @@ void sbpf::bpf::writeABIJson(const ProgramABI &abi, llvm::raw_ostream &os) {
   });
   os << "\n";
 }
+
+//===----------------------------------------------------------------------===//
+// Reading the record back (the inverse of writeABIJson)
+//===----------------------------------------------------------------------===//
+//
+// llvm::json's ObjectMapper gives every error the JSON path of the field, so
+// each struct gets one fromJSON (found by argument-dependent lookup) listing
+// the keys writeABIJson writes for it.
+
+namespace sbpf::bpf {
+
+static bool fromJSON(const llvm::json::Value &v, ValueLayout &l,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  return o && o.map("netfn_type", l.netfnType) && o.map("c_type", l.cType) &&
+         o.map("encoding", l.encoding) && o.map("offset", l.offset) &&
+         o.map("size", l.size);
+}
+
+static bool fromJSON(const llvm::json::Value &v, EventField &f,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  // packet_type fields have no wire location: offset stays -1.
+  return o && o.map("name", f.name) && o.map("netfn_type", f.netfnType) &&
+         o.map("source", f.source) && o.mapOptional("offset", f.offset) &&
+         o.mapOptional("size", f.size) && o.mapOptional("encoding", f.encoding);
+}
+
+static bool fromJSON(const llvm::json::Value &v, EventABI &e,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  std::optional<std::string> handler; // null: the event has no handler
+  if (!(o && o.map("symbol", e.symbol) && o.map("kind", e.kind) &&
+        o.map("handler", handler) && o.map("packet_types", e.packetTypes) &&
+        o.map("payload_bytes", e.payloadBytes) && o.map("fields", e.fields)))
+    return false;
+  e.handler = handler.value_or("");
+  return true;
+}
+
+static bool fromJSON(const llvm::json::Value &v, ScalarABI &s,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  return o && o.map("name", s.name) && fromJSON(v, s.layout, p);
+}
+
+static bool fromJSON(const llvm::json::Value &v, MapABI &m,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  return o && o.map("name", m.name) && o.map("type", m.bpfType) &&
+         o.map("capacity", m.capacity) && o.map("key", m.key) &&
+         o.map("value", m.value);
+}
+
+static bool fromJSON(const llvm::json::Value &v, LogABI &l,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  if (!(o && o.map("name", l.name) && o.map("ringbuf", l.ringbuf) &&
+        o.map("ringbuf_bytes", l.ringbufBytes) &&
+        o.map("record_size", l.recordSize) && o.map("record", l.record)))
+    return false;
+  const llvm::json::Object *counter =
+      v.getAsObject()->getObject("size_counter");
+  if (!counter) {
+    p.field("size_counter").report("expected object");
+    return false;
+  }
+  llvm::json::ObjectMapper c(*v.getAsObject()->get("size_counter"),
+                             p.field("size_counter"));
+  return c.map("scalar", l.sizeCounter) &&
+         c.map("offset", l.sizeCounterOffset);
+}
+
+static bool fromJSON(const llvm::json::Value &v, LoaderWork &w,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  if (!(o && o.map("kind", w.kind) && o.map("target", w.target)))
+    return false;
+  if (w.kind == "map_entry")
+    return o.map("key", w.key) && o.map("value", w.value) &&
+           o.map("key_text", w.keyText) && o.map("value_text", w.valueText);
+  if (w.kind == "state_now" || w.kind == "state_random")
+    return o.map("offset", w.offset) && o.map("size", w.size) &&
+           o.map("encoding", w.encoding);
+  p.field("kind").report("expected map_entry, state_now or state_random");
+  return false;
+}
+
+/// The scalars `init` sets to constants: {"scalar": NAME, "value": TEXT}.
+struct InitialScalar {
+  std::string name, text;
+};
+static bool fromJSON(const llvm::json::Value &v, InitialScalar &s,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  return o && o.map("scalar", s.name) && o.map("value", s.text);
+}
+
+struct RejectSlot {
+  std::string reason;
+  uint64_t slot = 0;
+};
+static bool fromJSON(const llvm::json::Value &v, RejectSlot &r,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  return o && o.map("reason", r.reason) && o.map("slot", r.slot);
+}
+
+static bool fromJSON(const llvm::json::Value &v, ProgramABI &abi,
+                     llvm::json::Path p) {
+  llvm::json::ObjectMapper o(v, p);
+  std::string hook;
+  uint64_t port = 0;
+  if (!(o && o.map("program", abi.program) && o.map("hook", hook) &&
+        o.map("rpc_port", port) && o.map("events", abi.events)))
+    return false;
+  if (hook != "xdp" && hook != "tc") {
+    p.field("hook").report("expected xdp or tc");
+    return false;
+  }
+  abi.hook = hook == "xdp" ? Hook::XDP : Hook::TC;
+  if (port == 0 || port > 65535) {
+    p.field("rpc_port").report("expected a port 1..65535");
+    return false;
+  }
+  abi.rpcPort = uint16_t(port);
+
+  const llvm::json::Object &root = *v.getAsObject();
+  auto sub = [&](llvm::StringLiteral key) -> const llvm::json::Value * {
+    const llvm::json::Value *s = root.get(key);
+    if (!s || !s->getAsObject()) {
+      p.field(key).report("expected object");
+      return nullptr;
+    }
+    return s;
+  };
+  const llvm::json::Value *state = sub("state");
+  if (!state)
+    return false;
+  llvm::json::ObjectMapper so(*state, p.field("state"));
+  if (!(so.map("global", abi.globalName) &&
+        so.map("section", abi.globalSection) &&
+        so.map("size", abi.globalSize) && so.map("scalars", abi.scalars)))
+    return false;
+  if (!(o.map("maps", abi.maps) && o.map("logs", abi.logs)))
+    return false;
+
+  const llvm::json::Value *rejects = sub("rejects");
+  if (!rejects)
+    return false;
+  llvm::json::ObjectMapper ro(*rejects, p.field("rejects"));
+  std::optional<std::string> rejectMap;
+  std::vector<RejectSlot> reasons;
+  if (!(ro.map("map", rejectMap) && ro.map("reasons", reasons)))
+    return false;
+  abi.rejectMap = rejectMap.value_or("");
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    // writeABIJson numbers the slots 0, 1, ...: a record saying otherwise
+    // was not written by it.
+    if (reasons[i].slot != i) {
+      p.field("rejects").field("reasons").index(i).field("slot").report(
+          "slots must be numbered 0, 1, ... in order");
+      return false;
+    }
+    abi.rejects.push_back(reasons[i].reason);
+  }
+
+  const llvm::json::Value *init = sub("init");
+  if (!init)
+    return false;
+  llvm::json::ObjectMapper io(*init, p.field("init"));
+  std::vector<InitialScalar> initial;
+  if (!(io.map("data_initializer", initial) &&
+        io.map("loader_work", abi.loaderWork)))
+    return false;
+  for (InitialScalar &s : initial)
+    abi.initialScalars.emplace_back(std::move(s.name), std::move(s.text));
+  return true;
+}
+
+} // namespace sbpf::bpf
+
+llvm::Expected<ProgramABI> sbpf::bpf::parseABIJson(llvm::StringRef json) {
+  auto fail = [](const llvm::Twine &why) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "malformed ABI record: " + why);
+  };
+  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(json);
+  if (!parsed)
+    return fail("not valid JSON: " + llvm::toString(parsed.takeError()));
+  const llvm::json::Object *root = parsed->getAsObject();
+  if (!root)
+    return fail("not a JSON object");
+  std::optional<int64_t> version = root->getInteger("sbpf_abi_version");
+  if (!version)
+    return fail("sbpf_abi_version: missing or not an integer");
+  if (*version != kABIVersion)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "ABI record version %lld is not supported (this sbpf reads version "
+        "%d; recompile the element with this sbpf-opt)",
+        (long long)*version, kABIVersion);
+  ProgramABI abi;
+  llvm::json::Path::Root pathRoot("ABI record");
+  if (!fromJSON(*parsed, abi, pathRoot)) {
+    std::string message = llvm::toString(pathRoot.getError());
+    return fail(message);
+  }
+  return abi;
+}

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/BPF/EmitC.h"
+#include "sbpf/Checker/Check.h"
 #include "sbpf/Conversion/NetfnToLLVM.h"
 #include "sbpf/Runtime/CompileC.h"
 #include "sbpf/Runtime/Loader.h"
@@ -95,6 +96,11 @@ cl::opt<bool> noKernelVerify(
     "no-kernel-verify", cl::cat(sbpfCategory), cl::init(false),
     cl::desc("With --emit=obj, write the object without loading it into the "
              "kernel verifier first"));
+cl::opt<bool> noValidate(
+    "no-validate", cl::cat(sbpfCategory), cl::init(false),
+    cl::desc("With --emit=obj, write the object without proving it "
+             "equivalent to the netfn program first (sbpf check; "
+             "docs/checker.md)"));
 cl::opt<std::string> hookKind(
     "hook", cl::cat(sbpfCategory), cl::init("xdp"),
     cl::desc("Attach point of the generated BPF program: xdp (default) or tc"),
@@ -349,6 +355,40 @@ static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
   return true;
 }
 
+/// Translation validation of our own output: the object must be proven
+/// equivalent to the netfn program it was compiled from, else it is not
+/// written (a counterexample is a compiler bug; unknown is refused too, so
+/// that nothing unproven is written by default).
+static bool validateObject(ModuleOp module, llvm::StringRef object,
+                           const sbpf::bpf::ProgramABI &abi) {
+  if (noValidate) {
+    llvm::errs() << "sbpf-opt: note: --no-validate: the object was not "
+                    "proven equivalent to its netfn program\n";
+    return true;
+  }
+  sbpf::netfn::ProgramOp program;
+  module.walk([&](sbpf::netfn::ProgramOp p) { program = p; });
+  sbpf::checker::CheckOptions options;
+  options.timeoutMs = 60000; // string-keyed maps take ~25 s (docs/checker.md)
+  auto report = sbpf::checker::checkObject(
+      program,
+      llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
+      &abi, options);
+  using R = sbpf::checker::CheckReport;
+  if (report.status == R::Proven)
+    return true;
+  llvm::errs() << "sbpf-opt: error: the generated object was not proven "
+                  "equivalent to the netfn program (--no-validate writes it "
+                  "anyway): ";
+  if (report.status == R::Different)
+    llvm::errs() << "a compiler bug, please report it with this "
+                    "counterexample:\n"
+                 << report.counterexample.text;
+  else
+    llvm::errs() << report.reason << "\n";
+  return false;
+}
+
 /// --emit=c|obj: parses the (frontend's) MLIR, runs the requested passes and
 /// writes the program as eBPF C or as a kernel-verified object (and the ABI
 /// record with --abi-out). Errors are located at the op; no output file is
@@ -387,13 +427,16 @@ static int emitBPFMain(DialectRegistry &registry,
   bool llvmPath = emitKind == "llvm" ||
                   (emitKind == "obj" && objectBackend == "llvm" && !useLLM);
   if (llvmPath) {
-    // The object path without clang (passes/lib/Conversion).
+    // The object path without clang (passes/lib/Conversion). The lowering
+    // rewrites the module in place; validation needs the netfn program.
+    OwningOpRef<ModuleOp> netfnModule = module->clone();
     if (failed(sbpf::lowerNetfnToLLVM(*module, backend, &abi)) ||
         failed(sbpf::translateToBPFObject(*module, text,
                                           emitKind == "llvm" ? &os : nullptr)))
       return 1;
     if (emitKind == "obj" &&
-        !noKernelVerify && !kernelVerify(text, outputFilename))
+        ((!noKernelVerify && !kernelVerify(text, outputFilename)) ||
+         !validateObject(*netfnModule, text, abi)))
       return 1;
   } else if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
     return 1;
@@ -409,6 +452,8 @@ static int emitBPFMain(DialectRegistry &registry,
         programs.empty() ? "program" : (*programs.begin()).getSymName();
     std::optional<std::string> object = compileC(bytes, name);
     if (!object || (!noKernelVerify && !kernelVerify(*object, outputFilename)))
+      return 1;
+    if (!validateObject(*module, *object, abi))
       return 1;
     bytes = std::move(*object);
   }

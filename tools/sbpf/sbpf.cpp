@@ -1,31 +1,44 @@
-//===- sbpf.cpp - the SimpleBPF driver: verify and measure eBPF objects --===//
+//===- sbpf.cpp - the SimpleBPF driver: verify, measure, check objects ---===//
 //
 // `sbpf <command> ...` (shared/docs/cli.md). Implemented: `verify` (load
 // every program of an object into the kernel verifier; the log of a rejected
-// one on stderr) and `stats` (per-program figures as a table or JSON lines).
-// Both apply the initial state of an object that carries an ABI record
-// (section .sbpf.abi, docs/bpf-abi.md) right after loading it.
-// `build`, `check`, `equiv`, `testgen` and `run` say they are not implemented
-// yet (exit 2). `probe` (hidden) tells lit whether this process may load BPF
-// programs.
+// one on stderr), `stats` (per-program figures as a table or JSON lines),
+// `check` (prove an object equivalent to its AppNet element) and `equiv`
+// (prove two objects equivalent), both with the checker (docs/checker.md).
+// verify and stats apply the initial state of an object that carries an ABI
+// record (section .sbpf.abi, docs/bpf-abi.md) right after loading it.
+// `build`, `testgen` and `run` say they are not implemented yet (exit 2).
+// Hidden: `probe` tells lit whether this process may load BPF programs;
+// `replay OBJ CX.json` runs a counterexample of `check --json` in the kernel
+// (the mutation test uses it).
 //
 // Exit status: 0 success; 1 failure (rejected program, unreadable object, no
-// permission); 2 usage error or a command not implemented yet.
+// permission); 2 usage error or a command not implemented yet. check and
+// equiv: 0 equivalent, 1 counterexample, 2 unknown or error (with the
+// reason), so that 1 always means "a difference was found".
 //
 //===----------------------------------------------------------------------===//
+#include "sbpf/Checker/Check.h"
+#include "sbpf/Element.h"
+#include "sbpf/InitAll.h"
 #include "sbpf/Runtime/InitialState.h"
 #include "sbpf/Runtime/Loader.h"
 #include "sbpf/Runtime/Metrics.h"
 #include "sbpf/Runtime/Packet.h"
+#include "sbpf/Runtime/TestRun.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <optional>
@@ -59,8 +72,16 @@ const Command kCommands[] = {
      "random scalars); a damaged record is an error",
      true},
     {"check", "check FILE.appnet OBJ.bpf.o",
-     "prove an object equivalent to its element", false},
-    {"equiv", "equiv A.bpf.o B.bpf.o", "prove two objects equivalent", false},
+     "prove an object equivalent to its element (after the netfn passes of "
+     "--appnet-to-bpf; the binding is the object's ABI record). Prints "
+     "'equivalent' (exit 0), a counterexample (exit 1: input frame, state, "
+     "random draws, both outcomes) or 'unknown: REASON' (exit 2)",
+     true},
+    {"equiv", "equiv A.bpf.o B.bpf.o",
+     "prove two objects with the same maps equivalent: same return code, "
+     "frame, global data, map contents, records, draws and clock readings "
+     "for every input. Exit status as for check",
+     true},
     {"stats", "stats OBJ.bpf.o [--json]",
      "per-program figures: instructions, JIT size and instructions, ns per "
      "run. The initial state of an ABI record is applied first, so ns per "
@@ -101,7 +122,7 @@ void printWrapped(llvm::raw_ostream &os, StringRef text, size_t column,
 }
 
 void printHelp(llvm::raw_ostream &os) {
-  os << "OVERVIEW: sbpf, the SimpleBPF driver: verify and measure eBPF "
+  os << "OVERVIEW: sbpf, the SimpleBPF driver: verify, measure and check eBPF "
         "objects\n\n"
         "USAGE: sbpf <command> [options] <args>\n\nCOMMANDS:\n";
   constexpr size_t kColumn = 32;
@@ -119,7 +140,13 @@ void printHelp(llvm::raw_ostream &os) {
   const Entry options[] = {
       {"--json", "stats: one JSON object per program and line, with the keys "
                  "name, insns, xlated_insns, jited_bytes, jited_insns, "
-                 "ns_per_run"},
+                 "ns_per_run. check, equiv: one JSON object with status "
+                 "(equivalent, different, unknown, error), reason, paths, "
+                 "solver_calls, seconds and counterexample"},
+      {"--rpc-schema S", "check: the message schema the element was compiled "
+                         "with"},
+      {"--timeout-ms N", "check, equiv: solver budget in milliseconds "
+                         "(default 20000); past it the answer is unknown"},
       {"--repeat N", "stats: test runs averaged for ns_per_run (default " +
                          std::to_string(kDefaultRepeat) + ")"},
       {"--payload-bytes N", "stats: aRPC payload size of the measured packet "
@@ -159,7 +186,8 @@ void printHelp(llvm::raw_ostream &os) {
   }
   os << "\nEXIT STATUS: 0 success; 1 failure (rejected program, unreadable "
         "object, no\npermission); 2 usage error or command not implemented "
-        "yet.\n";
+        "yet.\ncheck, equiv: 0 equivalent; 1 counterexample; 2 unknown or "
+        "error.\n";
 }
 
 int usageError(const llvm::Twine &message) {
@@ -204,8 +232,12 @@ struct Arguments {
   bool jitAsm = false;
   unsigned repeat = kDefaultRepeat;
   unsigned payloadBytes = 64;
+  unsigned timeoutMs = 20000;
+  std::string rpcSchema;
   /// The first option given that only `stats` takes, for the error message.
   std::string statsOnlyOption;
+  /// The first option given that only check/equiv take.
+  std::string checkOnlyOption;
 };
 
 /// The numeric options of `stats`: name, bounds and the field they set.
@@ -214,7 +246,9 @@ numericOption(StringRef arg) {
   for (auto option :
        {std::make_tuple(StringRef("--repeat"), 1u, 100000000u, &Arguments::repeat),
         std::make_tuple(StringRef("--payload-bytes"), 0u, 1400u,
-                        &Arguments::payloadBytes)})
+                        &Arguments::payloadBytes),
+       std::make_tuple(StringRef("--timeout-ms"), 1u, 3600000u,
+                       &Arguments::timeoutMs)})
     if (arg == std::get<0>(option) ||
         arg.startswith((std::get<0>(option) + "=").str()))
       return option;
@@ -235,8 +269,15 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
       optionsDone = true;
     } else if (arg == "--json") {
       args.json = true;
-      if (args.statsOnlyOption.empty())
-        args.statsOnlyOption = arg.str();
+    } else if (arg == "--rpc-schema" || arg.startswith("--rpc-schema=")) {
+      if (arg.consume_front("--rpc-schema="))
+        args.rpcSchema = arg.str();
+      else if (i + 1 < argc)
+        args.rpcSchema = argv[++i];
+      else
+        return usageError("--rpc-schema needs a file");
+      if (args.checkOnlyOption.empty())
+        args.checkOnlyOption = "--rpc-schema";
     } else if (arg == "--jit-asm") {
       args.jitAsm = true;
       if (args.statsOnlyOption.empty())
@@ -260,14 +301,27 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
         return usageError(name + " takes a number from " + llvm::Twine(low) + " to " +
                           llvm::Twine(high) + ", not '" + value + "'");
       args.*target = n;
-      if (args.statsOnlyOption.empty())
+      if (name == "--timeout-ms") {
+        if (args.checkOnlyOption.empty())
+          args.checkOnlyOption = name.str();
+      } else if (args.statsOnlyOption.empty()) {
         args.statsOnlyOption = name.str();
+      }
     } else {
       return usageError("unknown option '" + arg + "' for '" + command + "'");
     }
   }
   if (command != "stats" && !args.statsOnlyOption.empty())
     return usageError("'" + args.statsOnlyOption + "' is an option of 'stats'");
+  if (command != "check" && command != "equiv" &&
+      !args.checkOnlyOption.empty())
+    return usageError("'" + args.checkOnlyOption +
+                      "' is an option of 'check' and 'equiv'");
+  if (command == "equiv" && args.checkOnlyOption == "--rpc-schema")
+    return usageError("'--rpc-schema' is an option of 'check'");
+  if (args.json && command != "stats" && command != "check" &&
+      command != "equiv")
+    return usageError("'--json' is an option of 'stats', 'check' and 'equiv'");
   if (args.json && args.jitAsm)
     return usageError("'--jit-asm' prints assembly after the table; it does "
                       "not combine with '--json'");
@@ -471,6 +525,302 @@ int runProbe(const Arguments &args) {
   return 0;
 }
 
+//===- check, equiv, replay -------------------------------------------------===//
+
+constexpr int kExitUnknown = 2;
+
+std::optional<std::vector<uint8_t>> readBytes(StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+  if (!buffer) {
+    llvm::errs() << "sbpf: error: " << path << ": "
+                 << buffer.getError().message() << "\n";
+    return std::nullopt;
+  }
+  StringRef b = (*buffer)->getBuffer();
+  return std::vector<uint8_t>(b.begin(), b.end());
+}
+
+const char *statusName(sbpf::checker::CheckReport::Status s) {
+  using R = sbpf::checker::CheckReport;
+  switch (s) {
+  case R::Proven: return "equivalent";
+  case R::Different: return "different";
+  case R::Unknown: return "unknown";
+  case R::Error: return "error";
+  }
+  return "error";
+}
+
+// The counterexample as JSON: what `sbpf replay` reads back.
+void counterexampleJson(llvm::json::OStream &j,
+                        const sbpf::checker::Counterexample &cx) {
+  auto hex = [](llvm::ArrayRef<uint8_t> b) { return llvm::toHex(b, true); };
+  j.object([&] {
+    j.attribute("event", cx.event);
+    j.attribute("packet", hex(cx.packet));
+    j.attribute("global_data", hex(cx.globalData));
+    j.attributeObject("maps", [&] {
+      for (const auto &[name, entries] : cx.mapEntries)
+        j.attributeArray(name, [&] {
+          for (const auto &[k, v] : entries)
+            j.array([&] {
+              j.value(hex(k));
+              j.value(hex(v));
+            });
+        });
+    });
+    j.attributeArray("draws", [&] {
+      for (uint32_t d : cx.draws)
+        j.value(int64_t(d));
+    });
+    j.attributeArray("clocks", [&] {
+      for (uint64_t t : cx.clocks)
+        j.value(std::to_string(t)); // u64 does not fit a JSON number
+    });
+    j.attribute("depends_on_draws_or_clocks", cx.dependsOnDrawsOrClocks);
+    j.attribute("expected", cx.expected);
+    j.attribute("actual", cx.actual);
+    j.attribute("expected_action", int64_t(cx.expectedAction));
+    j.attribute("actual_action", int64_t(cx.actualAction));
+    j.attribute("expected_global_data_after", hex(cx.expectedGlobalDataAfter));
+    j.attribute("actual_global_data_after", hex(cx.actualGlobalDataAfter));
+    j.attributeArray("expected_rejects", [&] {
+      for (uint64_t r : cx.expectedRejects)
+        j.value(int64_t(r));
+    });
+    j.attributeArray("actual_rejects", [&] {
+      for (uint64_t r : cx.actualRejects)
+        j.value(int64_t(r));
+    });
+    j.attribute("actual_packet_after", hex(cx.actualPacketAfter));
+    j.attribute("text", cx.text);
+  });
+}
+
+int reportCheck(const sbpf::checker::CheckReport &r, bool json) {
+  using R = sbpf::checker::CheckReport;
+  llvm::raw_ostream &os = llvm::outs();
+  if (json) {
+    llvm::json::OStream j(os);
+    j.object([&] {
+      j.attribute("status", statusName(r.status));
+      j.attribute("reason", r.reason);
+      j.attribute("paths", int64_t(r.paths));
+      j.attribute("solver_calls", int64_t(r.solverCalls));
+      j.attribute("seconds", r.seconds);
+      if (r.status == R::Different) {
+        j.attributeBegin("counterexample");
+        counterexampleJson(j, r.counterexample);
+        j.attributeEnd();
+      }
+    });
+    os << "\n";
+  } else if (r.status == R::Proven) {
+    os << "equivalent\n"
+       << "  " << r.paths << (r.paths == 1 ? " path, " : " paths, ")
+       << r.solverCalls << " solver calls, "
+       << llvm::format("%.2f", r.seconds) << " s\n";
+  } else if (r.status == R::Different) {
+    os << r.counterexample.text;
+  } else if (r.status == R::Unknown) {
+    os << "unknown: " << r.reason << "\n";
+  } else {
+    os.flush();
+    llvm::errs() << "sbpf: error: " << r.reason << "\n";
+  }
+  switch (r.status) {
+  case R::Proven: return 0;
+  case R::Different: return kExitFailure;
+  default: return kExitUnknown;
+  }
+}
+
+int runCheck(const Arguments &args) {
+  if (args.positional.size() != 2)
+    return usageError("'check' takes an element and an object: sbpf check "
+                      "FILE.appnet OBJ.bpf.o [--rpc-schema S]");
+  mlir::DialectRegistry registry;
+  sbpf::registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  context.printOpOnDiagnostic(false);
+  sbpf::DomainOptions options;
+  options.eventSchemaPath = args.rpcSchema;
+  if (!args.rpcSchema.empty() && !llvm::sys::fs::exists(args.rpcSchema)) {
+    llvm::errs() << "sbpf: error: cannot read --rpc-schema '" << args.rpcSchema
+                 << "'\n";
+    return kExitUnknown;
+  }
+  auto module = sbpf::loadElementForBPF(args.positional[0], options, context);
+  if (!module)
+    return kExitUnknown; // the frontend printed FILE:LINE:COL: error: ...
+  sbpf::netfn::ProgramOp program;
+  module->walk([&](sbpf::netfn::ProgramOp p) { program = p; });
+  if (!program) {
+    llvm::errs() << "sbpf: error: " << args.positional[0]
+                 << ": no netfn.program\n";
+    return kExitUnknown;
+  }
+  auto object = readBytes(args.positional[1]);
+  if (!object)
+    return kExitUnknown;
+  sbpf::checker::CheckOptions checkOptions;
+  checkOptions.timeoutMs = args.timeoutMs;
+  auto report =
+      sbpf::checker::checkObject(program, *object, nullptr, checkOptions);
+  if (report.status == sbpf::checker::CheckReport::Error)
+    report.reason = args.positional[1] + ": " + report.reason;
+  return reportCheck(report, args.json);
+}
+
+int runEquiv(const Arguments &args) {
+  if (args.positional.size() != 2)
+    return usageError("'equiv' takes two objects: sbpf equiv A.bpf.o B.bpf.o");
+  auto a = readBytes(args.positional[0]);
+  auto b = readBytes(args.positional[1]);
+  if (!a || !b)
+    return kExitUnknown;
+  sbpf::checker::CheckOptions checkOptions;
+  checkOptions.timeoutMs = args.timeoutMs;
+  return reportCheck(sbpf::checker::checkObjects(*a, *b, checkOptions),
+                     args.json);
+}
+
+// Replays a counterexample (the "counterexample" object of `check --json`,
+// or the whole output) in the kernel: loads OBJ, writes the global data
+// and the map entries, runs the frame once with BPF_PROG_TEST_RUN and prints
+// one JSON object: action, global data after, reject counter increments,
+// the frame after.
+int runReplay(const Arguments &args) {
+  if (args.positional.size() != 2)
+    return usageError("'replay' takes OBJ.bpf.o CX.json");
+  auto text = llvm::MemoryBuffer::getFile(args.positional[1]);
+  if (!text)
+    return failure(args.positional[1] + ": " + text.getError().message());
+  auto parsed = llvm::json::parse((*text)->getBuffer());
+  if (!parsed)
+    return failure(args.positional[1] + ": " + llvm::toString(parsed.takeError()));
+  const llvm::json::Object *cx = parsed->getAsObject();
+  if (cx && cx->getObject("counterexample"))
+    cx = cx->getObject("counterexample");
+  if (!cx)
+    return failure(args.positional[1] + ": not a counterexample");
+  auto unhex = [](std::optional<StringRef> s) {
+    std::string out;
+    if (!s || !llvm::tryGetFromHex(*s, out))
+      return std::optional<std::vector<uint8_t>>();
+    return std::optional<std::vector<uint8_t>>(
+        std::vector<uint8_t>(out.begin(), out.end()));
+  };
+  auto packet = unhex(cx->getString("packet"));
+  auto data = unhex(cx->getString("global_data"));
+  if (!packet || !data)
+    return failure("the counterexample has no packet / global_data in hex");
+
+  auto read = ObjectFile::read(args.positional[0]);
+  if (!read)
+    return reportError(read.takeError());
+  std::optional<EmbeddedABI> abi;
+  if (hasEmbeddedABI(*read)) {
+    auto record = readEmbeddedABI(*read);
+    if (!record)
+      return reportError(record.takeError());
+    abi.emplace(std::move(*record));
+  }
+  auto loaded = loadObject(*read);
+  if (!loaded)
+    return reportError(loaded.takeError());
+  struct bpf_object *obj = loaded->libbpfObject();
+  const LoadedProgram *program =
+      abi ? loaded->find(abi->program) : &loaded->programs()[0];
+  if (!program)
+    return failure("the object has no program '" + abi->program + "'");
+
+  // The state of the counterexample replaces the loader's.
+  struct bpf_map *dataMap = nullptr, *rejectMap = nullptr;
+  struct bpf_map *m;
+  bpf_object__for_each_map(m, obj) {
+    StringRef name = bpf_map__name(m);
+    if (name.endswith(".data"))
+      dataMap = m;
+    if (name == "sbpf_rejects")
+      rejectMap = m;
+  }
+  uint32_t zero = 0;
+  std::vector<uint8_t> dataValue;
+  if (dataMap) {
+    dataValue.resize(bpf_map__value_size(dataMap));
+    if (bpf_map_lookup_elem(bpf_map__fd(dataMap), &zero, dataValue.data()))
+      return failure("cannot read the global data map");
+    std::copy(data->begin(),
+              data->begin() + std::min(data->size(), dataValue.size()),
+              dataValue.begin());
+    if (bpf_map_update_elem(bpf_map__fd(dataMap), &zero, dataValue.data(), 0))
+      return failure("cannot write the global data map");
+  } else if (!data->empty()) {
+    return failure("the object has no global data map");
+  }
+  if (const llvm::json::Object *maps = cx->getObject("maps"))
+    for (const auto &[name, entries] : *maps) {
+      struct bpf_map *target =
+          bpf_object__find_map_by_name(obj, name.str().c_str());
+      if (!target)
+        return failure("the object has no map '" + name.str() + "'");
+      if (const llvm::json::Array *list = entries.getAsArray())
+        for (const llvm::json::Value &e : *list) {
+          const llvm::json::Array *kv = e.getAsArray();
+          auto k = kv && kv->size() == 2 ? unhex((*kv)[0].getAsString())
+                                         : std::nullopt;
+          auto v = kv && kv->size() == 2 ? unhex((*kv)[1].getAsString())
+                                         : std::nullopt;
+          if (!k || !v || k->size() != bpf_map__key_size(target) ||
+              v->size() != bpf_map__value_size(target))
+            return failure("a malformed entry of map '" + name.str() + "'");
+          if (bpf_map_update_elem(bpf_map__fd(target), k->data(), v->data(),
+                                  BPF_ANY))
+            return failure("cannot insert into map '" + name.str() + "'");
+        }
+    }
+  // Reject counters are per-CPU: the sum over CPUs, before and after.
+  int cpus = libbpf_num_possible_cpus();
+  auto rejectSums = [&]() {
+    std::vector<uint64_t> sums;
+    if (!rejectMap || cpus <= 0)
+      return sums;
+    std::vector<uint64_t> perCpu(cpus);
+    for (uint32_t k = 0; k < bpf_map__max_entries(rejectMap); ++k) {
+      uint64_t sum = 0;
+      if (!bpf_map_lookup_elem(bpf_map__fd(rejectMap), &k, perCpu.data()))
+        for (uint64_t v : perCpu)
+          sum += v;
+      sums.push_back(sum);
+    }
+    return sums;
+  };
+  std::vector<uint64_t> before = rejectSums();
+  auto run = testRunPacket(program->fd, *packet);
+  if (!run)
+    return reportError(run.takeError());
+  std::vector<uint64_t> after = rejectSums();
+  std::vector<uint8_t> dataAfter(dataValue.size());
+  if (dataMap)
+    bpf_map_lookup_elem(bpf_map__fd(dataMap), &zero, dataAfter.data());
+  dataAfter.resize(std::min(dataAfter.size(), data->size()));
+
+  llvm::json::OStream j(llvm::outs());
+  j.object([&] {
+    j.attribute("action", int64_t(run->retval));
+    j.attribute("global_data_after", llvm::toHex(dataAfter, true));
+    j.attributeArray("rejects", [&] {
+      for (size_t k = 0; k < after.size(); ++k)
+        j.value(int64_t(after[k] - before[k]));
+    });
+    j.attribute("packet_after", llvm::toHex(run->packetOut, true));
+  });
+  llvm::outs() << "\n";
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -490,7 +840,7 @@ int main(int argc, char **argv) {
 
   // Commands the contract lists but this driver does not do yet, and
   // unknown ones, are reported before their arguments are looked at.
-  bool known = command == "probe";
+  bool known = command == "probe" || command == "replay";
   for (const Command &c : kCommands) {
     if (c.name != command)
       continue;
@@ -517,5 +867,11 @@ int main(int argc, char **argv) {
     return runVerify(args);
   if (command == "stats")
     return runStats(args);
+  if (command == "check")
+    return runCheck(args);
+  if (command == "equiv")
+    return runEquiv(args);
+  if (command == "replay")
+    return runReplay(args);
   return runProbe(args);
 }

@@ -232,16 +232,22 @@ TEST(BytecodeSemantics, ErrorsAreReported) {
             std::string::npos);
   EXPECT_NE(msg({exitI()}).find("uninitialized register r0"),
             std::string::npos);
-  EXPECT_EQ(msg({I(op::JMP | op::CALL, 0, 0, 0, 5), exitI()}),
-            "not supported yet: helper call 5 at insn 0 (call)");
-  EXPECT_NE(msg({I(op::LDX | op::MEM | op::W, 0, 1, 0, 0), exitI()})
-                .find("not supported yet: load through a non-stack pointer"),
+  // Helpers the executor does not model are named, never assumed.
+  EXPECT_EQ(msg({I(op::JMP | op::CALL, 0, 0, 0, 12), exitI()}),
+            "not supported yet: helper tail_call (12) at insn 0 (call)");
+  EXPECT_NE(msg({I(op::LDX | op::MEM | op::W, 0, 6, 0, 0), exitI()})
+                .find("load through an uninitialized register"),
             std::string::npos);
-  EXPECT_NE(msg({I(op::STX | op::ATOMIC | op::DW, 10, 1, -8, 0), exitI()})
-                .find("not supported yet: atomic"),
+  EXPECT_NE(msg({alu64k(op::MOV, 1, 7), I(op::LDX | op::MEM | op::W, 0, 1, 0, 0),
+                 exitI()})
+                .find("load through a non-pointer"),
+            std::string::npos);
+  EXPECT_NE(msg({alu64k(op::MOV, 1, 1), I(op::STX | op::ATOMIC | op::DW, 10, 1, -8, 0),
+                 exitI()})
+                .find("uninitialized stack"),
             std::string::npos);
   EXPECT_NE(msg({I(op::JMP | op::CALL, 0, 1, 0, 1), exitI()})
-                .find("not supported yet: bpf-to-bpf call"),
+                .find("jump to slot 2, which is not an instruction"),
             std::string::npos);
   EXPECT_NE(msg({alu64k(op::MOV, 10, 0), exitI()}).find("frame pointer"),
             std::string::npos);
@@ -252,15 +258,22 @@ TEST(BytecodeExecutor, PathsAndBounds) {
   // if (r1 > 10) r0 = 1 else r0 = 2; two feasible paths.
   auto p = dec({alu64k(op::MOV, 0, 2), I(op::JMP | op::JGT | op::K, 1, 0, 1, 10),
                 I(op::JMP | op::JA, 0, 0, 1, 0), alu64k(op::MOV, 0, 1), exitI()});
-  ExecResult r = executeSymbolic(bc, p);
+  ExecLimits enumerate;
+  enumerate.mergeStates = false;
+  ExecResult r = executeSymbolic(bc, p, enumerate);
   ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.paths.size(), 2u);
+  // Merged at the exit (the join): one outcome, r0 = ite(r1 > 10, 1, 2).
+  r = executeSymbolic(bc, p);
+  ASSERT_TRUE(r.ok()) << r.message;
+  ASSERT_EQ(r.paths.size(), 1u);
+  EXPECT_TRUE(r.paths[0].pathCondition.simplify().is_true());
   // An infeasible second branch is pruned: r1 > 10 then r1 < 5.
   auto q = dec({alu64k(op::MOV, 0, 0), I(op::JMP | op::JGT | op::K, 1, 0, 2, 10),
                 alu64k(op::MOV, 0, 1), exitI(),
                 I(op::JMP | op::JLT | op::K, 1, 0, 1, 5), exitI(),
                 alu64k(op::MOV, 0, 7), exitI()});
-  r = executeSymbolic(bc, q);
+  r = executeSymbolic(bc, q, enumerate);
   ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.paths.size(), 2u);
   // An infinite loop exceeds the instruction budget.
@@ -279,9 +292,15 @@ TEST(BytecodeExecutor, PathsAndBounds) {
   many.push_back(exitI());
   l.maxSteps = 1000000;
   l.maxPaths = 100;
+  l.mergeStates = false;
   r = executeSymbolic(bc, dec(many), l);
   EXPECT_EQ(r.status, ExecStatus::BoundExceeded);
   EXPECT_NE(r.message.find("paths"), std::string::npos) << r.message;
+  // Merging joins the two arms of every branch: one outcome.
+  l.mergeStates = true;
+  r = executeSymbolic(bc, dec(many), l);
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.paths.size(), 1u);
 }
 
 TEST(BytecodeEquivalenceTest, ProvesAndRefutes) {

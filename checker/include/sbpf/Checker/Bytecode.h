@@ -10,10 +10,12 @@
 //
 // Semantics are the kernel's (shared/docs/toolchain.md): div/mod unsigned,
 // x/0 = 0, x%0 = x, shift amounts masked (&63, &31), 32-bit ALU ops zero the
-// upper half, byte swaps as on little-endian x86. What is not modelled yet
-// (helper calls, packet/context/map memory, atomics, bpf-to-bpf calls, cpu v4
-// sign-extending and signed-division forms) is reported as an error result
-// "not supported yet: <name>", never assumed.
+// upper half, byte swaps as on little-endian x86. Memory, helpers,
+// bpf-to-bpf calls and whole ELF objects are Exec.h / Object.h; the
+// functions here run the same executor on a bare instruction list (no
+// context, no maps). What is not modelled (cpu v4 signed division, movsx,
+// bswap) is reported as an error result "not supported yet: <name>", never
+// assumed.
 //
 // Z3's C++ API throws; this header's functions do not (compiled with
 // -fexceptions, errors come back in the result types).
@@ -103,6 +105,10 @@ struct ExecLimits {
   size_t maxPaths = 4096;   ///< completed paths
   bool pruneInfeasible = true; ///< ask the solver before following a branch
   unsigned solverTimeoutMs = 5000;
+  /// Join states that reach one instruction with the same call stack
+  /// (Exec.h); off: every path is enumerated separately.
+  bool mergeStates = true;
+  unsigned maxCallDepth = 8; ///< frames, as the kernel allows
 };
 
 enum class ExecStatus {
@@ -126,10 +132,14 @@ struct ExecResult {
   bool ok() const { return status == ExecStatus::Ok; }
 };
 
-/// Owns the Z3 context. Every term made with it must be destroyed before it.
+/// The Z3 context of executions: owned, or shared with the netfn side
+/// (SemContext) so that both sides' terms can be compared. Every term made
+/// with it must be destroyed before the context.
 class BytecodeContext {
 public:
   BytecodeContext();
+  /// Uses `shared` (not owned; it must outlive this).
+  explicit BytecodeContext(z3::context &shared);
   ~BytecodeContext();
   BytecodeContext(const BytecodeContext &) = delete;
   BytecodeContext &operator=(const BytecodeContext &) = delete;
@@ -140,7 +150,8 @@ public:
   z3::expr input(unsigned reg);
 
 private:
-  std::unique_ptr<z3::context> ctx;
+  std::unique_ptr<z3::context> owned;
+  z3::context *ctx;
 };
 
 /// Executes `program` from instruction 0. Registers r1..r5 start as

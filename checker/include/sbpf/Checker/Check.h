@@ -55,6 +55,13 @@ struct Counterexample {
   std::string expected; ///< what the netfn element does
   std::string actual;   ///< what the object does
   uint32_t expectedAction = 0, actualAction = 0; ///< XDP/TC return codes
+  /// What a replay can compare besides the action: the global data bytes
+  /// after the run (the first globalData.size() bytes), the increment of
+  /// each reject counter slot, and (when the frame passes) the frame after
+  /// the run. `expected*` is the element's, `actual*` the object's.
+  std::vector<uint8_t> expectedGlobalDataAfter, actualGlobalDataAfter;
+  std::vector<uint64_t> expectedRejects, actualRejects;
+  std::vector<uint8_t> actualPacketAfter;
   /// Readable rendering: packet as hex with named fields, state, draws,
   /// both outcomes and what differs.
   std::string text;

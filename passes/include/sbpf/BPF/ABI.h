@@ -5,12 +5,15 @@
 // scalar lives in the global data struct, the maps, ring buffers and reject
 // counters, and what the loader must write before attaching. The C emitter
 // builds one while it emits, so the two agree by construction; writeABIJson
-// prints it (deterministically) for --abi-out.
+// prints it (deterministically) for --abi-out and the object's .sbpf.abi
+// section, and parseABIJson reads it back (the checker binds an object to
+// its netfn program with it).
 //
 //===----------------------------------------------------------------------===//
 #ifndef SBPF_BPF_ABI_H
 #define SBPF_BPF_ABI_H
 
+#include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cstdint>
 #include <string>
@@ -122,6 +125,15 @@ struct ProgramABI {
 
 /// Prints the record as JSON (keys in a fixed order, two-space indent).
 void writeABIJson(const ProgramABI &abi, llvm::raw_ostream &os);
+
+/// Reads a record writeABIJson printed: the exact inverse, so
+/// parseABIJson(writeABIJson(a)) == a field by field. Keys writeABIJson
+/// derives from others (`section`, `libbpf_map`, `arpc_header_size`, the
+/// rejects' `type`/`value`, `loader_note`, loader work's `source`) are not
+/// stored. Errors name the JSON path of the offending field ("malformed ABI
+/// record: events[0].fields[1].offset: expected integer"); a version other
+/// than kABIVersion is refused before anything else is read.
+llvm::Expected<ProgramABI> parseABIJson(llvm::StringRef json);
 
 } // namespace sbpf::bpf
 
