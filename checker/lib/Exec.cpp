@@ -1714,18 +1714,27 @@ void Machine::stepHelper(State &st, const Instruction &in) {
       invalid(in, std::string(helperName(id)) + " outside tc");
       return;
     }
-    auto off = argScalar(2), from = argScalar(3), to = argScalar(4);
+    // The kernel's checks in its order (net/core/filter.c): unknown flags,
+    // odd or large offset, offset beyond the packet, then the update.
+    auto off = argConst(2);
+    auto from = argScalar(3), to = argScalar(4);
     auto flags = argConst(5);
     if (!off || !from || !to || !flags)
       return;
+    int64_t allowed = id == 10 ? 0xf : 0xf | 0x10 | 0x20 | 0x40 | 0x80;
     int size = int(*flags & 0xf);
-    bool mangled0 = id == 11 && (*flags & 0x20);
-    if (size != 0 && size != 2 && size != 4) {
+    if (*flags & ~allowed) {
       ret(bv64(uint64_t(kEINVAL)));
       break;
     }
-    z3::expr addr = (st.pktStart + *off).simplify();
-    z3::expr inRange = z3::ule(*off + bv64(2), st.pktEnd - st.pktStart);
+    uint32_t o32 = uint32_t(*off);
+    if (o32 > 0xffff || (o32 & 1)) {
+      ret(bv64(uint64_t(kEFAULT)));
+      break;
+    }
+    bool mangled0 = id == 11 && (*flags & 0x20) && !(*flags & 0x40);
+    z3::expr addr = (st.pktStart + bv64(o32)).simplify();
+    z3::expr inRange = z3::ule(bv64(o32 + 2), st.pktEnd - st.pktStart);
     z3::expr sum16 = loadMem(st.packet, addr, 2);
     auto add16 = [&](const z3::expr &a, const z3::expr &b) {
       z3::expr s = z3::zext(a, 1) + z3::zext(b, 1);
@@ -1735,28 +1744,41 @@ void Machine::stepHelper(State &st, const Instruction &in) {
       z3::expr s = z3::zext(a, 1) + z3::zext(b, 1);
       return s.extract(31, 0) + z3::zext(s.extract(32, 32), 31);
     };
-    auto fold = [&](const z3::expr &s32) {
+    auto fold = [&](const z3::expr &s32) { // csum_fold
       return ~add16(s32.extract(31, 16), s32.extract(15, 0));
     };
+    z3::expr notSum = ~z3::zext(sum16, 16); // ~csum_unfold(*sum)
+    z3::expr f32 = from->extract(31, 0), t32 = to->extract(31, 0);
     z3::expr nsum(c);
-    if (size == 2) {
+    z3::expr code = bv64(0);
+    if (size == 0) { // by diff: csum_fold(csum_add(diff, ~csum_unfold(sum)))
+      code = z3::ite(*from != bv64(0), bv64(uint64_t(kEINVAL)), bv64(0));
+      nsum = fold(add32(t32, notSum));
+    } else if (size == 2 && id == 10) {
       // csum_replace2: ~csum16_add(csum16_sub(~sum, old), new)
       z3::expr o = from->extract(15, 0), nw = to->extract(15, 0);
       nsum = ~add16(add16(~sum16, ~o), nw);
-    } else if (size == 4) {
-      z3::expr s = add32(add32(z3::zext(~sum16, 16), ~from->extract(31, 0)),
-                         to->extract(31, 0));
-      nsum = fold(s);
-    } else { // by diff: csum_fold(csum_add(diff, ~csum_unfold(sum)))
-      nsum = fold(add32(to->extract(31, 0), z3::zext(~sum16, 16)));
+    } else if (size == 2 || size == 4) {
+      // csum_replace4 (l4's 2-byte form is the 4-byte one on zero-extended
+      // values): csum_fold(csum_add(csum_sub(~csum_unfold(sum), from), to))
+      if (size == 2)
+        f32 = z3::zext(from->extract(15, 0), 16), t32 = z3::zext(to->extract(15, 0), 16);
+      nsum = fold(add32(add32(notSum, ~f32), t32));
+    } else {
+      code = bv64(uint64_t(kEINVAL)); // checked after the offset
+      nsum = sum16;                    // (not written)
     }
-    z3::expr write = inRange;
-    if (mangled0) {
-      write = write && sum16 != c.bv_val(0, 16);
+    if (mangled0) // CSUM_MANGLED_0: a result of 0 is written as 0xffff
       nsum = z3::ite(nsum == c.bv_val(0, 16), c.bv_val(0xffff, 16), nsum);
+    z3::expr write = code == bv64(0);
+    if (mangled0) { // a zero checksum (none) is left alone, and 0 returned
+      code = z3::ite(sum16 == c.bv_val(0, 16), bv64(0), code);
+      write = write && sum16 != c.bv_val(0, 16);
     }
+    code = z3::ite(inRange, code, bv64(uint64_t(kEFAULT)));
+    write = write && inRange;
     storeMem(st.packet, addr, z3::ite(write, nsum, sum16).simplify());
-    ret(z3::ite(inRange, bv64(0), bv64(uint64_t(kEFAULT))));
+    ret(code.simplify());
     break;
   }
   case 130: { // ringbuf_output(map, data, size, flags)
