@@ -229,6 +229,7 @@ private:
   Value stringConst(StringRef s, unsigned cap);
   void strNorm(Value s, unsigned cap);
   Value lowestFlaggedByte(Value flags);
+  Value bytesBelow(Value len, uint64_t off, unsigned bytes);
   Value scanLength(Value p, unsigned n);
   Value strEq(Value x, Value y, unsigned cap);
 
@@ -716,66 +717,41 @@ Value Lowering::stringConst(StringRef s, unsigned cap) {
   return slot;
 }
 
-/// len = index of the first NUL (or cap); bytes from len on zeroed. Word
-/// by word (the bytes are 8-aligned): `(w - 0x01..01) & ~w & 0x80..80` flags
-/// the zero bytes of w exactly up to the first one (borrows only reach
-/// higher bytes), so its trailing zero count / 8 is the first NUL's index.
+/// len = index of the first NUL (or cap); bytes from len on zeroed. The
+/// length is scanned as for a wire string (scanLength: eight bytes per step,
+/// the index computed once), then each word keeps its bytes below len.
 void Lowering::strNorm(Value s, unsigned cap) {
-  using P = LLVM::ICmpPredicate;
-  struct Word {
-    uint64_t off;
-    unsigned bytes;
-    Value v;
-  };
-  SmallVector<Word> words;
+  Value len = resize(scanLength(gep(s, 4), cap), 64, false);
   for (uint64_t off = 0; off < cap;) {
     unsigned n = 8;
     while (n > cap - off)
       n /= 2;
-    words.push_back({off, n, Value()});
+    Value at = gep(s, 4 + off);
+    Value v = load(b.getIntegerType(n * 8), at, n);
+    store(b.create<LLVM::AndOp>(loc, v, bytesBelow(len, off, n)), at, n);
     off += n;
-  }
-  Value len = cst(i64, cap);
-  Value found = cst(i1, 0);
-  for (Word &w : words) {
-    Type t = b.getIntegerType(w.bytes * 8);
-    w.v = load(t, gep(s, 4 + w.off), w.bytes);
-    llvm::APInt ones = llvm::APInt::getSplat(w.bytes * 8, llvm::APInt(8, 1));
-    llvm::APInt highs =
-        llvm::APInt::getSplat(w.bytes * 8, llvm::APInt(8, 0x80));
-    Value flags = b.create<LLVM::AndOp>(
-        loc,
-        b.create<LLVM::AndOp>(
-            loc, b.create<LLVM::SubOp>(loc, w.v, cstAP(ones)),
-            b.create<LLVM::XOrOp>(loc, w.v,
-                                  cstAP(llvm::APInt::getAllOnes(w.bytes * 8)))),
-        cstAP(highs));
-    Value has = icmp(P::ne, flags, cstAP(llvm::APInt(w.bytes * 8, 0)));
-    Value idx = b.create<LLVM::AddOp>(
-        loc, lowestFlaggedByte(resize(flags, 64, false)), cst(i64, w.off));
-    Value first = b.create<LLVM::AndOp>(
-        loc, has, b.create<LLVM::XOrOp>(loc, found, cst(i1, 1)));
-    len = select(first, idx, len);
-    found = b.create<LLVM::OrOp>(loc, found, has);
-  }
-  for (Word &w : words) {
-    // Bytes of this word that stay: clamp(len - off, 0, bytes).
-    unsigned bits = w.bytes * 8;
-    Value rel = b.create<LLVM::SubOp>(loc, len, cst(i64, w.off));
-    Value none = icmp(P::ule, len, cst(i64, w.off));
-    Value all = icmp(P::uge, rel, cst(i64, w.bytes));
-    Value some = select(b.create<LLVM::OrOp>(loc, none, all), cst(i64, 0),
-                        b.create<LLVM::ShlOp>(loc, rel, cst(i64, 3)));
-    // (1 << 8*rel) - 1 for a partial word (shift below the width).
-    Value partial = b.create<LLVM::SubOp>(
-        loc, b.create<LLVM::ShlOp>(loc, cst(i64, 1), some), cst(i64, 1));
-    // `none` first: below `off`, len - off wraps and `all` is meaningless.
-    Value mask = select(none, cst(i64, 0), select(all, cst(i64, -1), partial));
-    store(b.create<LLVM::AndOp>(loc, w.v, resize(mask, bits, false)),
-          gep(s, 4 + w.off), w.bytes);
   }
   store(resize(len, 32, false), s, 4);
   compilerBarrier();
+}
+
+/// For the `bytes`-byte word at string offset `off`, a mask (i<8*bytes>)
+/// with 0xff in the bytes whose index is below `len` (i64): the bytes of
+/// the word that belong to a string of that length.
+Value Lowering::bytesBelow(Value len, uint64_t off, unsigned bytes) {
+  using P = LLVM::ICmpPredicate;
+  // Bytes of this word that stay: clamp(len - off, 0, bytes).
+  Value rel = b.create<LLVM::SubOp>(loc, len, cst(i64, off));
+  Value none = icmp(P::ule, len, cst(i64, off));
+  Value all = icmp(P::uge, rel, cst(i64, bytes));
+  Value some = select(b.create<LLVM::OrOp>(loc, none, all), cst(i64, 0),
+                      b.create<LLVM::ShlOp>(loc, rel, cst(i64, 3)));
+  // (1 << 8*rel) - 1 for a partial word (shift below the width).
+  Value partial = b.create<LLVM::SubOp>(
+      loc, b.create<LLVM::ShlOp>(loc, cst(i64, 1), some), cst(i64, 1));
+  // `none` first: below `off`, len - off wraps and `all` is meaningless.
+  Value mask = select(none, cst(i64, 0), select(all, cst(i64, -1), partial));
+  return resize(mask, bytes * 8, false);
 }
 
 /// The byte index j of the lowest flag of `flags` (i64, flags only at bits
@@ -796,10 +772,11 @@ Value Lowering::lowestFlaggedByte(Value flags) {
 
 /// The length (i32) of the NUL-padded string in the `n` wire bytes at `p`:
 /// the index of the first NUL, or n; the same value as copying and
-/// normalising it (strNorm), without the copy. Eight bytes per step, the
-/// zero-byte flags of strNorm, leaving at the first word that has one (the
-/// index computed once, after the loop); the bytes after the last whole
-/// word one by one.
+/// normalising it. Eight bytes per step: in (w - 0x01..01) & ~w & 0x80..80
+/// the zero bytes of w are flagged exactly up to the first one (borrows
+/// only reach higher bytes), so the scan leaves at the first word with a
+/// flag and the lowest flag is the first NUL (its index computed once,
+/// after the loop); the bytes after the last whole word one by one.
 Value Lowering::scanLength(Value p, unsigned n) {
   using P = LLVM::ICmpPredicate;
   Region *parent = b.getInsertionBlock()->getParent();
@@ -1146,13 +1123,13 @@ Value Lowering::stateAddr(StringRef sym) {
   return gep(base, s->layout.offset);
 }
 
-/// The stored (map key/value) form of `v` in a new scratch slot.
+/// The stored (map key/value) form of `v`: for a string, its slot's bytes
+/// themselves (already the stored form: `len` bytes, then zeros, 8-aligned;
+/// a slot is written once, so the helper reads what `v` is); a scalar in a
+/// new stack slot.
 Value Lowering::encodeStored(Value v, Type t) {
-  if (auto st = dyn_cast<nf::StringType>(t)) {
-    Value slot = scratchSlot(st.getCapacity(), 8);
-    copyBytes(slot, gep(v, 4), st.getCapacity(), 8);
-    return slot;
-  }
+  if (isa<nf::StringType>(t))
+    return gep(v, 4);
   unsigned w = bitWidthOf(t);
   Value slot = stackSlot(std::max(1u, w / 8));
   store(w == 1 ? resize(v, 8, false) : v, slot, std::max(1u, w / 8));
