@@ -294,6 +294,11 @@ private:
   Value sc, hdr, payload, ptype;
   const EventABI *curEvent = nullptr;
   SmallVector<Attribute> mapDescs;
+  /// The function's one return (of its i32 argument, the verdict).
+  Block *exitBlock = nullptr;
+  void exitWith(Value verdict) {
+    b.create<LLVM::BrOp>(loc, ValueRange{verdict}, exitBlock);
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -1572,7 +1577,7 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
     return set(size, load(i64, gep(base, l->sizeCounterOffset), 8));
   }
   if (isa<nf::ForwardOp>(op)) {
-    b.create<LLVM::ReturnOp>(loc, verdict(true));
+    exitWith(verdict(true));
     return success();
   }
   if (auto reject = dyn_cast<nf::RejectOp>(op)) {
@@ -1594,7 +1599,7 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
     store(b.create<LLVM::AddOp>(loc, load(i64, p, 8), cst(i64, 1)), p, 8);
     b.create<LLVM::BrOp>(loc, ValueRange{}, done);
     b.setInsertionPointToStart(done);
-    b.create<LLVM::ReturnOp>(loc, verdict(false));
+    exitWith(verdict(false));
     return success();
   }
   if (auto y = dyn_cast<nf::YieldOp>(op)) {
@@ -1665,13 +1670,23 @@ LogicalResult Lowering::lowerProgram() {
   b.setInsertionPointToStart(entry);
   bool xdp = options.hook == Hook::XDP;
 
-  // A block returning "pass" for every early exit of the parser.
+  // The one return, of its argument, and a block passing every early exit
+  // of the parser to it; both placed last, as clang orders a C function's
+  // shared return: LLVM's block placement follows, and every check falls
+  // through to the next.
+  exitBlock = new Block();
+  body.push_back(exitBlock);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(exitBlock);
+    b.create<LLVM::ReturnOp>(loc, exitBlock->addArgument(i32, loc));
+  }
   Block *passBlock = new Block();
   body.push_back(passBlock);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(passBlock);
-    b.create<LLVM::ReturnOp>(loc, verdict(true));
+    exitWith(verdict(true));
   }
   auto require = [&](Value ok) {
     Block *next = new Block();
@@ -1783,12 +1798,9 @@ LogicalResult Lowering::lowerProgram() {
       return failure();
     b.setInsertionPointToStart(next);
   }
-  b.create<LLVM::ReturnOp>(loc, verdict(true));
-  // The early exits last, as clang orders a C function's shared return:
-  // LLVM's block placement follows, and every check falls through to the
-  // next (priority_fault: 52 -> 50 eBPF insns).
-  body.getBlocks().splice(body.end(), body.getBlocks(),
-                          passBlock->getIterator());
+  exitWith(verdict(true));
+  for (Block *last : {passBlock, exitBlock})
+    body.getBlocks().splice(body.end(), body.getBlocks(), last->getIterator());
 
   b.setInsertionPointToStart(lookup);
   if (sc.use_empty()) {
