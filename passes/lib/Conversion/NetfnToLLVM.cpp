@@ -1752,11 +1752,14 @@ LogicalResult Lowering::lowerProgram() {
   Value ihl = b.create<LLVM::ShlOp>(loc, resize(lowNibble, 64, false),
                                     cst(i64, 2));
   Value udp = gepDyn(ip, ihl);
-  // UDP and the aRPC header (31 bytes, little-endian); with one dispatched
-  // event, its payload's bounds too.
+  // UDP and the aRPC header (31 bytes, little-endian).
   const int64_t headers = 8 + 31;
-  uint64_t upfront = dispatched.size() == 1 ? dispatched[0].first->payloadBytes
-                                            : 0;
+  // The smallest dispatched layout's bounds join the headers': a shorter
+  // packet fails every event's check (as the C path, main 77de7d1); only
+  // larger layouts are checked again in their event's arm.
+  uint64_t upfront = dispatched[0].first->payloadBytes;
+  for (auto [e, h] : dispatched)
+    upfront = std::min(upfront, e->payloadBytes);
   require(within(udp, headers + int64_t(upfront)));
   int64_t wirePort = ((options.rpcPort & 0xff) << 8) | (options.rpcPort >> 8);
   require(b.create<LLVM::OrOp>(loc, eq16(wire16(udp, 0), wirePort),
@@ -1779,6 +1782,8 @@ LogicalResult Lowering::lowerProgram() {
   b.setInsertionPointToStart(dispatch);
   for (auto [e, handler] : dispatched) {
     Value isOurs;
+    // (An unsigned range test of consecutive types, as the C's, costs one
+    // instruction more here: LLVM already folds the two compares.)
     for (int t : e->packetTypes) {
       Value c = eq8(ptype, t);
       isOurs = isOurs ? b.create<LLVM::OrOp>(loc, isOurs, c).getResult() : c;
@@ -1790,7 +1795,7 @@ LogicalResult Lowering::lowerProgram() {
                              ValueRange{});
     b.setInsertionPointToStart(run);
     // The whole layout of the event at once (unless checked up front).
-    if (!upfront)
+    if (e->payloadBytes > upfront)
       require(within(udp, headers + int64_t(e->payloadBytes)));
     curEvent = e;
     findAtomicUpdates(handler.getBody().front());
