@@ -84,6 +84,13 @@ std::string cIdent(StringRef name) {
   return s;
 }
 
+/// The alignment claimed for packet accesses: the verifier allows unaligned
+/// packet loads and stores (x86-64 has efficient unaligned access), and the
+/// BPF target splits an access it believes unaligned into byte accesses. So
+/// a field is one load of its width, and packet strings move 8 bytes at a
+/// time, as the C path's `*(const __u64 __attribute__((may_alias)) *)` does.
+constexpr unsigned kPacketAlign = 8;
+
 uint64_t alignTo(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 /// The alignment (at most 8) of an offset from an 8-aligned address.
@@ -212,6 +219,8 @@ private:
   // --- scratch slots and strings -------------------------------------------
   /// A slot at an offset that is `phase` modulo `align`.
   Value scratchSlot(uint64_t size, unsigned align = 8, unsigned phase = 0);
+  /// An 8-aligned stack slot (an alloca in the entry block).
+  Value stackSlot(uint64_t size);
   /// A string slot: the length at 4 mod 8, so the bytes are 8-aligned and
   /// the byte loops work on whole 64-bit words.
   Value newString(unsigned cap) {
@@ -219,6 +228,9 @@ private:
   }
   Value stringConst(StringRef s, unsigned cap);
   void strNorm(Value s, unsigned cap);
+  Value lowestFlaggedByte(Value flags);
+  Value bytesBelow(Value len, uint64_t off, unsigned bytes);
+  Value scanLength(Value p, unsigned n);
   Value strEq(Value x, Value y, unsigned cap);
 
   // --- arithmetic ----------------------------------------------------------
@@ -271,6 +283,9 @@ private:
   /// map.get results: the found flag (i1) and the value's scratch copy.
   llvm::DenseMap<Value, std::pair<Value, Value>> optionals;
   llvm::DenseSet<Operation *> folded;
+  /// String fields only measured (every use a string.len, the field never
+  /// rewritten): not copied; their wire bytes and how many count.
+  llvm::DenseMap<Value, std::pair<Value, unsigned>> measuredFields;
   llvm::DenseMap<Operation *, std::pair<Value, bool>> atomicWrites;
   /// randomf(0, 1) < p: cmp -> (the uiN draw, the op giving p).
   llvm::DenseMap<Operation *, std::pair<Value, Operation *>> thresholds;
@@ -279,6 +294,11 @@ private:
   Value sc, hdr, payload, ptype;
   const EventABI *curEvent = nullptr;
   SmallVector<Attribute> mapDescs;
+  /// The function's one return (of its i32 argument, the verdict).
+  Block *exitBlock = nullptr;
+  void exitWith(Value verdict) {
+    b.create<LLVM::BrOp>(loc, ValueRange{verdict}, exitBlock);
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -678,6 +698,17 @@ Value Lowering::scratchSlot(uint64_t size, unsigned align, unsigned phase) {
   return p;
 }
 
+/// Scalars that only pass through memory (map keys and values, the reject
+/// counter's key) live on the stack, as the C's locals do: LLVM keeps them
+/// in registers where it can, and a program whose strings need no scratch
+/// does not look the scratch map up at all.
+Value Lowering::stackSlot(uint64_t size) {
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(&func.getBody().front());
+  return b.create<LLVM::AllocaOp>(loc, ptr, LLVM::LLVMArrayType::get(i8, size),
+                                  cst(i64, 1), 8);
+}
+
 Value Lowering::stringConst(StringRef s, unsigned cap) {
   Value slot = newString(cap);
   std::vector<uint8_t> bytes(alignTo(4 + cap, 4), 0);
@@ -691,78 +722,110 @@ Value Lowering::stringConst(StringRef s, unsigned cap) {
   return slot;
 }
 
-/// len = index of the first NUL (or cap); bytes from len on zeroed. Word
-/// by word (the bytes are 8-aligned): `(w - 0x01..01) & ~w & 0x80..80` flags
-/// the zero bytes of w exactly up to the first one (borrows only reach
-/// higher bytes), so its trailing zero count / 8 is the first NUL's index.
+/// len = index of the first NUL (or cap); bytes from len on zeroed. The
+/// length is scanned as for a wire string (scanLength: eight bytes per step,
+/// the index computed once), then each word keeps its bytes below len.
 void Lowering::strNorm(Value s, unsigned cap) {
-  using P = LLVM::ICmpPredicate;
-  struct Word {
-    uint64_t off;
-    unsigned bytes;
-    Value v;
-  };
-  SmallVector<Word> words;
+  Value len = resize(scanLength(gep(s, 4), cap), 64, false);
   for (uint64_t off = 0; off < cap;) {
     unsigned n = 8;
     while (n > cap - off)
       n /= 2;
-    words.push_back({off, n, Value()});
+    Value at = gep(s, 4 + off);
+    Value v = load(b.getIntegerType(n * 8), at, n);
+    store(b.create<LLVM::AndOp>(loc, v, bytesBelow(len, off, n)), at, n);
     off += n;
-  }
-  Value len = cst(i64, cap);
-  Value found = cst(i1, 0);
-  for (Word &w : words) {
-    Type t = b.getIntegerType(w.bytes * 8);
-    w.v = load(t, gep(s, 4 + w.off), w.bytes);
-    llvm::APInt ones = llvm::APInt::getSplat(w.bytes * 8, llvm::APInt(8, 1));
-    llvm::APInt highs =
-        llvm::APInt::getSplat(w.bytes * 8, llvm::APInt(8, 0x80));
-    Value flags = b.create<LLVM::AndOp>(
-        loc,
-        b.create<LLVM::AndOp>(
-            loc, b.create<LLVM::SubOp>(loc, w.v, cstAP(ones)),
-            b.create<LLVM::XOrOp>(loc, w.v,
-                                  cstAP(llvm::APInt::getAllOnes(w.bytes * 8)))),
-        cstAP(highs));
-    Value has = icmp(P::ne, flags, cstAP(llvm::APInt(w.bytes * 8, 0)));
-    // The first flag's byte index j, without cttz (the BPF target cannot
-    // select it): low = 2^(8j+7); (low >> 7) - 1 has 0xff in the bytes below
-    // j, and a multiply by 0x01..01 sums their low bits into the top byte.
-    Value f64v = resize(flags, 64, false);
-    Value low = b.create<LLVM::AndOp>(
-        loc, f64v, b.create<LLVM::SubOp>(loc, cst(i64, 0), f64v));
-    Value below = b.create<LLVM::SubOp>(
-        loc, b.create<LLVM::LShrOp>(loc, low, cst(i64, 7)), cst(i64, 1));
-    Value lsb = cst(i64, 0x0101010101010101LL);
-    Value j = b.create<LLVM::LShrOp>(
-        loc,
-        b.create<LLVM::MulOp>(loc, b.create<LLVM::AndOp>(loc, below, lsb), lsb),
-        cst(i64, 56));
-    Value idx = b.create<LLVM::AddOp>(loc, j, cst(i64, w.off));
-    Value first = b.create<LLVM::AndOp>(
-        loc, has, b.create<LLVM::XOrOp>(loc, found, cst(i1, 1)));
-    len = select(first, idx, len);
-    found = b.create<LLVM::OrOp>(loc, found, has);
-  }
-  for (Word &w : words) {
-    // Bytes of this word that stay: clamp(len - off, 0, bytes).
-    unsigned bits = w.bytes * 8;
-    Value rel = b.create<LLVM::SubOp>(loc, len, cst(i64, w.off));
-    Value none = icmp(P::ule, len, cst(i64, w.off));
-    Value all = icmp(P::uge, rel, cst(i64, w.bytes));
-    Value some = select(b.create<LLVM::OrOp>(loc, none, all), cst(i64, 0),
-                        b.create<LLVM::ShlOp>(loc, rel, cst(i64, 3)));
-    // (1 << 8*rel) - 1 for a partial word (shift below the width).
-    Value partial = b.create<LLVM::SubOp>(
-        loc, b.create<LLVM::ShlOp>(loc, cst(i64, 1), some), cst(i64, 1));
-    // `none` first: below `off`, len - off wraps and `all` is meaningless.
-    Value mask = select(none, cst(i64, 0), select(all, cst(i64, -1), partial));
-    store(b.create<LLVM::AndOp>(loc, w.v, resize(mask, bits, false)),
-          gep(s, 4 + w.off), w.bytes);
   }
   store(resize(len, 32, false), s, 4);
   compilerBarrier();
+}
+
+/// For the `bytes`-byte word at string offset `off`, a mask (i<8*bytes>)
+/// with 0xff in the bytes whose index is below `len` (i64): the bytes of
+/// the word that belong to a string of that length.
+Value Lowering::bytesBelow(Value len, uint64_t off, unsigned bytes) {
+  using P = LLVM::ICmpPredicate;
+  // Bytes of this word that stay: clamp(len - off, 0, bytes).
+  Value rel = b.create<LLVM::SubOp>(loc, len, cst(i64, off));
+  Value none = icmp(P::ule, len, cst(i64, off));
+  Value all = icmp(P::uge, rel, cst(i64, bytes));
+  Value some = select(b.create<LLVM::OrOp>(loc, none, all), cst(i64, 0),
+                      b.create<LLVM::ShlOp>(loc, rel, cst(i64, 3)));
+  // (1 << 8*rel) - 1 for a partial word (shift below the width).
+  Value partial = b.create<LLVM::SubOp>(
+      loc, b.create<LLVM::ShlOp>(loc, cst(i64, 1), some), cst(i64, 1));
+  // `none` first: below `off`, len - off wraps and `all` is meaningless.
+  Value mask = select(none, cst(i64, 0), select(all, cst(i64, -1), partial));
+  return resize(mask, bytes * 8, false);
+}
+
+/// The byte index j of the lowest flag of `flags` (i64, flags only at bits
+/// 8k+7, at least one), without cttz (the BPF target cannot select it):
+/// low = 2^(8j+7); (low >> 7) - 1 has 0xff in the bytes below j, and a
+/// multiply by 0x01..01 sums their low bits into the top byte.
+Value Lowering::lowestFlaggedByte(Value flags) {
+  Value low = b.create<LLVM::AndOp>(
+      loc, flags, b.create<LLVM::SubOp>(loc, cst(i64, 0), flags));
+  Value below = b.create<LLVM::SubOp>(
+      loc, b.create<LLVM::LShrOp>(loc, low, cst(i64, 7)), cst(i64, 1));
+  Value lsb = cst(i64, 0x0101010101010101LL);
+  return b.create<LLVM::LShrOp>(
+      loc,
+      b.create<LLVM::MulOp>(loc, b.create<LLVM::AndOp>(loc, below, lsb), lsb),
+      cst(i64, 56));
+}
+
+/// The length (i32) of the NUL-padded string in the `n` wire bytes at `p`:
+/// the index of the first NUL, or n; the same value as copying and
+/// normalising it. Eight bytes per step: in (w - 0x01..01) & ~w & 0x80..80
+/// the zero bytes of w are flagged exactly up to the first one (borrows
+/// only reach higher bytes), so the scan leaves at the first word with a
+/// flag and the lowest flag is the first NUL (its index computed once,
+/// after the loop); the bytes after the last whole word one by one.
+Value Lowering::scanLength(Value p, unsigned n) {
+  using P = LLVM::ICmpPredicate;
+  Region *parent = b.getInsertionBlock()->getParent();
+  auto done = std::make_unique<Block>();
+  done->addArgument(i64, loc);
+  std::unique_ptr<Block> found;
+  auto branchOut = [&](Value cond, Block *to, ValueRange args) {
+    Block *next = new Block();
+    parent->push_back(next);
+    b.create<LLVM::CondBrOp>(loc, cond, to, args, next, ValueRange{});
+    b.setInsertionPointToStart(next);
+  };
+  uint64_t words = n / 8 * 8;
+  if (words) {
+    found = std::make_unique<Block>();
+    found->addArgument(i64, loc); // the flags
+    found->addArgument(i64, loc); // the word's offset
+  }
+  for (uint64_t off = 0; off < words; off += 8) {
+    Value v = load(i64, gep(p, off), 8);
+    Value flags = b.create<LLVM::AndOp>(
+        loc,
+        b.create<LLVM::AndOp>(
+            loc, b.create<LLVM::SubOp>(loc, v, cst(i64, 0x0101010101010101LL)),
+            b.create<LLVM::XOrOp>(loc, v, cst(i64, -1))),
+        cst(i64, int64_t(0x8080808080808080ULL)));
+    branchOut(icmp(P::ne, flags, cst(i64, 0)), found.get(),
+              ValueRange{flags, cst(i64, off)});
+  }
+  for (uint64_t i = words; i < n; ++i)
+    branchOut(icmp(P::eq, load(i8, gep(p, i), 1), cst(i8, 0)), done.get(),
+              ValueRange{cst(i64, i)});
+  b.create<LLVM::BrOp>(loc, ValueRange{cst(i64, n)}, done.get());
+  if (found) {
+    parent->push_back(found.get());
+    b.setInsertionPointToStart(found.release());
+    Block *f = b.getInsertionBlock();
+    Value idx = b.create<LLVM::AddOp>(loc, lowestFlaggedByte(f->getArgument(0)),
+                                      f->getArgument(1));
+    b.create<LLVM::BrOp>(loc, ValueRange{idx}, done.get());
+  }
+  parent->push_back(done.get());
+  b.setInsertionPointToStart(done.release());
+  return resize(b.getInsertionBlock()->getArgument(0), 32, false);
 }
 
 Value Lowering::strEq(Value x, Value y, unsigned cap) {
@@ -1065,15 +1128,15 @@ Value Lowering::stateAddr(StringRef sym) {
   return gep(base, s->layout.offset);
 }
 
-/// The stored (map key/value) form of `v` in a new scratch slot.
+/// The stored (map key/value) form of `v`: for a string, its slot's bytes
+/// themselves (already the stored form: `len` bytes, then zeros, 8-aligned;
+/// a slot is written once, so the helper reads what `v` is); a scalar in a
+/// new stack slot.
 Value Lowering::encodeStored(Value v, Type t) {
-  if (auto st = dyn_cast<nf::StringType>(t)) {
-    Value slot = scratchSlot(st.getCapacity(), 8);
-    copyBytes(slot, gep(v, 4), st.getCapacity(), 8);
-    return slot;
-  }
+  if (isa<nf::StringType>(t))
+    return gep(v, 4);
   unsigned w = bitWidthOf(t);
-  Value slot = scratchSlot(std::max(1u, w / 8));
+  Value slot = stackSlot(std::max(1u, w / 8));
   store(w == 1 ? resize(v, 8, false) : v, slot, std::max(1u, w / 8));
   return slot;
 }
@@ -1148,11 +1211,26 @@ FailureOr<Value> Lowering::fieldGet(nf::FieldGetOp op) {
                                  "string field with encoding "
                               << f.encoding;
       unsigned cap = st.getCapacity();
-      Value s = newString(cap);
       uint64_t n = std::min<uint64_t>(cap, f.size);
+      // Only its length is used and the handler never rewrites the field:
+      // measured in place (string.len), no copy (as the C path).
+      bool rewritten =
+          op->getParentOfType<nf::HandlerOp>()
+              .walk([&](nf::FieldSetOp set) {
+                return set.getField() == op.getField() ? WalkResult::interrupt()
+                                                       : WalkResult::advance();
+              })
+              .wasInterrupted();
+      if (!rewritten && llvm::all_of(op->getUsers(), [](Operation *u) {
+            return isa<nf::StringLenOp>(u);
+          })) {
+        measuredFields[op.getResult()] = {at, unsigned(n)};
+        return Value();
+      }
+      Value s = newString(cap);
       if (n < cap)
         zeroBytes(gep(s, 4 + n), cap - n, alignAt(n));
-      copyBytes(gep(s, 4), at, n, 1);
+      copyBytes(gep(s, 4), at, n, kPacketAlign);
       strNorm(s, cap);
       return s;
     }
@@ -1160,7 +1238,8 @@ FailureOr<Value> Lowering::fieldGet(nf::FieldGetOp op) {
     bool rawSigned;
     if (failed(wireInt(op, f, bits, rawSigned)))
       return failure();
-    Value raw = load(b.getIntegerType(bits), at, 1);
+    // One load of the field's width (kPacketAlign).
+    Value raw = load(b.getIntegerType(bits), at, bits / 8);
     if (t.isInteger(1))
       return icmp(LLVM::ICmpPredicate::ne, raw, cst(raw.getType(), 0));
     return resize(raw, bitWidthOf(t), rawSigned);
@@ -1181,16 +1260,16 @@ LogicalResult Lowering::fieldSet(nf::FieldSetOp op) {
     Value v = values.lookup(op.getValue());
     if (auto st = dyn_cast<nf::StringType>(t)) {
       uint64_t n = std::min<uint64_t>(st.getCapacity(), f.size);
-      copyBytes(at, gep(v, 4), n, 1);
+      copyBytes(at, gep(v, 4), n, kPacketAlign);
       if (uint64_t(f.size) > n)
-        zeroBytes(gep(at, n), f.size - n, 1);
+        zeroBytes(gep(at, n), f.size - n, kPacketAlign);
       return success();
     }
     unsigned bits;
     bool rawSigned;
     if (failed(wireInt(op, f, bits, rawSigned)))
       return failure();
-    store(resize(v, bits, isSignedType(t)), at, 1);
+    store(resize(v, bits, isSignedType(t)), at, bits / 8);
     return success();
   }
   return failure();
@@ -1325,8 +1404,13 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
     return set(c, castValue(c));
   if (auto bc = dyn_cast<nf::BitcastOp>(op)) // same width, same bits
     return set(bc, values.lookup(bc.getInput()));
-  if (auto len = dyn_cast<nf::StringLenOp>(op))
+  if (auto len = dyn_cast<nf::StringLenOp>(op)) {
+    auto measured = measuredFields.find(len.getInput());
+    if (measured != measuredFields.end())
+      return set(len, scanLength(measured->second.first,
+                                 measured->second.second));
     return set(len, load(i32, values.lookup(len.getInput()), 4));
+  }
   if (auto x = dyn_cast<nf::StringXorOp>(op)) {
     // As the C's sbpf_xor_N_K: branch-free, the key copied to a power-of-two
     // buffer indexed with a mask the verifier can bound.
@@ -1422,8 +1506,11 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
     Value p = callHelper(kMapLookup, ptr, {mapPtr, key});
     Value found = icmp(LLVM::ICmpPredicate::ne, p,
                        b.create<LLVM::NullOp>(loc, ptr));
-    // The value as it is at lookup time: a copy (zero when absent).
-    Value val = scratchSlot(m->value.size, 8);
+    // The value as it is at lookup time: a copy (zero when absent); a
+    // scalar's on the stack.
+    Value val = isa<nf::StringType>(mt.getValueType())
+                    ? scratchSlot(m->value.size, 8)
+                    : stackSlot(m->value.size);
     zeroBytes(val, m->value.size, 8);
     Block *cur = b.getInsertionBlock();
     Block *copy = new Block(), *cont = new Block();
@@ -1490,12 +1577,12 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
     return set(size, load(i64, gep(base, l->sizeCounterOffset), 8));
   }
   if (isa<nf::ForwardOp>(op)) {
-    b.create<LLVM::ReturnOp>(loc, verdict(true));
+    exitWith(verdict(true));
     return success();
   }
   if (auto reject = dyn_cast<nf::RejectOp>(op)) {
     int slot = abi.rejectSlot(reject.getReason());
-    Value key = scratchSlot(4, 4);
+    Value key = stackSlot(4);
     store(cst(i32, slot), key, 4);
     Value mapPtr = b.create<LLVM::AddressOfOp>(loc, ptr, abi.rejectMap);
     Value p = callHelper(kMapLookup, ptr, {mapPtr, key});
@@ -1512,7 +1599,7 @@ LogicalResult Lowering::lowerOp(Operation *op, Block *merge) {
     store(b.create<LLVM::AddOp>(loc, load(i64, p, 8), cst(i64, 1)), p, 8);
     b.create<LLVM::BrOp>(loc, ValueRange{}, done);
     b.setInsertionPointToStart(done);
-    b.create<LLVM::ReturnOp>(loc, verdict(false));
+    exitWith(verdict(false));
     return success();
   }
   if (auto y = dyn_cast<nf::YieldOp>(op)) {
@@ -1583,13 +1670,23 @@ LogicalResult Lowering::lowerProgram() {
   b.setInsertionPointToStart(entry);
   bool xdp = options.hook == Hook::XDP;
 
-  // A block returning "pass" for every early exit of the parser.
+  // The one return, of its argument, and a block passing every early exit
+  // of the parser to it; both placed last, as clang orders a C function's
+  // shared return: LLVM's block placement follows, and every check falls
+  // through to the next.
+  exitBlock = new Block();
+  body.push_back(exitBlock);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(exitBlock);
+    b.create<LLVM::ReturnOp>(loc, exitBlock->addArgument(i32, loc));
+  }
   Block *passBlock = new Block();
   body.push_back(passBlock);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(passBlock);
-    b.create<LLVM::ReturnOp>(loc, verdict(true));
+    exitWith(verdict(true));
   }
   auto require = [&](Value ok) {
     Block *next = new Block();
@@ -1611,56 +1708,9 @@ LogicalResult Lowering::lowerProgram() {
   auto eq8 = [&](Value v, int64_t c) {
     return icmp(LLVM::ICmpPredicate::eq, v, cst(i8, c));
   };
-  // Ethernet II carrying IPv4.
-  require(within(data, 14));
-  require(b.create<LLVM::AndOp>(loc, eq8(byteAt(data, 12), 0x08),
-                                eq8(byteAt(data, 13), 0x00)));
-  Value ip = gep(data, 14);
-  require(within(ip, 20));
-  Value v0 = byteAt(ip, 0);
-  Value ihl = b.create<LLVM::ShlOp>(
-      loc, resize(b.create<LLVM::AndOp>(loc, v0, cst(i8, 0x0f)), 64, false),
-      cst(i64, 2));
-  Value version = b.create<LLVM::LShrOp>(loc, v0, cst(i8, 4));
-  require(eq8(version, 4));
-  require(icmp(LLVM::ICmpPredicate::uge, ihl, cst(i64, 20)));
-  require(eq8(byteAt(ip, 9), 17));
-  // Not the first IP fragment: pass.
-  Value frag = b.create<LLVM::OrOp>(
-      loc, b.create<LLVM::AndOp>(loc, byteAt(ip, 6), cst(i8, 0x1f)),
-      byteAt(ip, 7));
-  require(eq8(frag, 0));
-  Value udp = gepDyn(ip, ihl);
-  require(within(udp, 8));
-  auto port = [&](int64_t off) {
-    Value hi = resize(byteAt(udp, off), 16, false);
-    Value lo = resize(byteAt(udp, off + 1), 16, false);
-    return b.create<LLVM::OrOp>(
-        loc, b.create<LLVM::ShlOp>(loc, hi, cst(i16, 8)), lo);
-  };
-  Value rpc = cst(i16, options.rpcPort);
-  require(b.create<LLVM::OrOp>(loc, icmp(LLVM::ICmpPredicate::eq, port(0), rpc),
-                               icmp(LLVM::ICmpPredicate::eq, port(2), rpc)));
-  // aRPC header: 31 bytes, little-endian; only fragment 0 carries fields.
-  hdr = gep(udp, 8);
-  require(within(hdr, 31));
-  ptype = byteAt(hdr, 0);
-  require(eq8(byteAt(hdr, 14), 0));
-  payload = gep(hdr, 31);
-  // The per-CPU scratch value (strings and keys stay off the stack).
-  Value zeroKey;
-  {
-    // In the entry block: a static stack slot (the BPF target has no
-    // dynamic stack allocation).
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(entry);
-    zeroKey = b.create<LLVM::AllocaOp>(loc, ptr, i32, cst(i64, 1), 4);
-  }
-  store(cst(i32, 0), zeroKey, 4);
-  Value scratchMap = b.create<LLVM::AddressOfOp>(loc, ptr, "sbpf_scratch");
-  sc = callHelper(kMapLookup, ptr, {scratchMap, zeroKey});
-  require(icmp(LLVM::ICmpPredicate::ne, sc, b.create<LLVM::NullOp>(loc, ptr)));
-
+  // Events whose handler only forwards need no dispatch: the packet passes
+  // either way (as in the C path).
+  SmallVector<std::pair<const EventABI *, nf::HandlerOp>> dispatched;
   for (const EventABI &e : abi.events) {
     if (e.handler.empty())
       continue;
@@ -1668,8 +1718,73 @@ LogicalResult Lowering::lowerProgram() {
     for (auto h : program.getBody().getOps<nf::HandlerOp>())
       if (h.getSymName() == e.handler)
         handler = h;
+    Block &hb = handler.getBody().front();
+    if (llvm::hasSingleElement(hb) && isa<nf::ForwardOp>(hb.front()))
+      continue;
+    dispatched.push_back({&e, handler});
+  }
+  if (dispatched.empty()) {
+    b.create<LLVM::ReturnOp>(loc, verdict(true));
+    return success();
+  }
+  // Every packet that is not a complete aRPC event with a handler passes
+  // unchanged, so bounds checks whose failure could only lead to a pass are
+  // merged, and wire words are read 16 bits at a time (little-endian host:
+  // the constants are the big-endian wire values read that way; the
+  // verifier allows unaligned packet loads, so each is one load).
+  auto wire16 = [&](Value p, int64_t off) { return load(i16, gep(p, off), 2); };
+  auto eq16 = [&](Value v, int64_t c) {
+    return icmp(LLVM::ICmpPredicate::eq, v, cst(i16, c));
+  };
+  // Ethernet II carrying IPv4: both fixed headers at once.
+  require(within(data, 14 + 20));
+  require(eq16(wire16(data, 12), 0x0008)); // EtherType 0x0800
+  Value ip = gep(data, 14);
+  Value v0 = byteAt(ip, 0);
+  Value lowNibble = b.create<LLVM::AndOp>(loc, v0, cst(i8, 0x0f));
+  require(eq8(b.create<LLVM::AndOp>(loc, v0, cst(i8, 0xf0)), 0x40));
+  require(icmp(LLVM::ICmpPredicate::uge, lowNibble, cst(i8, 5)));
+  require(eq8(byteAt(ip, 9), 17));
+  // Not the first IP fragment (a fragment offset): pass. Bytes 6 and 7 read
+  // little-endian: 0x1f of byte 6 in the low byte, byte 7 in the high one.
+  require(eq16(b.create<LLVM::AndOp>(loc, wire16(ip, 6), cst(i16, 0xff1f)),
+               0));
+  Value ihl = b.create<LLVM::ShlOp>(loc, resize(lowNibble, 64, false),
+                                    cst(i64, 2));
+  Value udp = gepDyn(ip, ihl);
+  // UDP and the aRPC header (31 bytes, little-endian).
+  const int64_t headers = 8 + 31;
+  // The smallest dispatched layout's bounds join the headers': a shorter
+  // packet fails every event's check (as the C path, main 77de7d1); only
+  // larger layouts are checked again in their event's arm.
+  uint64_t upfront = dispatched[0].first->payloadBytes;
+  for (auto [e, h] : dispatched)
+    upfront = std::min(upfront, e->payloadBytes);
+  require(within(udp, headers + int64_t(upfront)));
+  int64_t wirePort = ((options.rpcPort & 0xff) << 8) | (options.rpcPort >> 8);
+  require(b.create<LLVM::OrOp>(loc, eq16(wire16(udp, 0), wirePort),
+                               eq16(wire16(udp, 2), wirePort)));
+  hdr = gep(udp, 8);
+  ptype = byteAt(hdr, 0);
+  // Only fragment 0 carries fields.
+  require(eq8(byteAt(hdr, 14), 0));
+  payload = gep(hdr, 31);
+
+  // The per-CPU scratch value (strings and keys stay off the stack). Only
+  // looked up when a handler takes a slot, which is known after lowering:
+  // the handlers see it as the argument of `dispatch`, and `lookup` is
+  // filled in at the end.
+  Block *lookup = new Block(), *dispatch = new Block();
+  body.push_back(lookup);
+  body.push_back(dispatch);
+  b.create<LLVM::BrOp>(loc, ValueRange{}, lookup);
+  sc = dispatch->addArgument(ptr, loc);
+  b.setInsertionPointToStart(dispatch);
+  for (auto [e, handler] : dispatched) {
     Value isOurs;
-    for (int t : e.packetTypes) {
+    // (An unsigned range test of consecutive types, as the C's, costs one
+    // instruction more here: LLVM already folds the two compares.)
+    for (int t : e->packetTypes) {
       Value c = eq8(ptype, t);
       isOurs = isOurs ? b.create<LLVM::OrOp>(loc, isOurs, c).getResult() : c;
     }
@@ -1679,15 +1794,32 @@ LogicalResult Lowering::lowerProgram() {
     b.create<LLVM::CondBrOp>(loc, isOurs, run, ValueRange{}, next,
                              ValueRange{});
     b.setInsertionPointToStart(run);
-    // The whole layout of the event at once.
-    require(within(payload, e.payloadBytes));
-    curEvent = &e;
+    // The whole layout of the event at once (unless checked up front).
+    if (e->payloadBytes > upfront)
+      require(within(udp, headers + int64_t(e->payloadBytes)));
+    curEvent = e;
     findAtomicUpdates(handler.getBody().front());
     if (failed(lowerBlock(handler.getBody().front(), nullptr)))
       return failure();
     b.setInsertionPointToStart(next);
   }
-  b.create<LLVM::ReturnOp>(loc, verdict(true));
+  exitWith(verdict(true));
+  for (Block *last : {passBlock, exitBlock})
+    body.getBlocks().splice(body.end(), body.getBlocks(), last->getIterator());
+
+  b.setInsertionPointToStart(lookup);
+  if (sc.use_empty()) {
+    b.create<LLVM::BrOp>(loc, ValueRange{b.create<LLVM::NullOp>(loc, ptr)},
+                         dispatch);
+    return success();
+  }
+  Value zeroKey = stackSlot(4);
+  store(cst(i32, 0), zeroKey, 4);
+  Value scratchMap = b.create<LLVM::AddressOfOp>(loc, ptr, "sbpf_scratch");
+  Value found = callHelper(kMapLookup, ptr, {scratchMap, zeroKey});
+  b.create<LLVM::CondBrOp>(
+      loc, icmp(LLVM::ICmpPredicate::ne, found, b.create<LLVM::NullOp>(loc, ptr)),
+      dispatch, ValueRange{found}, passBlock, ValueRange{});
   return success();
 }
 
