@@ -34,7 +34,11 @@ sbpf::loadElementForBPF(llvm::StringRef path, const DomainOptions &options,
       domain->parse(sourceMgr, context, options);
   if (!module)
     return nullptr;
-  // Exactly what `sbpf-opt --appnet-to-bpf` runs before the backend.
+  // Exactly what `sbpf-opt --appnet-to-bpf` runs before the backend. Its
+  // netfn-validate step parses a textual pipeline of netfn passes, so they
+  // must be registered (sbpf-opt does that in main()).
+  static bool registered = (registerNetfnPasses(), true);
+  (void)registered;
   mlir::PassManager pm(&context);
   buildAppNetToBPFPipeline(pm);
   if (mlir::failed(pm.run(*module)))

@@ -105,7 +105,7 @@ protected:
     std::string cmd = std::string("'") + SBPF_OPT_PATH + "' --appnet-to-bpf '" +
                       SBPF_EXAMPLES_DIR + "/" + element.str() +
                       ".appnet' --rpc-schema '" SBPF_EXAMPLES_DIR
-                      "/rpc.proto' --no-kernel-verify --backend=" +
+                      "/rpc.proto' --no-kernel-verify --no-validate --backend=" +
                       backend.str() + " -o '" + obj + "'";
     if (std::system(cmd.c_str()) != 0) {
       ADD_FAILURE() << "failed: " << cmd;

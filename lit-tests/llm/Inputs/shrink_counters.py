@@ -3,23 +3,20 @@
 
     shrink_counters.py RULE.c OUT.c
 
-byte_size(rpc, 'body') is the length of the normalised string: the index of
-the first NUL among its 64 bytes, or 64. The rule-based C copies the bytes to
-scratch space, normalises them (zeroing what follows the NUL) and reads the
-length; this variant only looks for the NUL, which is the same value with
-fewer instructions (260 against 592 with clang-16 today). Fails when the
+byte_size(rpc, 'body') is the index of the first NUL among the body's 64
+bytes, or 64. The rule-based C scans the bytes eight at a time in a fully
+unrolled loop; this variant keeps the same loop rolled (a bounded loop the
+verifier accepts), the same value with fewer instructions (91 against 145
+with clang-16 today; the checker proves it equivalent). Fails when the
 rule-based C no longer has the expected shape.
 """
 import sys
 
-OLD = """  __builtin_memcpy(sc->v1.b, payload + 0, 64);
-  sbpf_str64_norm(&sc->v1);
-  __u32 v2 = sc->v1.len;"""
-NEW = """  __u32 v2 = 64;
+OLD = """{
 #pragma clang loop unroll(full)
-  for (__u32 i = 0; i < 64; i++)
-    if (v2 == 64 && payload[i] == 0)
-      v2 = i;"""
+  for (__u32 w = 0; w < 64; w += 8) {
+    __u64 v = *(const __u64 __attribute__((may_alias)) *)(p + w);"""
+NEW = OLD.replace("unroll(full)", "unroll(disable)")
 
 source = open(sys.argv[1]).read()
 if OLD not in source:
