@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/BPF/EmitC.h"
+#include "sbpf/BPF/Analysis.h"
 
 #include "sbpf/Netfn/Netfn.h"
 
@@ -46,29 +47,7 @@ std::string typeString(Type type) {
   return s;
 }
 
-bool isCKeyword(StringRef name) {
-  static const llvm::StringSet<> keywords = {
-      "auto",     "break",    "case",     "char",   "const",    "continue",
-      "default",  "do",       "double",   "else",   "enum",     "extern",
-      "float",    "for",      "goto",     "if",     "inline",   "int",
-      "long",     "register", "restrict", "return", "short",    "signed",
-      "sizeof",   "static",   "struct",   "switch", "typedef",  "union",
-      "unsigned", "void",     "volatile", "while",  "_Bool",    "LICENSE",
-      "asm",      "typeof",   "bool",     "true",   "false",    "data",
-      "data_end", "ctx",      "main"};
-  return keywords.contains(name) || name.starts_with("sbpf_") ||
-         name.starts_with("bpf_") || name.starts_with("__");
-}
-
-/// A C identifier for a netfn symbol, escaping C keywords and our prefixes.
-std::string ident(StringRef name) {
-  std::string s;
-  for (char c : name)
-    s += (isalnum((unsigned char)c) || c == '_') ? c : '_';
-  if (s.empty() || isdigit((unsigned char)s[0]) || isCKeyword(s))
-    s = "u_" + s;
-  return s;
-}
+std::string ident(StringRef name) { return cIdentifier(name); }
 
 std::string hexBytes(ArrayRef<uint8_t> bytes) {
   std::string s;
@@ -114,8 +93,6 @@ private:
   LogicalResult layoutState();
   LogicalResult analyseInit();
   void collectRejects();
-  void findAtomicUpdates(Block &block);
-  void findRandomThresholds();
 
   // --- types ---------------------------------------------------------------
   /// C type of an SSA value / state scalar; empty when unsupported.
@@ -356,53 +333,10 @@ static int64_t threshold32(uint64_t bits) {
   return v >= uint64_t(top) ? top : int64_t(v);
 }
 
-/// 2^-32 exactly.
-static bool isTwoToMinus32(Value v) {
-  auto c = dyn_cast_or_null<nf::ConstOp>(v.getDefiningOp());
-  if (!c || !c.getType().isF64())
-    return false;
-  auto f = dyn_cast<FloatAttr>(c.getValue());
-  return f && f.getValueAsDouble() == 0x1p-32;
-}
-
-/// `cmp lt (mul (cast %r : ui32 to f64), 2^-32), %p` with %p an f64 state
-/// read or constant: records the pattern (the only f64 computation the
-/// backend compiles so far; it is exact, see sbpf_f64_threshold32).
-void Emitter::findRandomThresholds() {
-  program.walk([&](nf::CmpOp cmp) {
-    if (cmp.getPredicate() != nf::CmpPredicate::lt ||
-        !cmp.getLhs().getType().isF64())
-      return;
-    auto mul = dyn_cast_or_null<nf::MulOp>(cmp.getLhs().getDefiningOp());
-    if (!mul || !mul->hasOneUse())
-      return;
-    Value scaled, k;
-    for (unsigned i = 0; i < 2; ++i)
-      if (isTwoToMinus32(mul->getOperand(i))) {
-        k = mul->getOperand(i);
-        scaled = mul->getOperand(1 - i);
-      }
-    if (!k || !k.hasOneUse())
-      return;
-    auto cast = dyn_cast_or_null<nf::CastOp>(scaled.getDefiningOp());
-    if (!cast || !cast->hasOneUse())
-      return;
-    auto from = dyn_cast<IntegerType>(cast.getInput().getType());
-    if (!from || !from.isUnsignedInteger() || from.getWidth() > 32)
-      return;
-    Operation *p = cmp.getRhs().getDefiningOp();
-    if (!p || !p->hasOneUse() || !isa<nf::StateReadOp, nf::ConstOp>(p))
-      return;
-    thresholds[cmp] = {cast.getInput(), p};
-    for (Operation *o : {mul.getOperation(), k.getDefiningOp(),
-                         cast.getOperation(), p})
-      floatFolded.insert(o);
-  });
-}
 
 LogicalResult Emitter::checkSupported() {
   LogicalResult result = success();
-  findRandomThresholds();
+  findRandomThresholds(program, thresholds, floatFolded);
   auto typeProblem = [&](Operation *op, Type t) -> bool {
     if (isFloatLike(t)) {
       op->emitError() << "BPF backend: floating-point value of type "
@@ -730,51 +664,6 @@ void Emitter::collectRejects() {
     abi.rejectMap = "sbpf_rejects";
 }
 
-/// `write @x, (add (read @x), d)` (or sub) with nothing writing @x between
-/// the read and the write, the read and add used only there, and a 32/64-bit
-/// integer: one atomic add (BPF_ATOMIC | BPF_ADD).
-void Emitter::findAtomicUpdates(Block &block) {
-  for (Operation &op : block) {
-    for (Region &r : op.getRegions())
-      for (Block &b : r)
-        findAtomicUpdates(b);
-    auto write = dyn_cast<nf::StateWriteOp>(op);
-    if (!write)
-      continue;
-    Operation *arith = write.getValue().getDefiningOp();
-    if (!arith || !isa<nf::AddOp, nf::SubOp>(arith) ||
-        arith->getBlock() != &block || !arith->hasOneUse())
-      continue;
-    auto it = dyn_cast<IntegerType>(write.getValue().getType());
-    if (!it || (it.getWidth() != 32 && it.getWidth() != 64))
-      continue;
-    bool isSub = isa<nf::SubOp>(arith);
-    for (unsigned i = 0; i < 2; ++i) {
-      if (isSub && i == 1)
-        break;
-      auto read =
-          dyn_cast_or_null<nf::StateReadOp>(arith->getOperand(i).getDefiningOp());
-      if (!read || read.getState() != write.getState() ||
-          read->getBlock() != &block || !read->hasOneUse())
-        continue;
-      bool clobbered = false;
-      for (Operation *p = read->getNextNode(); p && p != write.getOperation();
-           p = p->getNextNode()) {
-        if (p->getNumRegions() > 0)
-          clobbered = true;
-        if (auto w = dyn_cast<nf::StateWriteOp>(p))
-          if (w.getState() == write.getState())
-            clobbered = true;
-      }
-      if (clobbered)
-        continue;
-      folded.insert(read);
-      folded.insert(arith);
-      atomicWrites[write] = {arith->getOperand(1 - i), isSub};
-      break;
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Helpers emitted into the C file
@@ -1594,7 +1483,7 @@ LogicalResult Emitter::emitHandler(nf::HandlerOp handler, EventABI &event,
   Block &entry = handler.getBody().front();
   if (llvm::hasSingleElement(entry) && isa<nf::ForwardOp>(entry.front()))
     forwardOnly.insert(handler.getSymName().str());
-  findAtomicUpdates(handler.getBody().front());
+  findAtomicUpdates(handler.getBody().front(), atomicWrites, folded);
   body += "/* handler @" + handler.getSymName().str() + " on @" +
           event.symbol + " (" + event.kind + ") */\n";
   body += "static __always_inline int sbpf_handler_" +

@@ -27,6 +27,7 @@
 //===----------------------------------------------------------------------===//
 #include "sbpf/Conversion/NetfnToLLVM.h"
 
+#include "sbpf/BPF/Analysis.h"
 #include "sbpf/BPF/EmitC.h"
 #include "sbpf/Netfn/Netfn.h"
 
@@ -61,28 +62,6 @@ enum Helper : int64_t {
   kRingbufOutput = 130,
 };
 
-/// The C backend's identifier for a symbol (EmitC.cpp's ident(), which is
-/// file-local there): map and ring buffer globals must have the same names
-/// in both object paths, since libbpf names the maps after them.
-std::string cIdent(StringRef name) {
-  static const llvm::StringSet<> keywords = {
-      "auto",     "break",    "case",     "char",   "const",    "continue",
-      "default",  "do",       "double",   "else",   "enum",     "extern",
-      "float",    "for",      "goto",     "if",     "inline",   "int",
-      "long",     "register", "restrict", "return", "short",    "signed",
-      "sizeof",   "static",   "struct",   "switch", "typedef",  "union",
-      "unsigned", "void",     "volatile", "while",  "_Bool",    "LICENSE",
-      "asm",      "typeof",   "bool",     "true",   "false",    "data",
-      "data_end", "ctx",      "main"};
-  std::string s;
-  for (char c : name)
-    s += (isalnum((unsigned char)c) || c == '_') ? c : '_';
-  if (s.empty() || isdigit((unsigned char)s[0]) || keywords.contains(s) ||
-      StringRef(s).starts_with("sbpf_") || StringRef(s).starts_with("bpf_") ||
-      StringRef(s).starts_with("__"))
-    s = "u_" + s;
-  return s;
-}
 
 /// The alignment claimed for packet accesses: the verifier allows unaligned
 /// packet loads and stores (x86-64 has efficient unaligned access), and the
@@ -155,17 +134,15 @@ public:
 private:
   // --- module-level pieces ----------------------------------------------
   LogicalResult checkSupported();
-  void findRandomThresholds();
   Value threshold32(Value bits);
   LogicalResult makeGlobals();
   LLVM::GlobalOp makeMapGlobal(StringRef name, StringRef type,
                                uint64_t keySize, uint64_t valueSize,
                                uint64_t maxEntries);
   std::string globalVar(StringRef name) {
-    std::string v = cIdent(name);
-    return v == cIdent(program.getSymName()) ? v + "_map" : v;
+    std::string v = cIdentifier(name);
+    return v == cIdentifier(program.getSymName()) ? v + "_map" : v;
   }
-  void findAtomicUpdates(Block &block);
 
   // --- instruction helpers ------------------------------------------------
   Value cst(Type t, int64_t v) {
@@ -305,54 +282,9 @@ private:
 // Checks
 // ---------------------------------------------------------------------------
 
-/// 2^-32 exactly.
-static bool isTwoToMinus32(Value v) {
-  auto c = dyn_cast_or_null<nf::ConstOp>(v.getDefiningOp());
-  if (!c || !c.getType().isF64())
-    return false;
-  auto f = dyn_cast<FloatAttr>(c.getValue());
-  return f && f.getValueAsDouble() == 0x1p-32;
-}
-
-/// The one f64 computation the C backend compiles without
-/// --netfn-float-to-fixed, recognised by the same rule (EmitC.cpp
-/// findRandomThresholds): `cmp lt (mul (cast %r : uiN to f64), 2^-32), %p`,
-/// N <= 32, %p an f64 state read or constant, the intermediates used only
-/// there, i.e. AppNet's `randomf(0, 1) < p`.
-void Lowering::findRandomThresholds() {
-  program.walk([&](nf::CmpOp cmp) {
-    if (cmp.getPredicate() != nf::CmpPredicate::lt ||
-        !cmp.getLhs().getType().isF64())
-      return;
-    auto mul = dyn_cast_or_null<nf::MulOp>(cmp.getLhs().getDefiningOp());
-    if (!mul || !mul->hasOneUse())
-      return;
-    Value scaled, k;
-    for (unsigned i = 0; i < 2; ++i)
-      if (isTwoToMinus32(mul->getOperand(i))) {
-        k = mul->getOperand(i);
-        scaled = mul->getOperand(1 - i);
-      }
-    if (!k || !k.hasOneUse())
-      return;
-    auto cast = dyn_cast_or_null<nf::CastOp>(scaled.getDefiningOp());
-    if (!cast || !cast->hasOneUse())
-      return;
-    auto from = dyn_cast<IntegerType>(cast.getInput().getType());
-    if (!from || !from.isUnsignedInteger() || from.getWidth() > 32)
-      return;
-    Operation *p = cmp.getRhs().getDefiningOp();
-    if (!p || !p->hasOneUse() || !isa<nf::StateReadOp, nf::ConstOp>(p))
-      return;
-    thresholds[cmp] = {cast.getInput(), p};
-    for (Operation *o :
-         {mul.getOperation(), k.getDefiningOp(), cast.getOperation(), p})
-      folded.insert(o);
-  });
-}
 
 LogicalResult Lowering::checkSupported() {
-  findRandomThresholds();
+  findRandomThresholds(program, thresholds, folded);
   LogicalResult result = success();
   auto unsupported = [&](Operation *op, const Twine &what) {
     op->emitError() << "not supported yet by the LLVM backend: " << what;
@@ -437,49 +369,6 @@ Value Lowering::threshold32(Value bits) {
   return select(icmp(P::slt, bits, c(0)), c(0), r);
 }
 
-/// Same rule as the C backend (EmitC.cpp findAtomicUpdates): `write @x,
-/// (add (read @x), d)` (or sub) on a 32/64-bit integer, nothing writing @x
-/// between, the read and add used only there -> one atomic add.
-void Lowering::findAtomicUpdates(Block &block) {
-  for (Operation &op : block) {
-    for (Region &r : op.getRegions())
-      for (Block &bl : r)
-        findAtomicUpdates(bl);
-    auto write = dyn_cast<nf::StateWriteOp>(op);
-    if (!write)
-      continue;
-    Operation *arith = write.getValue().getDefiningOp();
-    if (!arith || !isa<nf::AddOp, nf::SubOp>(arith) ||
-        arith->getBlock() != &block || !arith->hasOneUse())
-      continue;
-    auto it = dyn_cast<IntegerType>(write.getValue().getType());
-    if (!it || (it.getWidth() != 32 && it.getWidth() != 64))
-      continue;
-    bool isSub = isa<nf::SubOp>(arith);
-    for (unsigned i = 0; i < (isSub ? 1u : 2u); ++i) {
-      auto read = dyn_cast_or_null<nf::StateReadOp>(
-          arith->getOperand(i).getDefiningOp());
-      if (!read || read.getState() != write.getState() ||
-          read->getBlock() != &block || !read->hasOneUse())
-        continue;
-      bool clobbered = false;
-      for (Operation *p = read->getNextNode(); p && p != write.getOperation();
-           p = p->getNextNode()) {
-        if (p->getNumRegions() > 0)
-          clobbered = true;
-        if (auto w = dyn_cast<nf::StateWriteOp>(p))
-          if (w.getState() == write.getState())
-            clobbered = true;
-      }
-      if (clobbered)
-        continue;
-      folded.insert(read);
-      folded.insert(arith);
-      atomicWrites[write] = {arith->getOperand(1 - i), isSub};
-      break;
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Globals
@@ -1660,7 +1549,7 @@ LogicalResult Lowering::lowerProgram() {
   b.setInsertionPoint(program);
   loc = program.getLoc();
   auto fnTy = LLVM::LLVMFunctionType::get(i32, {ptr});
-  std::string name = cIdent(abi.program);
+  std::string name = cIdentifier(abi.program);
   func = b.create<LLVM::LLVMFuncOp>(loc, name, fnTy);
   // No unwinding in BPF: without nounwind an .eh_frame section appears.
   func->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("nounwind")}));
@@ -1798,7 +1687,7 @@ LogicalResult Lowering::lowerProgram() {
     if (e->payloadBytes > upfront)
       require(within(udp, headers + int64_t(e->payloadBytes)));
     curEvent = e;
-    findAtomicUpdates(handler.getBody().front());
+    findAtomicUpdates(handler.getBody().front(), atomicWrites, folded);
     if (failed(lowerBlock(handler.getBody().front(), nullptr)))
       return failure();
     b.setInsertionPointToStart(next);
