@@ -22,6 +22,24 @@ namespace sbpf::checker::bytecode {
 
 namespace {
 
+/// A symbol's section, name and value; none when any cannot be read (such a
+/// symbol is skipped, as libbpf skips it).
+using SymbolInfo = std::tuple<section_iterator, StringRef, uint64_t>;
+std::optional<SymbolInfo> symbolInfo(const ELFSymbolRef &sym) {
+  Expected<section_iterator> s = sym.getSection();
+  Expected<StringRef> n = sym.getName();
+  Expected<uint64_t> v = sym.getValue();
+  if (s && n && v)
+    return SymbolInfo{*s, *n, *v};
+  if (!s)
+    consumeError(s.takeError());
+  if (!n)
+    consumeError(n.takeError());
+  if (!v)
+    consumeError(v.takeError());
+  return std::nullopt;
+}
+
 constexpr uint32_t kRelBpf64_64 = 1;  // R_BPF_64_64: lddw
 constexpr uint32_t kRelBpf64_32 = 10; // R_BPF_64_32: call
 
@@ -167,19 +185,14 @@ std::optional<std::string> Reader::readMaps(BpfObject &out) {
   std::optional<std::string> err;
   std::vector<std::pair<uint64_t, std::string>> syms;
   for (const ELFSymbolRef &sym : elf.symbols()) {
-    Expected<section_iterator> s = sym.getSection();
-    Expected<StringRef> n = sym.getName();
-    Expected<uint64_t> v = sym.getValue();
-    if (!s || !n || !v) {
-      if (!s) consumeError(s.takeError());
-      if (!n) consumeError(n.takeError());
-      if (!v) consumeError(v.takeError());
+    std::optional<SymbolInfo> info = symbolInfo(sym);
+    if (!info)
       continue;
-    }
-    if (*s == elf.section_end() || (*s)->getIndex() != mapsSection ||
+    auto &[s, n, v] = *info;
+    if (s == elf.section_end() || s->getIndex() != mapsSection ||
         sym.getELFType() != ELF::STT_OBJECT)
       continue;
-    syms.push_back({*v, n->str()});
+    syms.push_back({v, n.str()});
   }
   std::sort(syms.begin(), syms.end());
   for (auto &[off, symName] : syms) {
@@ -372,19 +385,14 @@ std::optional<std::string> Reader::read(BpfObject &out) {
   for (const ELFSymbolRef &sym : elf.symbols()) {
     if (sym.getELFType() != ELF::STT_FUNC)
       continue;
-    Expected<section_iterator> s = sym.getSection();
-    Expected<StringRef> n = sym.getName();
-    Expected<uint64_t> v = sym.getValue();
-    if (!s || !n || !v) {
-      if (!s) consumeError(s.takeError());
-      if (!n) consumeError(n.takeError());
-      if (!v) consumeError(v.takeError());
+    std::optional<SymbolInfo> info = symbolInfo(sym);
+    if (!info)
       continue;
-    }
-    if (*s == elf.section_end() || !(*s)->isText() ||
-        (*s)->getIndex() == textSection)
+    auto &[s, n, v] = *info;
+    if (s == elf.section_end() || !s->isText() ||
+        s->getIndex() == textSection)
       continue;
-    fns.emplace_back((*s)->getIndex(), *v, n->str(), sym.getSize());
+    fns.emplace_back(s->getIndex(), v, n.str(), sym.getSize());
   }
   std::sort(fns.begin(), fns.end());
   for (auto &[secIdx, off, fn, size] : fns) {

@@ -202,6 +202,17 @@ int failure(const llvm::Twine &message) {
   return kExitFailure;
 }
 
+// The object's embedded ABI record, if it has one; a damaged record is an
+// error (reported before anything is loaded).
+llvm::Expected<std::optional<EmbeddedABI>> readOptionalABI(const ObjectFile &file) {
+  if (!hasEmbeddedABI(file))
+    return std::optional<EmbeddedABI>();
+  auto record = readEmbeddedABI(file);
+  if (!record)
+    return record.takeError();
+  return std::optional<EmbeddedABI>(std::move(*record));
+}
+
 // Prints an error from the runtime: a rejection with its verifier log,
 // anything else as one message.
 int reportError(llvm::Error err) {
@@ -344,13 +355,10 @@ std::optional<int> loadOrReport(StringRef path, std::optional<ObjectFile> &file,
   if (description->empty())
     return failure(path + ": the object has no BPF programs");
   // A damaged record is reported before anything is loaded.
-  std::optional<EmbeddedABI> abi;
-  if (hasEmbeddedABI(*file)) {
-    auto record = readEmbeddedABI(*file);
-    if (!record)
-      return reportError(record.takeError());
-    abi.emplace(std::move(*record));
-  }
+  auto record = readOptionalABI(*file);
+  if (!record)
+    return reportError(record.takeError());
+  std::optional<EmbeddedABI> abi = std::move(*record);
   auto result = loadObject(*file);
   if (!result)
     return reportError(result.takeError());
@@ -720,13 +728,10 @@ int runReplay(const Arguments &args) {
   auto read = ObjectFile::read(args.positional[0]);
   if (!read)
     return reportError(read.takeError());
-  std::optional<EmbeddedABI> abi;
-  if (hasEmbeddedABI(*read)) {
-    auto record = readEmbeddedABI(*read);
-    if (!record)
-      return reportError(record.takeError());
-    abi.emplace(std::move(*record));
-  }
+  auto record = readOptionalABI(*read);
+  if (!record)
+    return reportError(record.takeError());
+  std::optional<EmbeddedABI> abi = std::move(*record);
   auto loaded = loadObject(*read);
   if (!loaded)
     return reportError(loaded.takeError());
