@@ -29,6 +29,7 @@
 #include "sbpf/Checker/Check.h"
 
 #include "Binding.h"
+#include "sbpf/Checker/Sweep.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
@@ -266,7 +267,8 @@ struct Query {
 /// is Sat, or when `deadline` passes.
 Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
               const Diffs &named, const std::vector<z3::expr> &preferences,
-              Clock::time_point deadline, size_t &solverCalls) {
+              Clock::time_point deadline, size_t &solverCalls,
+              size_t *proven = nullptr) {
   auto ask = [&](const std::vector<z3::expr> &extra, Query &out) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - Clock::now())
@@ -329,7 +331,11 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
   };
   Query result;
   result.status = SolverStatus::Unsat;
-  for (const auto &[name, cond] : named) {
+  size_t first = proven ? *proven : 0;
+  for (size_t i = first; i < named.size(); ++i) {
+    const auto &[name, cond] = named[i];
+    if (proven && result.status == SolverStatus::Unsat)
+      *proven = i;
     if (z3::eq(cond.simplify(), c.bool_val(false)))
       continue;
     Query q;
@@ -363,7 +369,61 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
       return q;
     }
   }
+  if (proven && result.status == SolverStatus::Unsat)
+    *proven = named.size();
   return result;
+}
+
+/// Rewrites the queries with the internal equivalences of the two sides
+/// (Sweep.h): the same function computed step by step in different
+/// operations becomes shared terms, so each query compares only what
+/// really differs. A second attempt, for queries the solver could not
+/// answer directly (the sweep costs more than it saves on the others).
+void sweepQueries(z3::context &c, Diffs &named,
+                  const std::vector<z3::expr> &assumptions,
+                  Clock::time_point deadline, CheckReport &report) {
+  std::vector<z3::expr> goals;
+  for (auto &[name, cond] : named)
+    goals.push_back(cond);
+  SweepOptions so;
+  so.deadline = deadline;
+  SweepStats st;
+  sweep(c, goals, assumptions, so, st);
+  for (size_t i = 0; i < goals.size(); ++i)
+    named[i].second = goals[i];
+  report.solverCalls += st.solverCalls;
+  if (getenv("SBPF_CHECK_TRACE"))
+    llvm::errs() << "check: swept " << st.nodes << " subterms in "
+                 << st.seconds << " s: " << st.guided << " guided vectors, "
+                 << st.candidates << " candidates, " << st.merged
+                 << " merged (" << st.mergedByCut << " by cut), "
+                 << st.refuted << " refuted, " << st.unknown << " unknown, "
+                 << st.solverCalls << " solver calls"
+                 << (st.outOfTime ? ", out of time" : "") << "\n";
+}
+
+/// askEach, and when a query times out within the first third of the
+/// budget, the unanswered ones again after a sweep (half of what is left).
+Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
+               Diffs &named, const std::vector<z3::expr> &preferences,
+               Clock::time_point start, const CheckOptions &options,
+               CheckReport &report) {
+  Clock::time_point deadline =
+      start + std::chrono::milliseconds(options.timeoutMs);
+  if (!options.sweep)
+    return askEach(c, assumptions, named, preferences, deadline,
+                   report.solverCalls);
+  size_t proven = 0;
+  Query q = askEach(c, assumptions, named, preferences,
+                    start + std::chrono::milliseconds(options.timeoutMs / 3),
+                    report.solverCalls, &proven);
+  if (q.status != SolverStatus::Unknown ||
+      (q.reason != "timeout" && q.reason != "canceled"))
+    return q;
+  Clock::time_point now = Clock::now();
+  sweepQueries(c, named, assumptions, now + (deadline - now) / 2, report);
+  return askEach(c, assumptions, named, preferences, deadline,
+                 report.solverCalls, &proven);
 }
 
 /// Proven / Unknown from a query; false when there is a counterexample to
@@ -808,9 +868,8 @@ void ElementCheck::run(CheckReport &report) {
   preferences.push_back(notFull);
   preferences.push_back(
       z3::ule(el.world.packetLen, bv64(14 + 60 + 8 + 31 + longest)));
-  Query q = askEach(c, el.world.assumptions, named, preferences,
-                    start + std::chrono::milliseconds(options.timeoutMs),
-                    report.solverCalls);
+  Query q = askSwept(c, el.world.assumptions, named, preferences, start,
+                     options, report);
   if (getenv("SBPF_CHECK_TRACE"))
     llvm::errs() << "check: queries answered at " << secondsSince(start)
                  << " s\n";
@@ -965,9 +1024,7 @@ void compareObjects(const bc::BpfObject &a, const bc::Program &pa,
               z3::ult(*state.count, c.bv_val(md.maxEntries, 64)));
         }
   preferences.push_back(z3::ule(*in.packetLen, c.bv_val(256, 64)));
-  Query q = askEach(c, assumptions, d, preferences,
-                    start + std::chrono::milliseconds(options.timeoutMs),
-                    report.solverCalls);
+  Query q = askSwept(c, assumptions, d, preferences, start, options, report);
   if (!setStatus(q, options, report))
     return;
   z3::model &m = *q.model;

@@ -867,7 +867,12 @@ std::optional<z3::expr> aluOp(z3::context &c, uint8_t o, const z3::expr &a,
   case op::SUB: return a - b;
   case op::MUL: return a * b;
   case op::DIV: return z3::ite(b == zero, zero, z3::udiv(a, b));
-  case op::MOD: return z3::ite(b == zero, a, z3::urem(a, b));
+  // a % b as a - (a / b) * b (with a / 0 = 0 that is also a % 0 = a): the
+  // same function as the kernel's, written through the quotient so that a
+  // remainder shares its divider with the quotient and with the netfn
+  // encoding of rem (NetfnSemantics.cpp), whichever of div+mul+sub or mod
+  // the compiler chose (Sweep.h).
+  case op::MOD: return a - z3::ite(b == zero, zero, z3::udiv(a, b)) * b;
   case op::OR: return a | b;
   case op::AND: return a & b;
   case op::XOR: return a ^ b;

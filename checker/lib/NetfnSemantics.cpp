@@ -889,9 +889,12 @@ private:
           z3::expr k = get(o.getKey());
           z3::expr present = z3::select(m.present, k);
           z3::expr value = sc.canonical(mt.getValueType(), z3::select(m.values, k));
-          z3::expr none = sc.zero(mt.getValueType());
-          set(o.getResult(), sc.tupleCtor(o.getType())(
-                                 present, z3::ite(present, value, none)));
+          // The payload is the stored value whether or not the key is
+          // present: None's payload is never observed (match_option binds it
+          // only under Some; valueEq of options ignores it), and an
+          // unconditional payload is what compiled code reads after its
+          // null check, so the two are the same term for the sweep.
+          set(o.getResult(), sc.tupleCtor(o.getType())(present, value));
         })
         .Case<MapSetOp>([&](MapSetOp o) {
           auto mt = llvm::cast<MapType>(stateType(o.getMap()));
@@ -1083,31 +1086,24 @@ private:
       return isF ? wrap(Z3_mk_fpa_add(c, rne, a, b)) : a + b;
     if (llvm::isa<SubOp>(op))
       return isF ? wrap(Z3_mk_fpa_sub(c, rne, a, b)) : a - b;
+    // Products and quotients: see arith:: (NetfnSemantics.h) for why they
+    // are built step by step.
     if (llvm::isa<MulOp>(op)) {
       if (isF)
         return wrap(Z3_mk_fpa_mul(c, rne, a, b));
-      if (fixed) {
-        z3::expr p = z3::sext(a, w) * z3::sext(b, w);
-        return z3::ashr(p, c.bv_val(fixed.getFrac(), 2 * w)).extract(w - 1, 0);
-      }
+      if (fixed)
+        return arith::fixedMul(a, b, fixed.getFrac());
       return a * b;
     }
     if (llvm::isa<DivOp>(op)) {
       if (isF)
         return wrap(Z3_mk_fpa_div(c, rne, a, b));
-      z3::expr zero = c.bv_val(0, w);
-      if (fixed) {
-        z3::expr num = z3::shl(z3::sext(a, w), c.bv_val(fixed.getFrac(), 2 * w));
-        z3::expr q = (num / z3::sext(b, w)).extract(w - 1, 0); // bvsdiv
-        return z3::ite(b == zero, zero, q);
-      }
-      // bvsdiv(MIN, -1) = MIN (wraps), as specified.
-      return z3::ite(b == zero, zero, s ? a / b : z3::udiv(a, b));
+      if (fixed)
+        return arith::fixedDiv(a, b, fixed.getFrac());
+      return s ? arith::sdiv(a, b) : arith::udiv(a, b);
     }
-    if (llvm::isa<RemOp>(op)) {
-      z3::expr zero = c.bv_val(0, w);
-      return z3::ite(b == zero, a, s ? z3::srem(a, b) : z3::urem(a, b));
-    }
+    if (llvm::isa<RemOp>(op))
+      return arith::rem(a, b, s);
     if (llvm::isa<AndOp>(op))
       return t.isInteger(1) ? (a && b) : (a & b);
     if (llvm::isa<OrOp>(op))
@@ -1121,6 +1117,137 @@ private:
     fail("unknown binary op");
   }
 };
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Arithmetic (NetfnSemantics.h, arith::)
+//===----------------------------------------------------------------------===//
+
+z3::expr sbpf::checker::arith::udiv(const z3::expr &a, const z3::expr &b) {
+  z3::expr zero = a.ctx().bv_val(0, a.get_sort().bv_size());
+  return z3::ite(b == zero, zero, z3::udiv(a, b));
+}
+
+namespace {
+/// The operands of a signed division as the backends take them: signs and
+/// magnitudes (|MIN| = MIN, read unsigned: 2^(W-1)), the divisor's replaced
+/// by 1 when it is zero (LLVM's udiv by zero is undefined; the result is
+/// then chosen by `isZero` anyway).
+struct Magnitudes {
+  z3::expr aNeg, bNeg, ua, ub, isZero;
+};
+Magnitudes magnitudes(const z3::expr &a, const z3::expr &b) {
+  z3::context &c = a.ctx();
+  unsigned w = a.get_sort().bv_size();
+  z3::expr zero = c.bv_val(0, w);
+  z3::expr aNeg = a < zero, bNeg = b < zero, isZero = b == zero;
+  return {aNeg, bNeg, z3::ite(aNeg, zero - a, a),
+          z3::ite(isZero, c.bv_val(1, w), z3::ite(bNeg, zero - b, b)),
+          isZero};
+}
+z3::expr negateIf(const z3::expr &cond, const z3::expr &v) {
+  return z3::ite(cond, v.ctx().bv_val(0, v.get_sort().bv_size()) - v, v);
+}
+} // namespace
+
+z3::expr sbpf::checker::arith::sdiv(const z3::expr &a, const z3::expr &b) {
+  Magnitudes m = magnitudes(a, b);
+  z3::expr q = arith::udiv(m.ua, m.ub);
+  return z3::ite(m.isZero, a.ctx().bv_val(0, a.get_sort().bv_size()),
+                 negateIf(m.aNeg != m.bNeg, q));
+}
+
+z3::expr sbpf::checker::arith::rem(const z3::expr &a, const z3::expr &b,
+                                   bool isSigned) {
+  // a - (a / b) * b; with x / 0 = 0 that is also x % 0 = x. Signed: the
+  // remainder of the magnitudes with the dividend's sign (MIN % -1 = 0).
+  if (!isSigned)
+    return a - arith::udiv(a, b) * b;
+  Magnitudes m = magnitudes(a, b);
+  z3::expr r = m.ua - arith::udiv(m.ua, m.ub) * m.ub;
+  return z3::ite(m.isZero, a, negateIf(m.aNeg, r));
+}
+
+z3::expr sbpf::checker::arith::fixedMul(const z3::expr &a, const z3::expr &b,
+                                        unsigned frac) {
+  unsigned w = a.get_sort().bv_size();
+  if (w < 64) {
+    // Fits a 64-bit product (the backends multiply sign-extended operands).
+    z3::expr p = z3::sext(a, w) * z3::sext(b, w);
+    return z3::ashr(p, a.ctx().bv_val(frac, 2 * w)).extract(w - 1, 0);
+  }
+  return fixedMulHalves(a, b, frac);
+}
+
+z3::expr sbpf::checker::arith::fixedMulHalves(const z3::expr &a,
+                                              const z3::expr &b,
+                                              unsigned frac) {
+  // The 2W-bit signed product from W/2-bit halves (eBPF has no wider
+  // multiply): unsigned partial products, then the two's complement
+  // correction of the high half.
+  z3::context &c = a.ctx();
+  unsigned w = a.get_sort().bv_size();
+  unsigned h = w / 2;
+  z3::expr mask = c.bv_val(0, w) - 1;
+  mask = z3::lshr(mask, h);
+  z3::expr zero = c.bv_val(0, w);
+  auto shr = [&](const z3::expr &v, unsigned n) {
+    return z3::lshr(v, c.bv_val(n, w));
+  };
+  auto shl = [&](const z3::expr &v, unsigned n) {
+    return z3::shl(v, c.bv_val(n, w));
+  };
+  z3::expr al = a & mask, ah = shr(a, h), bl = b & mask, bh = shr(b, h);
+  z3::expr ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+  z3::expr mid = shr(ll, h) + (lh & mask) + (hl & mask);
+  z3::expr lo = shl(mid, h) | (ll & mask);
+  z3::expr hi = hh + shr(lh, h) + shr(hl, h) + shr(mid, h);
+  hi = z3::ite(a < zero, hi - b, hi);
+  hi = z3::ite(b < zero, hi - a, hi);
+  if (frac == 0)
+    return lo;
+  return shr(lo, frac) | shl(hi, w - frac);
+}
+
+z3::expr sbpf::checker::arith::fixedDiv(const z3::expr &a, const z3::expr &b,
+                                        unsigned frac) {
+  unsigned w = a.get_sort().bv_size();
+  if (w < 64) {
+    // (a << F) / b fits 64 bits (the backends divide sign-extended values).
+    z3::expr num = z3::shl(z3::sext(a, w), a.ctx().bv_val(frac, 2 * w));
+    return arith::sdiv(num, z3::sext(b, w)).extract(w - 1, 0);
+  }
+  return fixedDivLong(a, b, frac);
+}
+
+z3::expr sbpf::checker::arith::fixedDivLong(const z3::expr &a,
+                                            const z3::expr &b,
+                                            unsigned frac) {
+  z3::context &c = a.ctx();
+  unsigned w = a.get_sort().bv_size();
+  z3::expr zero = c.bv_val(0, w), one = c.bv_val(1, w);
+  // |a| << F is hi:lo; the remainder of hi first, then W steps of restoring
+  // long division give the low W bits of the quotient. r < |b| <= 2^(W-1)
+  // throughout, so r << 1 never overflows; "r >= |b|" is the absence of a
+  // borrow out of r - |b|, computed without a branch as the code does.
+  Magnitudes m = magnitudes(a, b);
+  z3::expr hi = frac ? z3::lshr(m.ua, c.bv_val(w - frac, w)) : zero;
+  z3::expr lo = z3::shl(m.ua, c.bv_val(frac, w));
+  z3::expr r = arith::rem(hi, m.ub, /*isSigned=*/false);
+  z3::expr q = zero;
+  for (unsigned i = w; i-- > 0;) {
+    r = z3::shl(r, one) | (z3::lshr(lo, c.bv_val(i, w)) & one);
+    z3::expr d = r - m.ub;
+    z3::expr borrow = (~r & m.ub) | (~(r ^ m.ub) & d);
+    z3::expr ge = one ^ z3::lshr(borrow, c.bv_val(w - 1, w));
+    r = r - (m.ub & (zero - ge));
+    q = z3::shl(q, one) | ge;
+  }
+  return z3::ite(m.isZero, zero, negateIf(m.aNeg != m.bNeg, q));
+}
+
+namespace {
 
 template <typename Fn>
 auto guarded(Fn &&fn) -> llvm::Expected<decltype(fn())> {

@@ -147,6 +147,10 @@ void printHelp(llvm::raw_ostream &os) {
                          "with"},
       {"--timeout-ms N", "check, equiv: solver budget in milliseconds "
                          "(default 20000); past it the answer is unknown"},
+      {"--sweep", "check, equiv: experimental; when a query times out within "
+                  "a third of the budget, rewrite the queries by SAT sweeping "
+                  "(proven-equal subterms shared) and ask the rest again "
+                  "(docs/checker.md)"},
       {"--repeat N", "stats: test runs averaged for ns_per_run (default " +
                          std::to_string(kDefaultRepeat) + ")"},
       {"--payload-bytes N", "stats: aRPC payload size of the measured packet "
@@ -244,6 +248,7 @@ struct Arguments {
   unsigned repeat = kDefaultRepeat;
   unsigned payloadBytes = 64;
   unsigned timeoutMs = 20000;
+  bool sweep = false;
   std::string rpcSchema;
   /// The first option given that only `stats` takes, for the error message.
   std::string statsOnlyOption;
@@ -289,6 +294,10 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
         return usageError("--rpc-schema needs a file");
       if (args.checkOnlyOption.empty())
         args.checkOnlyOption = "--rpc-schema";
+    } else if (arg == "--sweep") {
+      args.sweep = true;
+      if (args.checkOnlyOption.empty())
+        args.checkOnlyOption = "--sweep";
     } else if (arg == "--jit-asm") {
       args.jitAsm = true;
       if (args.statsOnlyOption.empty())
@@ -674,6 +683,7 @@ int runCheck(const Arguments &args) {
     return kExitUnknown;
   sbpf::checker::CheckOptions checkOptions;
   checkOptions.timeoutMs = args.timeoutMs;
+  checkOptions.sweep = args.sweep;
   auto report =
       sbpf::checker::checkObject(program, *object, nullptr, checkOptions);
   if (report.status == sbpf::checker::CheckReport::Error)
@@ -690,6 +700,7 @@ int runEquiv(const Arguments &args) {
     return kExitUnknown;
   sbpf::checker::CheckOptions checkOptions;
   checkOptions.timeoutMs = args.timeoutMs;
+  checkOptions.sweep = args.sweep;
   return reportCheck(sbpf::checker::checkObjects(*a, *b, checkOptions),
                      args.json);
 }

@@ -245,6 +245,32 @@ EquivalenceResult checkEquivalence(SemContext &sc, netfn::HandlerOp a,
                                    const EquivalenceOptions &options,
                                    unsigned timeoutMs = 10000);
 
+/// The arithmetic of netfn.div / netfn.rem / netfn.mul on W-bit operands,
+/// as the encoding builds it. Each computes the function the op's
+/// description defines (x / 0 = 0, x % 0 = x, signed division truncating
+/// toward zero with MIN / -1 = MIN; fixed point: the 2W-bit product shifted
+/// right by F, and (a << F) / b in 2W bits, truncated to W bits), but
+/// *through the steps eBPF code takes* — a quotient of magnitudes negated,
+/// a remainder as a - (a / b) * b, a product from W/2-bit halves, a
+/// quotient by W steps of long division — so that the checker's sweep
+/// (Sweep.h) finds the compiled code's intermediate values in it instead of
+/// comparing two different divider circuits. The definitional forms and
+/// these are proven equal at small widths and tested at 64 bits
+/// (unittests/checker ArithmeticEncodingTest).
+namespace arith {
+z3::expr udiv(const z3::expr &a, const z3::expr &b);
+z3::expr sdiv(const z3::expr &a, const z3::expr &b);
+/// a - (a / b) * b, `div` being udiv or sdiv.
+z3::expr rem(const z3::expr &a, const z3::expr &b, bool isSigned);
+z3::expr fixedMul(const z3::expr &a, const z3::expr &b, unsigned frac);
+z3::expr fixedDiv(const z3::expr &a, const z3::expr &b, unsigned frac);
+/// The algorithms fixedMul / fixedDiv use at W = 64, for any even W (so
+/// that tests can prove them at small widths): partial products of W/2-bit
+/// halves; the remainder of the high word, then W steps of long division.
+z3::expr fixedMulHalves(const z3::expr &a, const z3::expr &b, unsigned frac);
+z3::expr fixedDivLong(const z3::expr &a, const z3::expr &b, unsigned frac);
+} // namespace arith
+
 } // namespace sbpf::checker
 
 #endif // SBPF_CHECKER_NETFNSEMANTICS_H

@@ -1,0 +1,86 @@
+//===- Sweep.h - term-level SAT sweeping for equivalence queries -*- C++ -*-===//
+//
+// The equivalence queries of the checker put two computations of the same
+// function side by side: the netfn encoding of a handler and the symbolic
+// execution of its bytecode. They agree step by step (the same byte of a
+// key, the same partial product, the same remainder of a long division) but
+// are built of different operations, so their terms differ and a
+// bit-blasting solver must rediscover every internal equivalence at once —
+// hopeless for multipliers, dividers and long byte loops, fast when the
+// equal intermediate values are known.
+//
+// sweep() finds them the way hardware equivalence checkers do (SAT sweeping,
+// "fraiging"), on Z3 terms:
+//   1. simulate: every bit-vector / Boolean subterm is evaluated on a few
+//      dozen input assignments (random values biased to 0, 1, -1, the sign
+//      bit and small numbers, NUL-heavy bytes), giving it a signature;
+//   2. in topological order, a subterm whose signature equals an earlier
+//      subterm's (or a constant's) is a candidate; the pair is proven equal
+//      by a small query: first with the subterms below them cut (replaced by
+//      fresh variables, which only generalises: a proof of the cut query is
+//      a proof of the original), then, if that fails, on the whole cone
+//      under a short timeout. A counterexample becomes a new simulation
+//      vector that splits the pair;
+//   3. each proven subterm is replaced by its representative, so later
+//      subterms are built over shared children and their own proofs stay
+//      local.
+// Every replacement is an equality proven for all values of the inputs, so
+// the rewritten goals are equivalent to the originals (not only
+// equisatisfiable): a model of a rewritten goal is a model of the original,
+// and counterexamples read from it are exact. Simulation only chooses what
+// to try; nothing is assumed from it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SBPF_CHECKER_SWEEP_H
+#define SBPF_CHECKER_SWEEP_H
+
+#include <z3++.h>
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace sbpf::checker {
+
+struct SweepOptions {
+  /// Random simulation vectors before any refinement.
+  unsigned vectors = 48;
+  /// Vectors drawn as models of rare branch conditions, at most.
+  unsigned guidedVectors = 24;
+  /// Counterexamples added as vectors at most.
+  unsigned maxRefinements = 48;
+  /// Per candidate: cut queries (depth 3 then 12) and the whole-cone query.
+  unsigned cutTimeoutMs = 50;
+  unsigned coneTimeoutMs = 150;
+  /// Stop trying new candidates after this point (the goals are still
+  /// rewritten with what was proven).
+  std::chrono::steady_clock::time_point deadline =
+      std::chrono::steady_clock::time_point::max();
+  uint64_t seed = 0x5eed;
+};
+
+struct SweepStats {
+  size_t nodes = 0;      ///< distinct subterms of the goals
+  size_t candidates = 0; ///< pairs tried
+  size_t merged = 0;     ///< proven equal and replaced
+  size_t mergedByCut = 0;
+  size_t guided = 0;     ///< vectors from models of rare conditions
+  size_t refuted = 0;    ///< counterexample found (and added as a vector)
+  size_t unknown = 0;    ///< neither within the timeouts
+  size_t solverCalls = 0;
+  double seconds = 0;
+  bool outOfTime = false;
+};
+
+/// Rewrites each of `goals` into an equivalent term in which subterms proven
+/// equal share one representative. `assumptions` only shape the simulation
+/// (models of rare branch conditions are drawn under them); merges are
+/// proven without them, for every input. Never throws; on any Z3 error the
+/// goals are left as they were.
+void sweep(z3::context &c, std::vector<z3::expr> &goals,
+           const std::vector<z3::expr> &assumptions,
+           const SweepOptions &options, SweepStats &stats);
+
+} // namespace sbpf::checker
+
+#endif // SBPF_CHECKER_SWEEP_H

@@ -1,0 +1,1121 @@
+//===- Sweep.cpp - term-level SAT sweeping (see Sweep.h) ------*- C++ -*-===//
+//
+// Three parts: a concrete evaluator of Z3 terms (bit-vectors of any width as
+// llvm::APInt, Booleans, arrays as store chains over random or model-given
+// contents, lambdas as closures, one-constructor datatypes as tuples), the
+// simulation table (a value per subterm per input vector), and the sweep
+// proper (candidates by signature, cut and cone queries, rewriting).
+//
+// What the evaluator does not know (floating point, other theories) is
+// "unknown": such subterms and everything above them are never candidates.
+// A wrong value can only cost a failed query, never a wrong merge: every
+// merge is a Z3 proof.
+//
+//===----------------------------------------------------------------------===//
+#include "sbpf/Checker/Sweep.h"
+
+#include "llvm/ADT/APInt.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/Hashing.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+using namespace sbpf::checker;
+using llvm::APInt;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t mix(uint64_t x) { // splitmix64's finaliser
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+uint64_t mix(uint64_t a, uint64_t b) { return mix(a ^ mix(b)); }
+
+//===----------------------------------------------------------------------===//
+// Values
+//===----------------------------------------------------------------------===//
+
+struct ArrVal;
+
+struct Val {
+  enum Kind : uint8_t { None, Bits, Bool, Arr, Tup };
+  Kind kind = None;
+  bool b = false;
+  APInt bits;
+  std::shared_ptr<const ArrVal> arr;
+  std::shared_ptr<const std::vector<Val>> tup;
+
+  bool known() const { return kind != None; }
+  static Val boolean(bool v) {
+    Val r;
+    r.kind = Bool;
+    r.b = v;
+    return r;
+  }
+  static Val bitvec(APInt v) {
+    Val r;
+    r.kind = Bits;
+    r.bits = std::move(v);
+    return r;
+  }
+};
+
+bool sameVal(const Val &a, const Val &b) {
+  if (a.kind != b.kind)
+    return false;
+  switch (a.kind) {
+  case Val::Bits:
+    return a.bits.getBitWidth() == b.bits.getBitWidth() && a.bits == b.bits;
+  case Val::Bool:
+    return a.b == b.b;
+  case Val::Tup: {
+    if (a.tup->size() != b.tup->size())
+      return false;
+    for (size_t i = 0; i < a.tup->size(); ++i)
+      if (!sameVal((*a.tup)[i], (*b.tup)[i]))
+        return false;
+    return true;
+  }
+  case Val::Arr:
+    return a.arr == b.arr;
+  case Val::None:
+    return false;
+  }
+  return false;
+}
+
+uint64_t hashVal(const Val &v) {
+  switch (v.kind) {
+  case Val::Bits:
+    return uint64_t(llvm::hash_value(v.bits));
+  case Val::Bool:
+    return v.b ? 0x1234567 : 0x7654321;
+  case Val::Tup: {
+    uint64_t h = 0x7a9;
+    for (const Val &e : *v.tup)
+      h = mix(h, hashVal(e));
+    return h;
+  }
+  default:
+    return 0;
+  }
+}
+
+/// An array: a chain of stores over a base that is an input (random
+/// contents from a seed, or a model's), a constant array or a lambda.
+struct ArrVal {
+  enum Kind { Input, Const, Store, Lambda, Model } kind = Input;
+  uint64_t seed = 0;        // Input
+  unsigned style = 0;       // Input: 0 biased, 1 no NUL bytes, 2 uniform
+  Z3_sort range = nullptr;  // Input
+  Val value;                // Const: every element; Store: the element
+  std::vector<Val> index;   // Store
+  std::shared_ptr<const ArrVal> base; // Store
+  Z3_ast body = nullptr;    // Lambda (its bound variables follow env)
+  std::shared_ptr<const std::vector<Val>> env;
+  Z3_ast constant = nullptr; // Model: the input array constant
+  unsigned vector = 0;       // Model: whose model
+};
+
+using Env = std::vector<Val>;
+
+//===----------------------------------------------------------------------===//
+// The sweeper
+//===----------------------------------------------------------------------===//
+
+class Sweeper {
+public:
+  Sweeper(z3::context &c, const SweepOptions &opt, SweepStats &st)
+      : c(c), opt(opt), st(st) {}
+  void run(std::vector<z3::expr> &goals,
+           const std::vector<z3::expr> &assumptions);
+
+private:
+  z3::context &c;
+  const SweepOptions &opt;
+  SweepStats &st;
+
+  // The DAG, post-order (children first).
+  std::vector<z3::expr> nodes;
+  llvm::DenseMap<unsigned, unsigned> index;
+  std::vector<llvm::SmallVector<unsigned, 3>> kids;
+
+  // Simulation: sim[k][i] is node i's value on vector k. Vector k draws its
+  // inputs at random (models[k] empty) or from a counterexample.
+  std::vector<std::vector<Val>> sim;
+  std::vector<std::optional<z3::model>> models;
+  std::vector<std::unordered_map<unsigned, Val>> inputs;
+  llvm::DenseMap<unsigned, unsigned> accessorField;
+
+  // Sweeping.
+  std::vector<z3::expr> rebuilt;
+  std::vector<unsigned> reps;
+  std::unordered_map<uint64_t, llvm::SmallVector<unsigned, 2>> buckets;
+  unsigned freshCount = 0;
+
+  void collect(const std::vector<z3::expr> &goals);
+  void guide(const std::vector<z3::expr> &assumptions);
+  void addVector(std::optional<z3::model> model);
+  Val leaf(Z3_ast n, unsigned k, const Env *env);
+  Val apply(Z3_ast n, llvm::ArrayRef<Val> args, unsigned k);
+  Val evalRec(Z3_ast n, unsigned k, const Env &env,
+              std::unordered_map<unsigned, Val> &memo);
+  Val select(const ArrVal *a, llvm::ArrayRef<Val> idx, unsigned k);
+  Val input(Z3_ast n, unsigned k);
+  Val randomVal(Z3_sort s, uint64_t h);
+  Val fromModel(const z3::expr &value, unsigned k);
+  std::optional<z3::expr> toExpr(const Val &v, Z3_sort s);
+
+  bool candidate(unsigned i) const;
+  uint64_t signature(unsigned i) const;
+  bool sameSignature(unsigned i, unsigned j) const;
+  void rebucket();
+  enum Outcome { Proven, Refuted, Unknown };
+  Outcome prove(const z3::expr &x, const z3::expr &y);
+  z3::check_result check(const z3::expr &cond, unsigned ms,
+                         std::optional<z3::model> *model);
+  std::optional<std::pair<z3::expr, z3::expr>> cut(const z3::expr &x,
+                                                   const z3::expr &y,
+                                                   unsigned depth);
+};
+
+void Sweeper::collect(const std::vector<z3::expr> &goals) {
+  // Iterative post-order; quantifiers (lambdas) are leaves.
+  std::vector<std::pair<z3::expr, bool>> stack;
+  for (const z3::expr &g : goals)
+    stack.emplace_back(g, false);
+  while (!stack.empty()) {
+    auto [e, expanded] = stack.back();
+    stack.pop_back();
+    unsigned id = Z3_get_ast_id(c, e);
+    if (index.count(id))
+      continue;
+    if (expanded || !e.is_app() || e.num_args() == 0) {
+      llvm::SmallVector<unsigned, 3> ks;
+      if (e.is_app())
+        for (unsigned a = 0; a < e.num_args(); ++a)
+          ks.push_back(index.lookup(Z3_get_ast_id(c, e.arg(a))));
+      index[id] = nodes.size();
+      nodes.push_back(e);
+      kids.push_back(std::move(ks));
+      continue;
+    }
+    stack.emplace_back(e, true);
+    for (unsigned a = e.num_args(); a-- > 0;) {
+      z3::expr arg = e.arg(a);
+      if (!index.count(Z3_get_ast_id(c, arg)))
+        stack.emplace_back(arg, false);
+    }
+  }
+}
+
+Val Sweeper::randomVal(Z3_sort s, uint64_t h) {
+  switch (Z3_get_sort_kind(c, s)) {
+  case Z3_BOOL_SORT:
+    return Val::boolean(mix(h) & 1);
+  case Z3_BV_SORT: {
+    unsigned w = Z3_get_bv_sort_size(c, s);
+    uint64_t r = mix(h);
+    switch (r % 10) {
+    case 0:
+      return Val::bitvec(APInt(w, 0));
+    case 1:
+      return Val::bitvec(APInt(w, 1));
+    case 2:
+      return Val::bitvec(APInt::getAllOnes(w));
+    case 3:
+      return Val::bitvec(APInt(w, (r >> 8) % 17));
+    case 4:
+      return Val::bitvec(APInt::getSignMask(w));
+    case 5:
+      return Val::bitvec(APInt::getSignedMaxValue(w));
+    case 6: { // bytes, a third of them NUL (strings, keys)
+      APInt v(w, 0);
+      for (unsigned at = 0; at < w; at += 8) {
+        uint64_t byte = mix(h, at + 1);
+        if (byte % 3 == 0)
+          continue;
+        unsigned n = std::min(8u, w - at);
+        v.insertBits(APInt(n, (byte >> 8) & ((1u << n) - 1)), at);
+      }
+      return Val::bitvec(v);
+    }
+    default: {
+      llvm::SmallVector<uint64_t, 4> words((w + 63) / 64);
+      for (size_t i = 0; i < words.size(); ++i)
+        words[i] = mix(h, i + 17);
+      return Val::bitvec(APInt(w, words));
+    }
+    }
+  }
+  case Z3_ARRAY_SORT: {
+    auto a = std::make_shared<ArrVal>();
+    a->kind = ArrVal::Input;
+    a->seed = mix(h);
+    a->style = h % 3;
+    a->range = Z3_get_array_sort_range(c, s);
+    Val v;
+    v.kind = Val::Arr;
+    v.arr = std::move(a);
+    return v;
+  }
+  case Z3_DATATYPE_SORT: {
+    if (Z3_get_datatype_sort_num_constructors(c, s) != 1)
+      return Val();
+    Z3_func_decl ctor = Z3_get_datatype_sort_constructor(c, s, 0);
+    auto fields = std::make_shared<std::vector<Val>>();
+    for (unsigned f = 0; f < Z3_get_domain_size(c, ctor); ++f) {
+      fields->push_back(randomVal(Z3_get_domain(c, ctor, f), mix(h, f)));
+      if (!fields->back().known())
+        return Val();
+    }
+    Val v;
+    v.kind = Val::Tup;
+    v.tup = std::move(fields);
+    return v;
+  }
+  default:
+    return Val();
+  }
+}
+
+std::optional<z3::expr> Sweeper::toExpr(const Val &v, Z3_sort s) {
+  switch (v.kind) {
+  case Val::Bool:
+    return c.bool_val(v.b);
+  case Val::Bits: {
+    llvm::SmallString<40> str;
+    v.bits.toStringUnsigned(str, 10);
+    return z3::expr(c, Z3_mk_numeral(c, str.c_str(), s));
+  }
+  case Val::Tup: {
+    if (Z3_get_sort_kind(c, s) != Z3_DATATYPE_SORT)
+      return std::nullopt;
+    Z3_func_decl ctor = Z3_get_datatype_sort_constructor(c, s, 0);
+    std::vector<z3::expr> args;
+    for (unsigned f = 0; f < v.tup->size(); ++f) {
+      auto e = toExpr((*v.tup)[f], Z3_get_domain(c, ctor, f));
+      if (!e)
+        return std::nullopt;
+      args.push_back(*e);
+    }
+    std::vector<Z3_ast> raw(args.begin(), args.end());
+    return z3::expr(c, Z3_mk_app(c, ctor, raw.size(), raw.data()));
+  }
+  default:
+    return std::nullopt;
+  }
+}
+
+Val Sweeper::fromModel(const z3::expr &value, unsigned k) {
+  // A model value is a ground term of numerals and constructors.
+  Env none;
+  std::unordered_map<unsigned, Val> memo;
+  return evalRec(value, k, none, memo);
+}
+
+Val Sweeper::input(Z3_ast n, unsigned k) {
+  unsigned id = Z3_get_ast_id(c, n);
+  auto it = inputs[k].find(id);
+  if (it != inputs[k].end())
+    return it->second;
+  Z3_sort s = Z3_get_sort(c, n);
+  Val v;
+  if (!models[k]) {
+    v = randomVal(s, mix(opt.seed, mix(id, k)));
+  } else if (Z3_get_sort_kind(c, s) == Z3_ARRAY_SORT) {
+    auto a = std::make_shared<ArrVal>();
+    a->kind = ArrVal::Model;
+    a->constant = n;
+    a->vector = k;
+    v.kind = Val::Arr;
+    v.arr = std::move(a);
+  } else {
+    v = fromModel(models[k]->eval(z3::expr(c, n), true), k);
+  }
+  inputs[k].emplace(id, v);
+  return v;
+}
+
+Val Sweeper::select(const ArrVal *a, llvm::ArrayRef<Val> idx, unsigned k) {
+  for (const Val &i : idx)
+    if (!i.known())
+      return Val();
+  while (a) {
+    switch (a->kind) {
+    case ArrVal::Store: {
+      bool same = a->index.size() == idx.size();
+      for (size_t i = 0; same && i < idx.size(); ++i) {
+        if (!a->index[i].known())
+          return Val();
+        same = sameVal(a->index[i], idx[i]);
+      }
+      if (same)
+        return a->value;
+      a = a->base.get();
+      continue;
+    }
+    case ArrVal::Const:
+      return a->value;
+    case ArrVal::Input: {
+      uint64_t h = a->seed;
+      for (const Val &i : idx)
+        h = mix(h, hashVal(i));
+      // Bytes of frames and keys: a third of the arrays NUL-free (whole
+      // strings), a third uniform, a third biased to special values.
+      if (a->style != 0 && Z3_get_sort_kind(c, a->range) == Z3_BV_SORT &&
+          Z3_get_bv_sort_size(c, a->range) <= 8) {
+        unsigned w = Z3_get_bv_sort_size(c, a->range);
+        uint64_t r = mix(h) & ((1u << w) - 1);
+        if (a->style == 1 && r == 0)
+          r = 1;
+        return Val::bitvec(APInt(w, r));
+      }
+      return randomVal(a->range, h);
+    }
+    case ArrVal::Lambda: {
+      Env env = a->env ? *a->env : Env();
+      for (const Val &i : idx)
+        env.push_back(i);
+      std::unordered_map<unsigned, Val> memo;
+      return evalRec(a->body, k, env, memo);
+    }
+    case ArrVal::Model: {
+      z3::expr arr(c, a->constant);
+      z3::sort s = arr.get_sort();
+      if (idx.size() != 1)
+        return Val();
+      auto i = toExpr(idx[0], s.array_domain());
+      if (!i)
+        return Val();
+      return fromModel(models[a->vector]->eval(z3::select(arr, *i), true), k);
+    }
+    }
+  }
+  return Val();
+}
+
+Val Sweeper::leaf(Z3_ast n, unsigned k, const Env *env) {
+  switch (Z3_get_ast_kind(c, n)) {
+  case Z3_NUMERAL_AST: {
+    Z3_sort s = Z3_get_sort(c, n);
+    if (Z3_get_sort_kind(c, s) != Z3_BV_SORT)
+      return Val();
+    return Val::bitvec(
+        APInt(Z3_get_bv_sort_size(c, s),
+              llvm::StringRef(Z3_get_numeral_string(c, n)), 10));
+  }
+  case Z3_QUANTIFIER_AST: {
+    if (!Z3_is_lambda(c, n))
+      return Val();
+    auto a = std::make_shared<ArrVal>();
+    a->kind = ArrVal::Lambda;
+    a->body = Z3_get_quantifier_body(c, n);
+    if (env)
+      a->env = std::make_shared<Env>(*env);
+    Val v;
+    v.kind = Val::Arr;
+    v.arr = std::move(a);
+    return v;
+  }
+  case Z3_VAR_AST: {
+    unsigned i = Z3_get_index_value(c, n);
+    if (!env || i >= env->size())
+      return Val();
+    return (*env)[env->size() - 1 - i];
+  }
+  case Z3_APP_AST: {
+    Z3_func_decl d = Z3_get_app_decl(c, Z3_to_app(c, n));
+    switch (Z3_get_decl_kind(c, d)) {
+    case Z3_OP_TRUE:
+      return Val::boolean(true);
+    case Z3_OP_FALSE:
+      return Val::boolean(false);
+    case Z3_OP_BNUM:
+      return leaf(n, k, env); // not reached: numerals are NUMERAL_AST
+    case Z3_OP_UNINTERPRETED:
+      return input(n, k);
+    default:
+      return apply(n, {}, k);
+    }
+  }
+  default:
+    return Val();
+  }
+}
+
+Val Sweeper::evalRec(Z3_ast n, unsigned k, const Env &env,
+                     std::unordered_map<unsigned, Val> &memo) {
+  unsigned id = Z3_get_ast_id(c, n);
+  if (auto it = memo.find(id); it != memo.end())
+    return it->second;
+  Val v;
+  if (Z3_get_ast_kind(c, n) == Z3_APP_AST &&
+      Z3_get_app_num_args(c, Z3_to_app(c, n)) > 0) {
+    Z3_app app = Z3_to_app(c, n);
+    llvm::SmallVector<Val, 3> args;
+    for (unsigned a = 0; a < Z3_get_app_num_args(c, app); ++a)
+      args.push_back(evalRec(Z3_get_app_arg(c, app, a), k, env, memo));
+    v = apply(n, args, k);
+  } else {
+    v = leaf(n, k, &env);
+  }
+  memo.emplace(id, v);
+  return v;
+}
+
+Val Sweeper::apply(Z3_ast n, llvm::ArrayRef<Val> args, unsigned k) {
+  Z3_func_decl d = Z3_get_app_decl(c, Z3_to_app(c, n));
+  Z3_decl_kind kind = Z3_get_decl_kind(c, d);
+  // ite needs only the chosen branch.
+  if (kind == Z3_OP_ITE) {
+    if (args[0].kind != Val::Bool)
+      return Val();
+    return args[0].b ? args[1] : args[2];
+  }
+  for (const Val &a : args)
+    if (!a.known())
+      return Val();
+  auto param = [&](unsigned i) { return Z3_get_decl_int_parameter(c, d, i); };
+  auto bits = [&](unsigned i) -> const APInt & { return args[i].bits; };
+  auto bv = [](APInt v) { return Val::bitvec(std::move(v)); };
+  auto boolean = [](bool b) { return Val::boolean(b); };
+  unsigned w = args.empty() || args[0].kind != Val::Bits
+                   ? 0
+                   : args[0].bits.getBitWidth();
+  auto udiv = [&](const APInt &a, const APInt &b) {
+    return b.isZero() ? APInt::getAllOnes(a.getBitWidth()) : a.udiv(b);
+  };
+  auto urem = [&](const APInt &a, const APInt &b) {
+    return b.isZero() ? a : a.urem(b);
+  };
+  switch (kind) {
+  // Booleans.
+  case Z3_OP_AND: {
+    bool r = true;
+    for (const Val &a : args)
+      r = r && a.b;
+    return boolean(r);
+  }
+  case Z3_OP_OR: {
+    bool r = false;
+    for (const Val &a : args)
+      r = r || a.b;
+    return boolean(r);
+  }
+  case Z3_OP_NOT:
+    return boolean(!args[0].b);
+  case Z3_OP_XOR:
+    return boolean(args[0].b != args[1].b);
+  case Z3_OP_IMPLIES:
+    return boolean(!args[0].b || args[1].b);
+  case Z3_OP_IFF:
+  case Z3_OP_EQ:
+    if (args[0].kind == Val::Arr)
+      return Val();
+    return boolean(sameVal(args[0], args[1]));
+  case Z3_OP_DISTINCT:
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (args[i].kind == Val::Arr)
+        return Val();
+      for (size_t j = i + 1; j < args.size(); ++j)
+        if (sameVal(args[i], args[j]))
+          return boolean(false);
+    }
+    return boolean(true);
+
+  // Bit-vector arithmetic.
+  case Z3_OP_BADD: {
+    APInt r = bits(0);
+    for (size_t i = 1; i < args.size(); ++i)
+      r += bits(i);
+    return bv(r);
+  }
+  case Z3_OP_BMUL: {
+    APInt r = bits(0);
+    for (size_t i = 1; i < args.size(); ++i)
+      r *= bits(i);
+    return bv(r);
+  }
+  case Z3_OP_BSUB:
+    return bv(bits(0) - bits(1));
+  case Z3_OP_BNEG:
+    return bv(-bits(0));
+  case Z3_OP_BUDIV:
+  case Z3_OP_BUDIV_I:
+    return bv(udiv(bits(0), bits(1)));
+  case Z3_OP_BUREM:
+  case Z3_OP_BUREM_I:
+    return bv(urem(bits(0), bits(1)));
+  case Z3_OP_BSDIV:
+  case Z3_OP_BSDIV_I: {
+    const APInt &s = bits(0), &t = bits(1);
+    bool ns = s.isNegative(), nt = t.isNegative();
+    APInt q = udiv(ns ? -s : s, nt ? -t : t);
+    return bv(ns != nt ? -q : q);
+  }
+  case Z3_OP_BSREM:
+  case Z3_OP_BSREM_I: {
+    const APInt &s = bits(0), &t = bits(1);
+    APInt r = urem(s.isNegative() ? -s : s, t.isNegative() ? -t : t);
+    return bv(s.isNegative() ? -r : r);
+  }
+  case Z3_OP_BSMOD:
+  case Z3_OP_BSMOD_I: {
+    const APInt &s = bits(0), &t = bits(1);
+    bool ns = s.isNegative(), nt = t.isNegative();
+    APInt u = urem(ns ? -s : s, nt ? -t : t);
+    if (u.isZero() || t.isZero())
+      return bv(t.isZero() ? s : u);
+    if (!ns && !nt)
+      return bv(u);
+    if (ns && !nt)
+      return bv(-u + t);
+    if (!ns && nt)
+      return bv(u + t);
+    return bv(-u);
+  }
+
+  // Bitwise.
+  case Z3_OP_BAND: {
+    APInt r = bits(0);
+    for (size_t i = 1; i < args.size(); ++i)
+      r &= bits(i);
+    return bv(r);
+  }
+  case Z3_OP_BOR: {
+    APInt r = bits(0);
+    for (size_t i = 1; i < args.size(); ++i)
+      r |= bits(i);
+    return bv(r);
+  }
+  case Z3_OP_BXOR: {
+    APInt r = bits(0);
+    for (size_t i = 1; i < args.size(); ++i)
+      r ^= bits(i);
+    return bv(r);
+  }
+  case Z3_OP_BNOT:
+    return bv(~bits(0));
+  case Z3_OP_BNAND:
+    return bv(~(bits(0) & bits(1)));
+  case Z3_OP_BNOR:
+    return bv(~(bits(0) | bits(1)));
+  case Z3_OP_BXNOR:
+    return bv(~(bits(0) ^ bits(1)));
+  case Z3_OP_BREDOR:
+    return bv(APInt(1, !bits(0).isZero()));
+  case Z3_OP_BREDAND:
+    return bv(APInt(1, bits(0).isAllOnes()));
+  case Z3_OP_BCOMP:
+    return bv(APInt(1, bits(0) == bits(1)));
+
+  // Shifts and rotations.
+  case Z3_OP_BSHL:
+  case Z3_OP_BLSHR:
+  case Z3_OP_BASHR: {
+    const APInt &a = bits(0), &s = bits(1);
+    bool big = s.uge(APInt(s.getBitWidth(), w));
+    unsigned n = big ? w : unsigned(s.getZExtValue());
+    if (kind == Z3_OP_BSHL)
+      return bv(big ? APInt(w, 0) : a.shl(n));
+    if (kind == Z3_OP_BLSHR)
+      return bv(big ? APInt(w, 0) : a.lshr(n));
+    return bv(big ? (a.isNegative() ? APInt::getAllOnes(w) : APInt(w, 0))
+                  : a.ashr(n));
+  }
+  case Z3_OP_ROTATE_LEFT:
+    return bv(bits(0).rotl(param(0) % w));
+  case Z3_OP_ROTATE_RIGHT:
+    return bv(bits(0).rotr(param(0) % w));
+  case Z3_OP_EXT_ROTATE_LEFT:
+    return bv(bits(0).rotl(bits(1).urem(APInt(bits(1).getBitWidth(), w))));
+  case Z3_OP_EXT_ROTATE_RIGHT:
+    return bv(bits(0).rotr(bits(1).urem(APInt(bits(1).getBitWidth(), w))));
+
+  // Structure.
+  case Z3_OP_CONCAT: {
+    APInt r = bits(0);
+    for (size_t i = 1; i < args.size(); ++i)
+      r = r.concat(bits(i));
+    return bv(r);
+  }
+  case Z3_OP_EXTRACT: {
+    unsigned hi = param(0), lo = param(1);
+    return bv(bits(0).extractBits(hi - lo + 1, lo));
+  }
+  case Z3_OP_ZERO_EXT:
+    return bv(bits(0).zext(w + param(0)));
+  case Z3_OP_SIGN_EXT:
+    return bv(bits(0).sext(w + param(0)));
+  case Z3_OP_REPEAT: {
+    APInt r = bits(0);
+    for (int i = 1; i < param(0); ++i)
+      r = r.concat(bits(0));
+    return bv(r);
+  }
+
+  // Comparisons.
+  case Z3_OP_ULEQ:
+    return boolean(bits(0).ule(bits(1)));
+  case Z3_OP_UGEQ:
+    return boolean(bits(0).uge(bits(1)));
+  case Z3_OP_ULT:
+    return boolean(bits(0).ult(bits(1)));
+  case Z3_OP_UGT:
+    return boolean(bits(0).ugt(bits(1)));
+  case Z3_OP_SLEQ:
+    return boolean(bits(0).sle(bits(1)));
+  case Z3_OP_SGEQ:
+    return boolean(bits(0).sge(bits(1)));
+  case Z3_OP_SLT:
+    return boolean(bits(0).slt(bits(1)));
+  case Z3_OP_SGT:
+    return boolean(bits(0).sgt(bits(1)));
+
+  // Arrays.
+  case Z3_OP_SELECT:
+    if (args[0].kind != Val::Arr)
+      return Val();
+    return select(args[0].arr.get(), args.drop_front(), k);
+  case Z3_OP_STORE: {
+    if (args[0].kind != Val::Arr)
+      return Val();
+    auto a = std::make_shared<ArrVal>();
+    a->kind = ArrVal::Store;
+    a->base = args[0].arr;
+    a->index.assign(args.begin() + 1, args.end() - 1);
+    a->value = args.back();
+    Val v;
+    v.kind = Val::Arr;
+    v.arr = std::move(a);
+    return v;
+  }
+  case Z3_OP_CONST_ARRAY: {
+    auto a = std::make_shared<ArrVal>();
+    a->kind = ArrVal::Const;
+    a->value = args[0];
+    Val v;
+    v.kind = Val::Arr;
+    v.arr = std::move(a);
+    return v;
+  }
+
+  // One-constructor datatypes (tuples).
+  case Z3_OP_DT_CONSTRUCTOR: {
+    auto fields = std::make_shared<std::vector<Val>>(args.begin(), args.end());
+    Val v;
+    v.kind = Val::Tup;
+    v.tup = std::move(fields);
+    return v;
+  }
+  case Z3_OP_DT_ACCESSOR: {
+    if (args[0].kind != Val::Tup)
+      return Val();
+    unsigned did = Z3_get_ast_id(c, Z3_func_decl_to_ast(c, d));
+    auto it = accessorField.find(did);
+    if (it == accessorField.end()) {
+      Z3_sort s = Z3_get_domain(c, d, 0);
+      Z3_func_decl ctor = Z3_get_datatype_sort_constructor(c, s, 0);
+      unsigned field = ~0u;
+      for (unsigned f = 0; f < Z3_get_domain_size(c, ctor); ++f)
+        if (Z3_is_eq_func_decl(
+                c, Z3_get_datatype_sort_constructor_accessor(c, s, 0, f), d))
+          field = f;
+      it = accessorField.try_emplace(did, field).first;
+    }
+    if (it->second >= args[0].tup->size())
+      return Val();
+    return (*args[0].tup)[it->second];
+  }
+  case Z3_OP_DT_IS:
+  case Z3_OP_DT_RECOGNISER: {
+    Z3_sort s = Z3_get_domain(c, d, 0);
+    if (Z3_get_datatype_sort_num_constructors(c, s) != 1)
+      return Val();
+    return boolean(true);
+  }
+  default:
+    return Val();
+  }
+}
+
+void Sweeper::addVector(std::optional<z3::model> model) {
+  unsigned k = sim.size();
+  models.push_back(std::move(model));
+  inputs.emplace_back();
+  sim.emplace_back(nodes.size());
+  std::vector<Val> &col = sim.back();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    Z3_ast n = nodes[i];
+    if (kids[i].empty()) {
+      col[i] = leaf(n, k, nullptr);
+      continue;
+    }
+    llvm::SmallVector<Val, 3> args;
+    for (unsigned ch : kids[i])
+      args.push_back(col[ch]);
+    col[i] = apply(n, args, k);
+  }
+}
+
+bool Sweeper::candidate(unsigned i) const {
+  if (kids[i].empty())
+    return false; // inputs and numerals
+  Z3_sort_kind sk = Z3_get_sort_kind(c, Z3_get_sort(c, nodes[i]));
+  if (sk != Z3_BV_SORT && sk != Z3_BOOL_SORT && sk != Z3_DATATYPE_SORT)
+    return false;
+  for (const auto &col : sim)
+    if (!col[i].known())
+      return false;
+  return true;
+}
+
+uint64_t Sweeper::signature(unsigned i) const {
+  uint64_t h = Z3_get_sort_id(c, Z3_get_sort(c, nodes[i]));
+  for (const auto &col : sim)
+    h = mix(h, hashVal(col[i]));
+  return h;
+}
+
+bool Sweeper::sameSignature(unsigned i, unsigned j) const {
+  if (!Z3_is_eq_sort(c, Z3_get_sort(c, nodes[i]), Z3_get_sort(c, nodes[j])))
+    return false;
+  for (const auto &col : sim)
+    if (!sameVal(col[i], col[j]))
+      return false;
+  return true;
+}
+
+void Sweeper::rebucket() {
+  buckets.clear();
+  for (unsigned r : reps)
+    buckets[signature(r)].push_back(r);
+}
+
+z3::check_result Sweeper::check(const z3::expr &cond, unsigned ms,
+                                std::optional<z3::model> *model) {
+  // Z3's rewriter decides many of the small identities on its own.
+  z3::expr simple = cond.simplify();
+  if (z3::eq(simple, c.bool_val(false)))
+    return z3::unsat;
+  // Pure bit-vector queries (cut ones mostly) go to the bit-blasting
+  // solver directly, without the SMT core's set-up.
+  bool pureBV = true;
+  {
+    std::vector<Z3_ast> stack = {simple};
+    llvm::DenseSet<unsigned> seen;
+    while (!stack.empty() && pureBV) {
+      Z3_ast n = stack.back();
+      stack.pop_back();
+      if (!seen.insert(Z3_get_ast_id(c, n)).second)
+        continue;
+      Z3_sort_kind sk = Z3_get_sort_kind(c, Z3_get_sort(c, n));
+      if (Z3_get_ast_kind(c, n) != Z3_APP_AST && Z3_get_ast_kind(c, n) !=
+                                                     Z3_NUMERAL_AST)
+        pureBV = false;
+      else if (sk != Z3_BV_SORT && sk != Z3_BOOL_SORT)
+        pureBV = false;
+      else if (Z3_get_ast_kind(c, n) == Z3_APP_AST) {
+        Z3_app app = Z3_to_app(c, n);
+        for (unsigned a = 0; a < Z3_get_app_num_args(c, app); ++a)
+          stack.push_back(Z3_get_app_arg(c, app, a));
+      }
+    }
+  }
+  z3::solver s = pureBV ? z3::tactic(c, "qfbv").mk_solver() : z3::solver(c);
+  z3::params p(c);
+  p.set("timeout", ms);
+  s.set(p);
+  s.add(simple);
+  ++st.solverCalls;
+  z3::check_result r = s.check();
+  if (r == z3::sat && model)
+    model->emplace(s.get_model());
+  return r;
+}
+
+/// x and y with every subterm they share, and every subterm `depth` levels
+/// below them, replaced by a fresh constant (one per subterm). Nullopt when
+/// nothing would be replaced.
+std::optional<std::pair<z3::expr, z3::expr>>
+Sweeper::cut(const z3::expr &x, const z3::expr &y, unsigned depth) {
+  constexpr size_t kMaxVisit = 4000;
+  auto walk = [&](const z3::expr &root, llvm::DenseMap<unsigned, Z3_ast> &seen,
+                  llvm::DenseSet<unsigned> &boundary) {
+    std::vector<Z3_ast> level = {root};
+    seen[Z3_get_ast_id(c, root)] = root;
+    for (unsigned d = 0; d < depth && !level.empty(); ++d) {
+      std::vector<Z3_ast> next;
+      for (Z3_ast n : level) {
+        if (Z3_get_ast_kind(c, n) != Z3_APP_AST)
+          continue;
+        Z3_app app = Z3_to_app(c, n);
+        for (unsigned a = 0; a < Z3_get_app_num_args(c, app); ++a) {
+          Z3_ast ch = Z3_get_app_arg(c, app, a);
+          if (seen.try_emplace(Z3_get_ast_id(c, ch), ch).second)
+            next.push_back(ch);
+        }
+      }
+      level = std::move(next);
+      if (seen.size() > kMaxVisit)
+        break;
+    }
+    for (Z3_ast n : level)
+      boundary.insert(Z3_get_ast_id(c, n));
+  };
+  llvm::DenseMap<unsigned, Z3_ast> sx, sy;
+  llvm::DenseSet<unsigned> boundary;
+  walk(x, sx, boundary);
+  walk(y, sy, boundary);
+  unsigned xid = Z3_get_ast_id(c, x), yid = Z3_get_ast_id(c, y);
+  std::vector<z3::expr> from, to;
+  auto consider = [&](unsigned id, Z3_ast n) {
+    if (id == xid || id == yid)
+      return;
+    Z3_ast_kind ak = Z3_get_ast_kind(c, n);
+    if (ak == Z3_NUMERAL_AST || ak == Z3_VAR_AST)
+      return;
+    if (ak == Z3_APP_AST && Z3_get_app_num_args(c, Z3_to_app(c, n)) == 0)
+      return; // an input already
+    z3::expr e(c, n);
+    from.push_back(e);
+    to.push_back(z3::expr(
+        c, Z3_mk_fresh_const(c, "sweep.cut", Z3_get_sort(c, n))));
+  };
+  for (auto &[id, n] : sx)
+    if (sy.count(id) || boundary.count(id))
+      consider(id, n);
+  for (auto &[id, n] : sy)
+    if (!sx.count(id) && boundary.count(id))
+      consider(id, n);
+  if (from.empty())
+    return std::nullopt;
+  z3::expr_vector f(c), t(c);
+  for (size_t i = 0; i < from.size(); ++i) {
+    f.push_back(from[i]);
+    t.push_back(to[i]);
+  }
+  z3::expr cx = x, cy = y;
+  return std::make_pair(cx.substitute(f, t), cy.substitute(f, t));
+}
+
+Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
+  static bool trace = getenv("SBPF_SWEEP_TRACE");
+  Clock::time_point t0 = Clock::now();
+  auto since = [&] {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  for (unsigned depth : {3u}) {
+    auto q = cut(x, y, depth);
+    if (!q)
+      break;
+    z3::check_result r =
+        check(q->first != q->second, opt.cutTimeoutMs, nullptr);
+    if (trace)
+      llvm::errs() << "sweep: cut " << depth << " -> " << int(r) << " in "
+                   << since() << " s\n";
+    if (r == z3::unsat) {
+      ++st.mergedByCut;
+      return Proven;
+    }
+  }
+  std::optional<z3::model> m;
+  z3::check_result r = check(x != y, opt.coneTimeoutMs, &m);
+  if (trace) {
+    llvm::errs() << "sweep: cone -> " << int(r) << " in " << since() << " s";
+    if (r != z3::unsat) {
+      std::string sx = x.to_string(), sy = y.to_string();
+      llvm::errs() << "\n  x = " << sx.substr(0, 600) << "\n  y = "
+                   << sy.substr(0, 600);
+    }
+    llvm::errs() << "\n";
+  }
+  switch (r) {
+  case z3::unsat:
+    return Proven;
+  case z3::sat:
+    if (st.refuted < opt.maxRefinements) {
+      ++st.refuted;
+      addVector(std::move(m));
+      rebucket();
+      if (trace) {
+        // The new vector must split the pair, else the evaluator is wrong.
+        auto ix = index.find(Z3_get_ast_id(c, x));
+        llvm::errs() << "sweep: refinement vector " << sim.size() - 1
+                     << (ix == index.end() ? " (x not an original node)" : "")
+                     << "\n";
+      }
+    }
+    return Refuted;
+  default:
+    ++st.unknown;
+    return Unknown;
+  }
+}
+
+void Sweeper::guide(const std::vector<z3::expr> &assumptions) {
+  // Conditions of if-then-else terms: the executor's path conditions and
+  // the element's branches. Random frames fail the parse steps, so the
+  // values computed on the element's own path would never be simulated;
+  // a model of each rare condition (under the caller's assumptions, so the
+  // state is a real one) adds a vector that takes it.
+  llvm::DenseSet<unsigned> conditions;
+  for (unsigned i = 0; i < nodes.size(); ++i)
+    if (nodes[i].is_app() && nodes[i].decl().decl_kind() == Z3_OP_ITE)
+      conditions.insert(kids[i][0]);
+  unsigned added = 0;
+  for (unsigned i = nodes.size(); i-- > 0 && added < opt.guidedVectors;) {
+    if (!conditions.count(i) || Clock::now() >= opt.deadline)
+      continue;
+    size_t trues = 0, known = 0;
+    for (const auto &col : sim)
+      if (col[i].kind == Val::Bool) {
+        ++known;
+        trues += col[i].b;
+      }
+    if (known != sim.size() || (trues > 1 && trues + 1 < known))
+      continue;
+    z3::solver s(c);
+    z3::params p(c);
+    p.set("timeout", opt.coneTimeoutMs);
+    s.set(p);
+    for (const z3::expr &a : assumptions)
+      s.add(a);
+    s.add(trues <= 1 ? nodes[i] : !nodes[i]);
+    ++st.solverCalls;
+    if (s.check() != z3::sat)
+      continue;
+    addVector(s.get_model());
+    ++added;
+  }
+  st.guided = added;
+}
+
+void Sweeper::run(std::vector<z3::expr> &goals,
+                  const std::vector<z3::expr> &assumptions) {
+  Clock::time_point start = Clock::now();
+  collect(goals);
+  st.nodes = nodes.size();
+  for (unsigned k = 0; k < opt.vectors; ++k)
+    addVector(std::nullopt);
+  guide(assumptions);
+  rebuilt.reserve(nodes.size());
+  for (unsigned i = 0; i < nodes.size(); ++i) {
+    z3::expr n = nodes[i];
+    if (!kids[i].empty()) {
+      bool changed = false;
+      std::vector<Z3_ast> args;
+      for (unsigned ch : kids[i]) {
+        args.push_back(rebuilt[ch]);
+        changed |= Z3_get_ast_id(c, rebuilt[ch]) !=
+                   Z3_get_ast_id(c, nodes[ch]);
+      }
+      if (changed)
+        n = z3::expr(c, Z3_update_term(c, n, args.size(), args.data()));
+    }
+    rebuilt.push_back(n);
+    if (!candidate(i))
+      continue;
+    if (Clock::now() >= opt.deadline) {
+      st.outOfTime = true;
+      continue;
+    }
+    // A constant on every vector: try the constant first.
+    bool constant = true;
+    for (size_t k = 1; k < sim.size() && constant; ++k)
+      constant = sameVal(sim[k][i], sim[0][i]);
+    // Booleans true (or false) on almost every vector are mostly rare
+    // events (a parse step that random frames fail): their signatures say
+    // little, and pairing them costs a refuted query each.
+    if (sim[0][i].kind == Val::Bool) {
+      size_t trues = 0;
+      for (const auto &col : sim)
+        trues += col[i].b;
+      if (trues < 3 || trues + 3 > sim.size())
+        continue;
+    }
+    if (constant && sim[0][i].kind != Val::Tup) {
+      if (auto v = toExpr(sim[0][i], Z3_get_sort(c, n))) {
+        if (!z3::eq(*v, rebuilt[i])) {
+          ++st.candidates;
+          if (prove(rebuilt[i], *v) == Proven) {
+            ++st.merged;
+            rebuilt[i] = *v;
+            continue;
+          }
+        }
+      }
+    }
+    bool placed = false;
+    for (int attempt = 0; attempt < 3 && !placed; ++attempt) {
+      auto it = buckets.find(signature(i));
+      unsigned match = ~0u;
+      if (it != buckets.end())
+        for (unsigned r : it->second)
+          if (sameSignature(i, r)) {
+            match = r;
+            break;
+          }
+      if (match == ~0u)
+        break;
+      if (z3::eq(rebuilt[match], rebuilt[i])) {
+        placed = true; // already the same term
+        break;
+      }
+      ++st.candidates;
+      size_t before = sim.size();
+      Outcome o = prove(rebuilt[i], rebuilt[match]);
+      if (getenv("SBPF_SWEEP_TRACE"))
+        llvm::errs() << "sweep: pair " << i << " " << match << " -> " << int(o)
+                     << " sort " << nodes[i].get_sort().to_string() << "\n";
+      if (o == Refuted && sim.size() > before &&
+          sameVal(sim.back()[i], sim.back()[match]) &&
+          getenv("SBPF_SWEEP_TRACE"))
+        llvm::errs() << "sweep: EVALUATOR DISAGREES with the model on\n  "
+                     << nodes[i].to_string().substr(0, 600) << "\n  "
+                     << nodes[match].to_string().substr(0, 600) << "\n";
+      if (o == Proven) {
+        ++st.merged;
+        rebuilt[i] = rebuilt[match];
+        placed = true;
+      } else if (o == Unknown) {
+        break;
+      }
+    }
+    if (!placed) {
+      reps.push_back(i);
+      buckets[signature(i)].push_back(i);
+    }
+  }
+  for (z3::expr &g : goals)
+    g = rebuilt[index.lookup(Z3_get_ast_id(c, g))];
+  st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+} // namespace
+
+void sbpf::checker::sweep(z3::context &c, std::vector<z3::expr> &goals,
+                          const std::vector<z3::expr> &assumptions,
+                          const SweepOptions &options, SweepStats &stats) {
+  std::vector<z3::expr> original = goals;
+  try {
+    Sweeper(c, options, stats).run(goals, assumptions);
+  } catch (const z3::exception &) {
+    goals = original;
+  }
+}
