@@ -3,6 +3,8 @@
 
 #include "llvm/Support/JSON.h"
 
+#include <cstring>
+
 using namespace sbpf::bpf;
 
 const ScalarABI *ProgramABI::findScalar(llvm::StringRef name) const {
@@ -257,13 +259,18 @@ static bool fromJSON(const llvm::json::Value &v, LoaderWork &w,
   llvm::json::ObjectMapper o(v, p);
   if (!(o && o.map("kind", w.kind) && o.map("target", w.target)))
     return false;
+  // key_text/value_text are for people: a hand-written record may omit
+  // them (writeABIJson always writes them, so the round trip stays exact).
   if (w.kind == "map_entry")
     return o.map("key", w.key) && o.map("value", w.value) &&
-           o.map("key_text", w.keyText) && o.map("value_text", w.valueText);
+           o.mapOptional("key_text", w.keyText) &&
+           o.mapOptional("value_text", w.valueText);
   if (w.kind == "state_now" || w.kind == "state_random")
     return o.map("offset", w.offset) && o.map("size", w.size) &&
            o.map("encoding", w.encoding);
-  p.field("kind").report("expected map_entry, state_now or state_random");
+  // Reported with the kind: the path mechanism keeps only a literal.
+  p.field("kind").report("unknown loader work (expected map_entry, "
+                         "state_now or state_random)");
   return false;
 }
 
@@ -372,9 +379,13 @@ llvm::Expected<ProgramABI> sbpf::bpf::parseABIJson(llvm::StringRef json) {
   const llvm::json::Object *root = parsed->getAsObject();
   if (!root)
     return fail("not a JSON object");
-  std::optional<int64_t> version = root->getInteger("sbpf_abi_version");
+  // The version first: a record of another version may have any shape.
+  const llvm::json::Value *versionValue = root->get("sbpf_abi_version");
+  if (!versionValue)
+    return fail("sbpf_abi_version: missing (not an sbpf ABI record?)");
+  std::optional<int64_t> version = versionValue->getAsInteger();
   if (!version)
-    return fail("sbpf_abi_version: missing or not an integer");
+    return fail("sbpf_abi_version: expected an integer");
   if (*version != kABIVersion)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
@@ -384,8 +395,16 @@ llvm::Expected<ProgramABI> sbpf::bpf::parseABIJson(llvm::StringRef json) {
   ProgramABI abi;
   llvm::json::Path::Root pathRoot("ABI record");
   if (!fromJSON(*parsed, abi, pathRoot)) {
+    // llvm::json says "WHY at ABI record.PATH"; the record's messages put
+    // the path first ("init.loader_work[0].key: missing value"), as the
+    // runtime's always did.
     std::string message = llvm::toString(pathRoot.getError());
-    return fail(message);
+    llvm::StringRef m(message);
+    size_t at = m.rfind(" at ABI record.");
+    if (at == llvm::StringRef::npos)
+      return fail(message);
+    return fail(m.substr(at + strlen(" at ABI record.")) + ": " +
+                m.substr(0, at));
   }
   return abi;
 }
