@@ -10,7 +10,9 @@
 //     in the object;
 //   - hash maps and ring buffers: empty;
 //   - then `init.loader_work` in order: map_entry inserts key -> value as a
-//     BPF_ANY update of a hash map does (a full map leaves a new key out);
+//     BPF_ANY update of a hash map does (a full map leaves a new key out),
+//     a computed key or value (key_from/value_from) being a clock reading
+//     or random bytes the loader reads, key first;
 //     state_now writes a clock reading, state_random random bytes, each at
 //     the step's own offset and size (not the scalar's: a record whose step
 //     points elsewhere is wrong, and shows).
@@ -41,6 +43,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <deque>
 #include <cstdio>
 
 using namespace sbpf;
@@ -97,6 +100,9 @@ private:
   SymbolicState netfnState; ///< init's final state
   std::map<std::string, ByteMap> maps;
   std::vector<FreeValue> randoms, clocks;
+  /// Computed map-entry parts, as steps of their own size (FreeValue
+  /// points here; a deque keeps the addresses).
+  std::deque<bpf::LoaderWork> partSteps;
   std::vector<z3::expr> assumptions;
   std::map<std::string, std::pair<Slot, Slot>> mapSlots;
   std::map<std::string, z3::expr> witness; ///< a key per map (bytes)
@@ -176,6 +182,25 @@ void InitChecker::objectStart() {
                          z3::const_array(ks, c.bool_val(false)), bv64(0), {}});
   }
 
+  // A value the loader reads when it reaches step i (a clock reading, or
+  // `size` random bytes), in the loader's order.
+  auto loaderValue = [&](const bpf::LoaderWork &w, size_t i, bool now,
+                         llvm::StringRef part) {
+    z3::expr bits = c.constant(
+        ("loader." + std::string(now ? "clock" : "random") + "." +
+         std::to_string(i) + part.str())
+            .c_str(),
+        c.bv_sort(now ? 64 : 8 * unsigned(w.size)));
+    if (now) {
+      // The loader's clock_gettime readings do not go back.
+      if (!clocks.empty())
+        assumptions.push_back(z3::ule(clocks.back().bits, bits));
+      clocks.push_back({&w, bits});
+    } else {
+      randoms.push_back({&w, bits});
+    }
+    return bits;
+  };
   for (size_t i = 0; i < abi.loaderWork.size(); ++i) {
     const bpf::LoaderWork &w = abi.loaderWork[i];
     std::string where =
@@ -186,8 +211,24 @@ void InitChecker::objectStart() {
         throw BindingError(where + ": '" + w.target +
                            "' is not one of the record's maps");
       ByteMap &bm = maps.at(w.target);
-      z3::expr k = hexBits(c, w.key, m->key.size, where + ".key");
-      z3::expr v = hexBits(c, w.value, m->value.size, where + ".value");
+      // Key, then value: the loader's order for computed parts.
+      auto part = [&](const std::string &from, const std::string &hex,
+                      uint64_t size, const char *field) {
+        if (from.empty())
+          return hexBits(c, hex, size, where + "." + field);
+        if (from == "clock" ? size != 8 : size == 0 || size > 8)
+          throw BindingError(where + "." + field + "_from: " +
+                             std::to_string(size) + " bytes cannot hold " +
+                             (from == "clock" ? "a clock reading"
+                                              : "random bytes"));
+        bpf::LoaderWork sized = w;
+        sized.size = size;
+        partSteps.push_back(sized);
+        return loaderValue(partSteps.back(), i, from == "clock",
+                           std::string(".") + field);
+      };
+      z3::expr k = part(w.keyFrom, w.key, m->key.size, "key");
+      z3::expr v = part(w.valueFrom, w.value, m->value.size, "value");
       // BPF_ANY on a hash map: a new key needs room (else E2BIG, and the
       // loader goes on, as netfn's map.set leaves it out).
       uint32_t capacity = object.maps[object.findMap(w.target)].maxEntries;
@@ -208,20 +249,9 @@ void InitChecker::objectStart() {
                          " are not within the state (" +
                          std::to_string(abi.globalSize) + " bytes)");
     bool now = w.kind == "state_now";
-    z3::expr bits = c.constant(
-        ("loader." + std::string(now ? "clock" : "random") + "." +
-         std::to_string(i))
-            .c_str(),
-        c.bv_sort(now ? 64 : 8 * unsigned(w.size)));
-    if (now) {
-      // The loader's clock_gettime readings do not go back.
-      if (!clocks.empty())
-        assumptions.push_back(z3::ule(clocks.back().bits, bits));
-      clocks.push_back({&w, bits});
-      bits = w.size == 8 ? bits : bits.extract(8 * w.size - 1, 0);
-    } else {
-      randoms.push_back({&w, bits});
-    }
+    z3::expr bits = loaderValue(w, i, now, "");
+    if (now && w.size != 8)
+      bits = bits.extract(8 * w.size - 1, 0);
     data = writeBytes(data, bv64(w.offset), bits);
   }
 }
@@ -488,10 +518,10 @@ bool InitChecker::run() {
            std::chrono::duration<double>(Clock::now() - start).count());
   report.init = "proven in " + std::string(took) + " (" +
                 std::to_string(diffs.size()) +
-                " observables; loader work: " + std::to_string(entries) +
-                " map entries, " + std::to_string(clocks.size()) +
-                " clock and " + std::to_string(randoms.size()) +
-                " random scalars)";
+                " observables; loader work: map entries " +
+                std::to_string(entries) + ", clock readings " +
+                std::to_string(clocks.size()) + ", random values " +
+                std::to_string(randoms.size()) + ")";
   return true;
 }
 

@@ -168,15 +168,30 @@ Expected<EmbeddedABI> sbpf::runtime::parseEmbeddedABI(StringRef json,
       if (!layout)
         return malformed(what, path + ".target",
                          "'" + w.target + "' is not one of the record's maps");
-      auto key = entryBytes(what, path + ".key", w.key, layout->key.size);
-      if (!key)
-        return key.takeError();
-      auto value =
-          entryBytes(what, path + ".value", w.value, layout->value.size);
-      if (!value)
-        return value.takeError();
-      step.key = std::move(*key);
-      step.value = std::move(*value);
+      for (auto [from, hex, bytes, size, field] :
+           {std::make_tuple(&w.keyFrom, &w.key, &step.key, layout->key.size,
+                            "key"),
+            std::make_tuple(&w.valueFrom, &w.value, &step.value,
+                            layout->value.size, "value")}) {
+        if (from->empty()) {
+          auto b = entryBytes(what, path + "." + field, *hex, size);
+          if (!b)
+            return b.takeError();
+          *bytes = std::move(*b);
+          continue;
+        }
+        // Read at load time: a clock reading is a u64, random bytes fill
+        // the layout.
+        if (*from == "clock" ? size != 8 : size == 0 || size > 8)
+          return malformed(what, path + "." + field + "_from",
+                           "the map's " + llvm::Twine(field) + " of " +
+                               llvm::Twine(size) + " bytes cannot hold " +
+                               (*from == "clock" ? "a clock reading"
+                                                 : "random bytes"));
+        bytes->assign(size, 0);
+      }
+      step.keyFrom = w.keyFrom;
+      step.valueFrom = w.valueFrom;
     } else {
       // parseABIJson accepts no other kinds.
       bool now = w.kind == "state_now";
@@ -265,6 +280,20 @@ sbpf::runtime::applyInitialState(LoadedObject &object, const EmbeddedABI &abi) {
         "init.loader_work[" + std::to_string(i) + "] (" + step.target + ")";
     switch (step.kind) {
     case LoaderStep::Kind::MapEntry: {
+      // Computed parts first, key before value (the order init's
+      // encoding and the checker assume).
+      std::vector<uint8_t> key = step.key, value = step.value;
+      for (auto [from, bytes] : {std::pair{&step.keyFrom, &key},
+                                 std::pair{&step.valueFrom, &value}}) {
+        if (*from == "clock") {
+          uint64_t now = monotonicNanoseconds();
+          for (size_t k = 0; k < bytes->size(); ++k)
+            (*bytes)[k] = uint8_t(now >> (8 * k));
+        } else if (*from == "random") {
+          if (Error err = randomBytes(bytes->data(), bytes->size()))
+            return err;
+        }
+      }
       struct bpf_map *m =
           bpf_object__find_map_by_name(obj, step.target.c_str());
       if (!m)
@@ -277,8 +306,8 @@ sbpf::runtime::applyInitialState(LoadedObject &object, const EmbeddedABI &abi) {
                        "-byte values; the record has " +
                        llvm::Twine(step.key.size()) + " and " +
                        llvm::Twine(step.value.size()));
-      if (bpf_map_update_elem(bpf_map__fd(m), step.key.data(),
-                              step.value.data(), BPF_ANY) != 0) {
+      if (bpf_map_update_elem(bpf_map__fd(m), key.data(), value.data(),
+                              BPF_ANY) != 0) {
         // A full map leaves a new key out, as netfn's map.set says.
         if (errno == E2BIG) {
           ++report.mapEntriesLeftOut;

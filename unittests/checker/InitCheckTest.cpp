@@ -62,8 +62,8 @@ protected:
 TEST_F(InitCheckTest, ProvenWithEveryKindOfLoaderWork) {
   R r = check(abi);
   ASSERT_EQ(r.status, R::Proven) << r.reason << r.counterexample.text;
-  EXPECT_NE(r.init.find("loader work: 2 map entries, 1 clock and 1 random "
-                        "scalars"),
+  EXPECT_NE(r.init.find("loader work: map entries 2, clock readings 1, "
+                        "random values 1"),
             std::string::npos)
       << r.init;
   // The embedded record is the same one.

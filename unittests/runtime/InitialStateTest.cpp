@@ -126,6 +126,29 @@ TEST(InitialStateTest, ExplainsMalformedRecords) {
             "uint64_t");
 }
 
+TEST(InitialStateTest, ComputedEntryParts) {
+  // A key or value the loader reads itself: no bytes in the record.
+  auto abi = parseEmbeddedABI(record(R"([{"kind": "map_entry", "target": "m",
+                                          "key_from": "random",
+                                          "value": "ff"}])"),
+                              "x.o");
+  ASSERT_TRUE(bool(abi)) << errorOf(abi.takeError());
+  EXPECT_EQ(abi->loaderWork[0].keyFrom, "random");
+  EXPECT_EQ(abi->loaderWork[0].key.size(), 4u);
+  EXPECT_EQ(abi->loaderWork[0].value, (std::vector<uint8_t>{0xff}));
+  // A clock reading needs 8 bytes; the value of `m` has 1.
+  EXPECT_EQ(parseError(record(R"([{"kind": "map_entry", "target": "m",
+                                   "key": "01000000",
+                                   "value_from": "clock"}])")),
+            "x.o: malformed ABI record: init.loader_work[0].value_from: the "
+            "map's value of 1 bytes cannot hold a clock reading");
+  EXPECT_EQ(parseError(record(R"([{"kind": "map_entry", "target": "m",
+                                   "key": "01000000",
+                                   "value_from": "sundial"}])")),
+            "x.o: malformed ABI record: init.loader_work[0].value_from: "
+            "expected clock or random");
+}
+
 TEST(InitialStateTest, PlainObjectsHaveNoRecord) {
   auto file = ObjectFile::read(inputPath("pass.bpf.o"));
   ASSERT_TRUE(bool(file)) << errorOf(file.takeError());

@@ -96,6 +96,11 @@ struct LoaderWork {
   std::string target; ///< state or map name
   std::string key;    ///< map_entry: key bytes as lower-case hex
   std::string value;  ///< map_entry: value bytes as lower-case hex
+  /// map_entry: "" when the key (value) is the bytes above; "clock" (a u64
+  /// clock_gettime(CLOCK_MONOTONIC) reading in ns) or "random" (bytes from
+  /// getrandom(2)) when init computes it from current_time() or a random
+  /// draw, which the loader reads when it runs (the hex is then empty).
+  std::string keyFrom, valueFrom;
   std::string keyText, valueText; ///< readable forms
   /// state_now / state_random: where the scalar is in the global struct.
   uint64_t offset = 0, size = 0;

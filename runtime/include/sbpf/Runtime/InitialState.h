@@ -41,13 +41,18 @@ inline constexpr int kEmbeddedABIVersion = bpf::kABIVersion;
 /// One step of the record's `init.loader_work`, in init order.
 struct LoaderStep {
   enum class Kind {
-    MapEntry,   ///< insert key -> value into map `target` (BPF_ANY)
+    MapEntry,   ///< insert key -> value into map `target` (BPF_ANY); a
+                ///< computed key or value is read first (keyFrom/valueFrom)
     StateNow,   ///< scalar `target` := clock_gettime(CLOCK_MONOTONIC) in ns
     StateRandom ///< scalar `target` := `size` bytes from getrandom(2)
   };
   Kind kind = Kind::MapEntry;
   std::string target;
   std::vector<uint8_t> key, value; ///< MapEntry: exactly the map's sizes
+  /// MapEntry: "" when `key` (`value`) holds the bytes; "clock" (the u64
+  /// monotonic clock in ns) or "random" (getrandom(2) bytes): read by the
+  /// loader when it reaches the step, key first.
+  std::string keyFrom, valueFrom;
   uint64_t offset = 0, size = 0;   ///< scalars: place in the global struct
   std::string encoding;            ///< scalars: "u64", "u32", ...
 };
