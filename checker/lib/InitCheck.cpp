@@ -66,7 +66,7 @@ struct ByteMap {
 /// A loader step whose value nobody chooses (a clock reading, random bytes).
 struct FreeValue {
   const bpf::LoaderWork *step;
-  z3::expr bits; ///< bv(8 * step->size): what the step writes
+  z3::expr bits; ///< what the loader reads: bv64 (clock), bv(8*size) (random)
 };
 
 /// One compared observable: its name and the condition that it differs.
