@@ -18,6 +18,8 @@
 #include "Binding.h"
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace sbpf;
@@ -49,6 +51,13 @@ z3::expr binding::writeBytes(const z3::expr &bytes, const z3::expr &offset,
 
 z3::expr binding::byteOf(const z3::expr &bits, unsigned i) {
   return bits.extract(8 * i + 7, 8 * i);
+}
+
+z3::expr binding::bytesBits(z3::context &c, llvm::ArrayRef<uint8_t> bytes) {
+  z3::expr r = c.bv_val(bytes[0], 8);
+  for (size_t i = 1; i < bytes.size(); ++i)
+    r = z3::concat(c.bv_val(bytes[i], 8), r);
+  return r;
 }
 
 std::string binding::typeText(Type type) {
@@ -231,6 +240,77 @@ z3::expr binding::isCanonical(SemContext &sc, const Slot &slot,
                               const z3::expr &bits) {
   // By definition: the bytes are what writing their value gives back.
   return encode(sc, slot, decode(sc, slot, bits)) == bits;
+}
+
+//===----------------------------------------------------------------------===//
+// Reading a model
+//===----------------------------------------------------------------------===//
+
+uint64_t binding::evalU64(z3::model &m, const z3::expr &e) {
+  z3::expr v = m.eval(e, true);
+  uint64_t r = 0;
+  if (v.is_numeral())
+    v.is_numeral_u64(r);
+  return r;
+}
+
+bool binding::evalBool(z3::model &m, const z3::expr &e) {
+  return m.eval(e, true).is_true();
+}
+
+std::vector<uint8_t> binding::evalBytes(z3::model &m, const z3::expr &bits) {
+  std::vector<uint8_t> out;
+  for (unsigned i = 0; i < bits.get_sort().bv_size() / 8; ++i)
+    out.push_back(uint8_t(evalU64(m, byteOf(bits, i))));
+  return out;
+}
+
+std::vector<uint8_t> binding::evalArrayBytes(z3::model &m, const z3::expr &array,
+                                    uint64_t size) {
+  z3::context &c = array.ctx();
+  std::vector<uint8_t> out;
+  for (uint64_t i = 0; i < size; ++i)
+    out.push_back(uint8_t(evalU64(m, z3::select(array, c.bv_val(i, 64)))));
+  return out;
+}
+
+std::string binding::render(SemContext &sc, Type t, z3::model &m, const z3::expr &v) {
+  z3::expr e = m.eval(v, true);
+  if (auto st = llvm::dyn_cast<netfn::StringType>(t)) {
+    uint64_t len = evalU64(m, sc.tupleProj(t, 0)(e));
+    std::vector<uint8_t> data = evalBytes(m, sc.tupleProj(t, 1)(e));
+    std::string s = "\"";
+    for (uint64_t i = 0; i < len && i < data.size(); ++i) {
+      uint8_t b = data[i];
+      if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\')
+        s += char(b);
+      else
+        s += "\\x" + llvm::utohexstr(b, /*LowerCase=*/true, 2);
+    }
+    return s + "\"";
+  }
+  if (t.isInteger(1))
+    return e.is_true() ? "true" : "false";
+  if (auto it = llvm::dyn_cast<mlir::IntegerType>(t)) {
+    uint64_t u = evalU64(m, v);
+    if (it.isSigned() && it.getWidth() < 64 && (u >> (it.getWidth() - 1)) & 1)
+      u |= ~uint64_t(0) << it.getWidth();
+    return it.isSigned() ? std::to_string(int64_t(u)) : std::to_string(u);
+  }
+  if (llvm::isa<netfn::InstantType>(t))
+    return std::to_string(evalU64(m, v)) + " ns";
+  if (auto ft = llvm::dyn_cast<netfn::FixedType>(t)) {
+    uint64_t u = evalU64(m, v);
+    unsigned w = ft.getWidth();
+    if (w < 64 && (u >> (w - 1)) & 1)
+      u |= ~uint64_t(0) << w;
+    double d = double(int64_t(u)) / double(uint64_t(1) << ft.getFrac());
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << llvm::format("%g", d) << " (raw " << int64_t(u) << ")";
+    return os.str();
+  }
+  return e.to_string();
 }
 
 //===----------------------------------------------------------------------===//

@@ -41,6 +41,8 @@ z3::expr writeBytes(const z3::expr &bytes, const z3::expr &offset,
                     const z3::expr &bits);
 /// Byte i (bv8) of a little-endian bit-vector.
 z3::expr byteOf(const z3::expr &bits, unsigned i);
+/// The little-endian bit-vector of `bytes` (at least one).
+z3::expr bytesBits(z3::context &c, llvm::ArrayRef<uint8_t> bytes);
 
 //===- Encodings -----------------------------------------------------------===//
 
@@ -62,6 +64,22 @@ z3::expr isCanonical(SemContext &sc, const Slot &slot, const z3::expr &bits);
 
 /// The type as the ABI record prints it ("ui32", "!netfn.string<64>").
 std::string typeText(mlir::Type type);
+
+//===- Reading a model ------------------------------------------------------===//
+
+/// The value of a bit-vector term in `m` (0 when it is not a numeral).
+uint64_t evalU64(z3::model &m, const z3::expr &e);
+bool evalBool(z3::model &m, const z3::expr &e);
+/// The little-endian bytes of a bit-vector term in `m`.
+std::vector<uint8_t> evalBytes(z3::model &m, const z3::expr &bits);
+/// Bytes [0, size) of an Array bv64 bv8 term in `m`.
+std::vector<uint8_t> evalArrayBytes(z3::model &m, const z3::expr &array,
+                                    uint64_t size);
+/// A netfn value of type `t` in `m`, readable ("alice" quoted, signed
+/// integers signed, instants in ns, fixed point as a decimal and its raw
+/// value); shared by the handler and the init counterexamples.
+std::string render(SemContext &sc, mlir::Type t, z3::model &m,
+                   const z3::expr &v);
 
 //===- The element on bytes -------------------------------------------------===//
 

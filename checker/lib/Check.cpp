@@ -29,6 +29,7 @@
 #include "sbpf/Checker/Check.h"
 
 #include "Binding.h"
+#include "InitCheck.h"
 #include "sbpf/Checker/Sweep.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -72,34 +73,6 @@ std::string execFailure(const std::string &what, bc::ExecStatus status,
   report.status = status == bc::ExecStatus::Error ? CheckReport::Error
                                                   : CheckReport::Unknown;
   return what + ": " + message;
-}
-
-uint64_t evalU64(z3::model &m, const z3::expr &e) {
-  z3::expr v = m.eval(e, true);
-  uint64_t r = 0;
-  if (v.is_numeral())
-    v.is_numeral_u64(r);
-  return r;
-}
-
-bool evalBool(z3::model &m, const z3::expr &e) {
-  return m.eval(e, true).is_true();
-}
-
-std::vector<uint8_t> evalBytes(z3::model &m, const z3::expr &bits) {
-  std::vector<uint8_t> out;
-  for (unsigned i = 0; i < bits.get_sort().bv_size() / 8; ++i)
-    out.push_back(uint8_t(evalU64(m, byteOf(bits, i))));
-  return out;
-}
-
-std::vector<uint8_t> evalArrayBytes(z3::model &m, const z3::expr &array,
-                                    uint64_t size) {
-  z3::context &c = array.ctx();
-  std::vector<uint8_t> out;
-  for (uint64_t i = 0; i < size; ++i)
-    out.push_back(uint8_t(evalU64(m, z3::select(array, c.bv_val(i, 64)))));
-  return out;
 }
 
 /// The keys an array value of the model maps to true: a store chain over a
@@ -148,46 +121,6 @@ std::vector<z3::expr> trueKeys(z3::model &m, const z3::expr &array,
 
 std::string hexBytes(llvm::ArrayRef<uint8_t> bytes) {
   return llvm::toHex(bytes, /*LowerCase=*/true);
-}
-
-/// A readable netfn value from the model.
-std::string render(SemContext &sc, Type t, z3::model &m, const z3::expr &v) {
-  z3::expr e = m.eval(v, true);
-  if (auto st = llvm::dyn_cast<netfn::StringType>(t)) {
-    uint64_t len = evalU64(m, sc.tupleProj(t, 0)(e));
-    std::vector<uint8_t> data = evalBytes(m, sc.tupleProj(t, 1)(e));
-    std::string s = "\"";
-    for (uint64_t i = 0; i < len && i < data.size(); ++i) {
-      uint8_t b = data[i];
-      if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\')
-        s += char(b);
-      else
-        s += "\\x" + llvm::utohexstr(b, /*LowerCase=*/true, 2);
-    }
-    return s + "\"";
-  }
-  if (t.isInteger(1))
-    return e.is_true() ? "true" : "false";
-  if (auto it = llvm::dyn_cast<mlir::IntegerType>(t)) {
-    uint64_t u = evalU64(m, v);
-    if (it.isSigned() && it.getWidth() < 64 && (u >> (it.getWidth() - 1)) & 1)
-      u |= ~uint64_t(0) << it.getWidth();
-    return it.isSigned() ? std::to_string(int64_t(u)) : std::to_string(u);
-  }
-  if (llvm::isa<netfn::InstantType>(t))
-    return std::to_string(evalU64(m, v)) + " ns";
-  if (auto ft = llvm::dyn_cast<netfn::FixedType>(t)) {
-    uint64_t u = evalU64(m, v);
-    unsigned w = ft.getWidth();
-    if (w < 64 && (u >> (w - 1)) & 1)
-      u |= ~uint64_t(0) << w;
-    double d = double(int64_t(u)) / double(uint64_t(1) << ft.getFrac());
-    std::string s;
-    llvm::raw_string_ostream os(s);
-    os << llvm::format("%g", d) << " (raw " << int64_t(u) << ")";
-    return os.str();
-  }
-  return e.to_string();
 }
 
 /// The action's name for the hook.
@@ -481,7 +414,79 @@ private:
               const bc::ExecOutcome &o);
   void fill(Element &el, const bc::ProgramExecResult &res, z3::model &m,
             const std::vector<Diffs> &all, CheckReport &report);
+  void predictMapsAndRecords(Element &el, const bc::ProgramExecResult &res,
+                             const bc::ExecOutcome &o, z3::model &m,
+                             Counterexample &cx);
 };
+
+/// What a replay reads back besides global data: each hash map at the keys
+/// the counterexample inserts and at the witness key of its difference,
+/// and the records each ring buffer gets, the element's and the object's.
+void ElementCheck::predictMapsAndRecords(Element &el,
+                                         const bc::ProgramExecResult &res,
+                                         const bc::ExecOutcome &o,
+                                         z3::model &m, Counterexample &cx) {
+  for (auto &[name, slots] : el.mapSlots) {
+    int i = mapIndex(name);
+    const bc::MapState &init = el.world.maps.at(name);
+    const MapTerms &fin = el.finalState.maps.at(name);
+    auto &[keySlot, valueSlot] = slots;
+    std::vector<std::vector<uint8_t>> keys;
+    for (auto &[k, v] : cx.mapEntries[name])
+      keys.push_back(k);
+    keys.push_back(evalBytes(m, c.constant(("witness.key." + name).c_str(),
+                                           c.bv_sort(8 * keySlot.size))));
+    auto &after = cx.mapsAfter[name];
+    for (const std::vector<uint8_t> &key : keys) {
+      if (llvm::any_of(after, [&](const auto &e) { return e.key == key; }))
+        continue;
+      z3::expr kb = bytesBits(c, key);
+      z3::expr k = decode(sc, keySlot, kb);
+      // Non-canonical key bytes are no netfn key: the element leaves them.
+      z3::expr canonical = isCanonical(sc, keySlot, kb);
+      z3::expr present = z3::ite(canonical, z3::select(fin.present, k),
+                                 z3::select(*init.present, kb));
+      z3::expr value = z3::ite(
+          canonical, encode(sc, valueSlot, z3::select(fin.values, k)),
+          z3::select(init.values, kb));
+      Counterexample::MapEntryAfter e{key, std::nullopt, std::nullopt};
+      if (evalBool(m, present))
+        e.expected = evalBytes(m, value);
+      if (evalBool(m, z3::select(*o.maps[i].present, kb)))
+        e.actual = evalBytes(m, z3::select(o.maps[i].values, kb));
+      after.push_back(std::move(e));
+    }
+  }
+  for (const bpf::LogABI &l : abi.logs) {
+    int i = mapIndex(l.ringbuf);
+    const LogTerms &init = el.inputs.state.logs.at(l.name);
+    const LogTerms &fin = el.finalState.logs.at(l.name);
+    netfn::LogType lt;
+    for (netfn::StateOp st : program.getStateOps())
+      if (st.getSymName() == l.name)
+        lt = llvm::cast<netfn::LogType>(st.getType());
+    auto &want = cx.expectedRecords[l.ringbuf];
+    uint64_t appended = evalU64(m, fin.size - init.size);
+    for (uint64_t j = 0; j < appended && j < 64; ++j) {
+      z3::expr rec = z3::select(fin.records, init.size + bv64(j));
+      std::vector<uint8_t> bytes(l.recordSize, 0);
+      for (size_t f = 0; f < l.record.size(); ++f) {
+        const bpf::ValueLayout &lay = l.record[f];
+        Slot slot{lt.getFields()[f], lay.encoding, unsigned(lay.size)};
+        std::vector<uint8_t> v =
+            evalBytes(m, encode(sc, slot, sc.tupleProj(lt, f)(rec)));
+        std::copy(v.begin(), v.end(), bytes.begin() + lay.offset);
+      }
+      want.push_back(std::move(bytes));
+    }
+    auto &got = cx.actualRecords[l.ringbuf];
+    z3::expr before = *res.initialMaps[i].count;
+    uint64_t added = evalU64(m, *o.maps[i].count - before);
+    for (uint64_t j = 0; j < added && j < 64 && o.maps[i].recordSize; ++j)
+      got.push_back(
+          evalBytes(m, z3::select(o.maps[i].values, before + bv64(j))));
+  }
+}
 
 Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
                           const bc::ExecOutcome &o) {
@@ -741,18 +746,7 @@ void ElementCheck::fill(Element &el, const bc::ProgramExecResult &res,
   cx.dependsOnDrawsOrClocks = objDraws || objClocks ||
                               evalU64(m, el.drawsUsed) ||
                               evalU64(m, el.clocksUsed);
-  if (!cx.draws.empty()) {
-    os << "random draws:";
-    for (uint32_t d : cx.draws)
-      os << " " << d;
-    os << "\n";
-  }
-  if (!cx.clocks.empty()) {
-    os << "clock readings (ns):";
-    for (uint64_t t : cx.clocks)
-      os << " " << t;
-    os << "\n";
-  }
+  printDrawsAndClocks(os, cx, "");
 
   // What a replay compares: state bytes, reject counters, the frame after.
   if (outcome && data >= 0 && !cx.globalData.empty()) {
@@ -788,6 +782,8 @@ void ElementCheck::fill(Element &el, const bc::ProgramExecResult &res,
                readBytes(z3::select(res.initialMaps[rejects].values, slot),
                          c.bv_val(0, 64), 8)));
   }
+  if (outcome)
+    predictMapsAndRecords(el, res, *outcome, m, cx);
   if (outcome) {
     uint64_t from = evalU64(m, outcome->packetStart);
     uint64_t to = evalU64(m, outcome->packetEnd);
@@ -1120,12 +1116,11 @@ template <typename Body> CheckReport guarded(Body body) {
   return report;
 }
 
-} // namespace
-
-CheckReport sbpf::checker::checkObject(netfn::ProgramOp program,
-                                       llvm::ArrayRef<uint8_t> objectBytes,
-                                       const bpf::ProgramABI *givenABI,
-                                       const CheckOptions &options) {
+/// checkObject, or with `handlers` false checkInit alone.
+CheckReport checkElement(netfn::ProgramOp program,
+                         llvm::ArrayRef<uint8_t> objectBytes,
+                         const bpf::ProgramABI *givenABI,
+                         const CheckOptions &options, bool handlers) {
   return guarded([&](CheckReport &report) {
     bc::ObjectParseResult parsed =
         bc::parseObject(objectBytes.data(), objectBytes.size());
@@ -1154,9 +1149,36 @@ CheckReport sbpf::checker::checkObject(netfn::ProgramOp program,
     // the map binding and been used by a solver: the context is therefore
     // never freed (a few MB per check; every tool runs one or a few).
     auto *sc = new SemContext;
+    // The init observable first (InitCheck.cpp): cheap, and the handlers'
+    // proof from any state only matters from the state init makes.
+    if (!checkInitState(*sc, program, *givenABI, *parsed.object, options,
+                        report))
+      return;
+    if (!handlers) {
+      report.status = CheckReport::Proven;
+      return;
+    }
+    size_t initCalls = report.solverCalls;
     ElementCheck(*sc, program, *givenABI, *parsed.object, *prog, options)
         .run(report);
+    report.solverCalls += initCalls;
   });
+}
+
+} // namespace
+
+CheckReport sbpf::checker::checkObject(netfn::ProgramOp program,
+                                       llvm::ArrayRef<uint8_t> object,
+                                       const bpf::ProgramABI *abi,
+                                       const CheckOptions &options) {
+  return checkElement(program, object, abi, options, /*handlers=*/true);
+}
+
+CheckReport sbpf::checker::checkInit(netfn::ProgramOp program,
+                                     llvm::ArrayRef<uint8_t> object,
+                                     const bpf::ProgramABI *abi,
+                                     const CheckOptions &options) {
+  return checkElement(program, object, abi, options, /*handlers=*/false);
 }
 
 CheckReport sbpf::checker::checkObjects(llvm::ArrayRef<uint8_t> a,

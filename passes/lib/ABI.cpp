@@ -1,7 +1,10 @@
 //===- ABI.cpp - the BPF ABI record as JSON -------------------------------===//
 #include "sbpf/BPF/ABI.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/JSON.h"
+
+#include <cstring>
 
 using namespace sbpf::bpf;
 
@@ -147,22 +150,39 @@ void sbpf::bpf::writeABIJson(const ProgramABI &abi, llvm::raw_ostream &os) {
           });
       });
       j.attribute("loader_implemented", true);
-      j.attribute("loader_note",
-                  "sbpf's loader performs loader_work in this order after "
-                  "the object is loaded and before any program runs: "
-                  "map_entry inserts key -> value (BPF_ANY); state_now "
-                  "writes clock_gettime(CLOCK_MONOTONIC) in ns (the clock of "
-                  "bpf_ktime_get_ns); state_random writes bytes from "
-                  "getrandom(2); every map_entry is constant (init's map "
-                  "writes of computed values are rejected at compile time)");
+      // The note's last clause says whether entries are computed (records
+      // without such entries keep the note they always had).
+      bool computed = llvm::any_of(abi.loaderWork, [](const LoaderWork &w) {
+        return !w.keyFrom.empty() || !w.valueFrom.empty();
+      });
+      j.attribute(
+          "loader_note",
+          std::string("sbpf's loader performs loader_work in this order "
+                      "after the object is loaded and before any program "
+                      "runs: map_entry inserts key -> value (BPF_ANY); "
+                      "state_now writes clock_gettime(CLOCK_MONOTONIC) in ns "
+                      "(the clock of bpf_ktime_get_ns); state_random writes "
+                      "bytes from getrandom(2); ") +
+              (computed ? "a map_entry's key_from/value_from (clock or "
+                          "random) is read like them, key first, when the "
+                          "loader reaches the entry"
+                        : "every map_entry is constant (init's map writes of "
+                          "computed values are rejected at compile time)"));
       j.attributeArray("loader_work", [&] {
         for (const LoaderWork &w : abi.loaderWork)
           j.object([&] {
             j.attribute("kind", w.kind);
             j.attribute("target", w.target);
             if (w.kind == "map_entry") {
-              j.attribute("key", w.key);
-              j.attribute("value", w.value);
+              // A computed key or value: where the loader gets it instead.
+              if (w.keyFrom.empty())
+                j.attribute("key", w.key);
+              else
+                j.attribute("key_from", w.keyFrom);
+              if (w.valueFrom.empty())
+                j.attribute("value", w.value);
+              else
+                j.attribute("value_from", w.valueFrom);
               j.attribute("key_text", w.keyText);
               j.attribute("value_text", w.valueText);
             } else {
@@ -257,13 +277,30 @@ static bool fromJSON(const llvm::json::Value &v, LoaderWork &w,
   llvm::json::ObjectMapper o(v, p);
   if (!(o && o.map("kind", w.kind) && o.map("target", w.target)))
     return false;
-  if (w.kind == "map_entry")
-    return o.map("key", w.key) && o.map("value", w.value) &&
-           o.map("key_text", w.keyText) && o.map("value_text", w.valueText);
+  // key_text/value_text are for people: a hand-written record may omit
+  // them (writeABIJson always writes them, so the round trip stays exact).
+  if (w.kind == "map_entry") {
+    if (!(o.mapOptional("key_from", w.keyFrom) &&
+          o.mapOptional("value_from", w.valueFrom) &&
+          (!w.keyFrom.empty() || o.map("key", w.key)) &&
+          (!w.valueFrom.empty() || o.map("value", w.value)) &&
+          o.mapOptional("key_text", w.keyText) &&
+          o.mapOptional("value_text", w.valueText)))
+      return false;
+    for (auto [from, field] : {std::pair{&w.keyFrom, "key_from"},
+                               std::pair{&w.valueFrom, "value_from"}})
+      if (!from->empty() && *from != "clock" && *from != "random") {
+        p.field(field).report("expected clock or random");
+        return false;
+      }
+    return true;
+  }
   if (w.kind == "state_now" || w.kind == "state_random")
     return o.map("offset", w.offset) && o.map("size", w.size) &&
            o.map("encoding", w.encoding);
-  p.field("kind").report("expected map_entry, state_now or state_random");
+  // Reported with the kind: the path mechanism keeps only a literal.
+  p.field("kind").report("unknown loader work (expected map_entry, "
+                         "state_now or state_random)");
   return false;
 }
 
@@ -372,9 +409,13 @@ llvm::Expected<ProgramABI> sbpf::bpf::parseABIJson(llvm::StringRef json) {
   const llvm::json::Object *root = parsed->getAsObject();
   if (!root)
     return fail("not a JSON object");
-  std::optional<int64_t> version = root->getInteger("sbpf_abi_version");
+  // The version first: a record of another version may have any shape.
+  const llvm::json::Value *versionValue = root->get("sbpf_abi_version");
+  if (!versionValue)
+    return fail("sbpf_abi_version: missing (not an sbpf ABI record?)");
+  std::optional<int64_t> version = versionValue->getAsInteger();
   if (!version)
-    return fail("sbpf_abi_version: missing or not an integer");
+    return fail("sbpf_abi_version: expected an integer");
   if (*version != kABIVersion)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
@@ -384,8 +425,16 @@ llvm::Expected<ProgramABI> sbpf::bpf::parseABIJson(llvm::StringRef json) {
   ProgramABI abi;
   llvm::json::Path::Root pathRoot("ABI record");
   if (!fromJSON(*parsed, abi, pathRoot)) {
+    // llvm::json says "WHY at ABI record.PATH"; the record's messages put
+    // the path first ("init.loader_work[0].key: missing value"), as the
+    // runtime's always did.
     std::string message = llvm::toString(pathRoot.getError());
-    return fail(message);
+    llvm::StringRef m(message);
+    size_t at = m.rfind(" at ABI record.");
+    if (at == llvm::StringRef::npos)
+      return fail(message);
+    return fail(m.substr(at + strlen(" at ABI record.")) + ": " +
+                m.substr(0, at));
   }
   return abi;
 }

@@ -605,45 +605,59 @@ LogicalResult Emitter::analyseInit() {
           "random draw to state (computed initial values are pending)");
     }
     if (auto set = dyn_cast<nf::MapSetOp>(op)) {
-      // The loader writes map entries as constant bytes: an entry whose key
-      // or value is computed (even from current_time() or a random draw)
-      // cannot be recorded, so it is refused here rather than mis-written.
-      auto k = dyn_cast_or_null<nf::ConstOp>(set.getKey().getDefiningOp());
-      auto v = dyn_cast_or_null<nf::ConstOp>(set.getValue().getDefiningOp());
-      if (!k || !v)
-        return set.emitError()
-               << "BPF backend: init may only insert constant map entries: "
-               << "the " << (!k ? "key" : "value") << " of this entry in @"
-               << set.getMap()
-               << " is computed (the loader writes init's map entries as "
-                  "constant bytes; computed entries are pending)";
+      // The loader writes a key or value as constant bytes, or reads it
+      // itself when init takes it straight from current_time() (a u64 clock
+      // reading) or a random draw (random bytes): LoaderWork::keyFrom /
+      // valueFrom. Anything computed otherwise cannot be recorded, so it is
+      // refused here rather than mis-written.
       const MapABI *m = abi.findMap(set.getMap());
       if (!m)
         return set.emitError() << "BPF backend: init inserts into @"
                                << set.getMap() << ", which is not a map";
-      std::vector<uint8_t> key =
-          storedBytes(k.getValue(), k.getType(), m->key.size);
-      std::vector<uint8_t> value =
-          storedBytes(v.getValue(), v.getType(), m->value.size);
-      if (key.size() != m->key.size || value.size() != m->value.size)
-        return set.emitError()
-               << "BPF backend: init's entry in @" << set.getMap()
-               << " has a " << (key.size() != m->key.size ? "key" : "value")
-               << " constant without a byte encoding of its map layout";
       steps.emplace_back();
       LoaderWork &w = steps.back().work;
       w.kind = "map_entry";
       w.target = set.getMap().str();
-      w.key = hexBytes(key);
-      w.value = hexBytes(value);
-      w.keyText = attrText(k.getValue());
-      w.valueText = attrText(v.getValue());
+      for (auto [operand, layout, hex, from, text, what] :
+           {std::make_tuple(set.getKey(), &m->key, &w.key, &w.keyFrom,
+                            &w.keyText, "key"),
+            std::make_tuple(set.getValue(), &m->value, &w.value, &w.valueFrom,
+                            &w.valueText, "value")}) {
+        Operation *def = operand.getDefiningOp();
+        if (auto c = dyn_cast_or_null<nf::ConstOp>(def)) {
+          std::vector<uint8_t> bytes =
+              storedBytes(c.getValue(), c.getType(), layout->size);
+          if (bytes.size() != layout->size)
+            return set.emitError()
+                   << "BPF backend: init's entry in @" << set.getMap()
+                   << " has a " << what
+                   << " constant without a byte encoding of its map layout";
+          *hex = hexBytes(bytes);
+          *text = attrText(c.getValue());
+          continue;
+        }
+        bool now = isa_and_nonnull<nf::NowOp>(def);
+        if ((now && layout->encoding == "u64" && layout->size == 8) ||
+            (isa_and_nonnull<nf::RandomOp>(def) && layout->encoding == "u32" &&
+             layout->size == 4)) {
+          *from = now ? "clock" : "random";
+          *text = now ? "current_time()" : "random()";
+          continue;
+        }
+        return set.emitError()
+               << "BPF backend: init may only insert map entries whose key "
+                  "and value are constants, current_time() or a random "
+                  "draw: the "
+               << what << " of this entry in @" << set.getMap()
+               << " is computed otherwise (other computed entries are "
+                  "pending)";
+      }
       continue;
     }
     return op.emitError() << "BPF backend: '" << op.getName()
                           << "' in init is not supported (init may only "
                              "write constants, current_time() or a random "
-                             "draw to state, and constant entries to maps)";
+                             "draw to state, and entries of these to maps)";
   }
   for (Step &st : steps) {
     if (st.scalar && st.work.kind.empty())

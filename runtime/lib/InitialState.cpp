@@ -4,7 +4,6 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Object/ELF.h"
 #include "llvm/Object/ELFTypes.h"
-#include "llvm/Support/JSON.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -66,80 +65,25 @@ Expected<std::optional<StringRef>> sectionContents(const ObjectFile &object,
   return found;
 }
 
-// Field access with the path of the field in messages.
-class Reader {
-public:
-  explicit Reader(std::string what) : what_(std::move(what)) {}
+// "WHAT: malformed ABI record: PATH: WHY", the form of parseABIJson's
+// messages, for the checks only the loader makes.
+Error malformed(StringRef what, const llvm::Twine &path, const llvm::Twine &why) {
+  return invalid(what + ": malformed ABI record: " + path + ": " + why);
+}
 
-  Error fail(const llvm::Twine &path, const llvm::Twine &why) const {
-    return invalid(what_ + ": malformed ABI record: " + path + ": " + why);
-  }
-
-  Expected<const llvm::json::Object *> object(const llvm::json::Object &in,
-                                              StringRef key,
-                                              const std::string &path) const {
-    const llvm::json::Value *v = in.get(key);
-    if (!v)
-      return fail(join(path, key), "missing");
-    if (const auto *o = v->getAsObject())
-      return o;
-    return fail(join(path, key), "expected an object");
-  }
-  Expected<const llvm::json::Array *> array(const llvm::json::Object &in,
-                                            StringRef key,
-                                            const std::string &path) const {
-    const llvm::json::Value *v = in.get(key);
-    if (!v)
-      return fail(join(path, key), "missing");
-    if (const auto *a = v->getAsArray())
-      return a;
-    return fail(join(path, key), "expected an array");
-  }
-  Expected<std::string> string(const llvm::json::Object &in, StringRef key,
-                               const std::string &path) const {
-    const llvm::json::Value *v = in.get(key);
-    if (!v)
-      return fail(join(path, key), "missing");
-    if (auto s = v->getAsString())
-      return s->str();
-    return fail(join(path, key), "expected a string");
-  }
-  Expected<uint64_t> unsignedInt(const llvm::json::Object &in, StringRef key,
-                                 const std::string &path) const {
-    const llvm::json::Value *v = in.get(key);
-    if (!v)
-      return fail(join(path, key), "missing");
-    if (auto i = v->getAsInteger(); i && *i >= 0)
-      return uint64_t(*i);
-    return fail(join(path, key), "expected a non-negative integer");
-  }
-  Expected<std::vector<uint8_t>> hex(const llvm::json::Object &in,
-                                     StringRef key, const std::string &path,
-                                     uint64_t size) const {
-    auto text = string(in, key, path);
-    if (!text)
-      return text.takeError();
-    std::string bytes;
-    if (text->size() % 2 != 0 || !llvm::tryGetFromHex(*text, bytes))
-      return fail(join(path, key), "expected bytes in hex");
-    if (bytes.size() != size)
-      return fail(join(path, key), llvm::Twine(bytes.size()) +
-                                       " bytes where the map's layout "
-                                       "has " +
-                                       llvm::Twine(size));
-    return std::vector<uint8_t>(bytes.begin(), bytes.end());
-  }
-
-  static std::string join(const std::string &path, StringRef key) {
-    return path.empty() ? key.str() : path + "." + key.str();
-  }
-  static std::string index(const std::string &path, StringRef key, size_t i) {
-    return join(path, key) + "[" + std::to_string(i) + "]";
-  }
-
-private:
-  std::string what_;
-};
+// The bytes of a map_entry's hex `text`, exactly `size` of them.
+Expected<std::vector<uint8_t>> entryBytes(StringRef what, const std::string &path,
+                                          StringRef text, uint64_t size) {
+  std::string bytes;
+  if (text.size() % 2 != 0 || !llvm::tryGetFromHex(text, bytes))
+    return malformed(what, path, "expected bytes in hex");
+  if (bytes.size() != size)
+    return malformed(what, path,
+                     llvm::Twine(bytes.size()) +
+                         " bytes where the map's layout has " +
+                         llvm::Twine(size));
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
 
 bool isIntegerEncoding(StringRef e) {
   return e == "u8" || e == "u16" || e == "u32" || e == "u64" || e == "s8" ||
@@ -195,146 +139,84 @@ Expected<EmbeddedABI> sbpf::runtime::readEmbeddedABI(const ObjectFile &object) {
 
 Expected<EmbeddedABI> sbpf::runtime::parseEmbeddedABI(StringRef json,
                                                       StringRef what) {
-  Reader r(what.str());
   if (json.empty())
     return invalid(what + ": malformed ABI record: the section is empty");
-  auto parsed = llvm::json::parse(json);
-  if (!parsed)
-    return invalid(what + ": malformed ABI record: not valid JSON: " +
-                   llvm::toString(parsed.takeError()));
-  const llvm::json::Object *root = parsed->getAsObject();
-  if (!root)
-    return invalid(what + ": malformed ABI record: not a JSON object");
+  // The one reader of the record (passes/lib/ABI.cpp): every field is
+  // checked, with the JSON path in the message.
+  Expected<sbpf::bpf::ProgramABI> record = sbpf::bpf::parseABIJson(json);
+  if (!record)
+    return invalid(what + ": " + llvm::toString(record.takeError()));
 
+  // What the loader needs, and the checks only the loader makes: entry
+  // bytes that fit the map's layout, scalars it can write, inside the state.
   EmbeddedABI abi;
   abi.json = json.str();
-  // The version first: a record of another version may have any shape.
-  const llvm::json::Value *version = root->get("sbpf_abi_version");
-  if (!version)
-    return r.fail("sbpf_abi_version", "missing (not an sbpf ABI record?)");
-  auto v = version->getAsInteger();
-  if (!v)
-    return r.fail("sbpf_abi_version", "expected an integer");
-  if (*v != kEmbeddedABIVersion)
-    return invalid(what + ": ABI record version " + llvm::Twine(*v) +
-                   " is not supported (this sbpf reads version " +
-                   llvm::Twine(kEmbeddedABIVersion) +
-                   "; recompile the element with this sbpf-opt)");
-  abi.version = int(*v);
-
-  auto program = r.string(*root, "program", "");
-  if (!program)
-    return program.takeError();
-  abi.program = *program;
-
-  auto state = r.object(*root, "state", "");
-  if (!state)
-    return state.takeError();
-  auto dataMap = r.string(**state, "libbpf_map", "state");
-  if (!dataMap)
-    return dataMap.takeError();
-  abi.dataMapSuffix = *dataMap;
-  auto dataSize = r.unsignedInt(**state, "size", "state");
-  if (!dataSize)
-    return dataSize.takeError();
-  abi.dataSize = *dataSize;
-
-  auto maps = r.array(*root, "maps", "");
-  if (!maps)
-    return maps.takeError();
-  for (size_t i = 0; i < (*maps)->size(); ++i) {
-    std::string path = Reader::index("", "maps", i);
-    const llvm::json::Object *m = (**maps)[i].getAsObject();
-    if (!m)
-      return r.fail(path, "expected an object");
-    EmbeddedABI::MapLayout layout;
-    auto name = r.string(*m, "name", path);
-    if (!name)
-      return name.takeError();
-    layout.name = *name;
-    for (auto [part, size] : {std::pair{"key", &layout.keySize},
-                              std::pair{"value", &layout.valueSize}}) {
-      auto o = r.object(*m, part, path);
-      if (!o)
-        return o.takeError();
-      auto n = r.unsignedInt(**o, "size", Reader::join(path, part));
-      if (!n)
-        return n.takeError();
-      *size = *n;
-    }
-    abi.maps.push_back(std::move(layout));
-  }
-
-  auto init = r.object(*root, "init", "");
-  if (!init)
-    return init.takeError();
-  auto work = r.array(**init, "loader_work", "init");
-  if (!work)
-    return work.takeError();
-  for (size_t i = 0; i < (*work)->size(); ++i) {
-    std::string path = Reader::index("init", "loader_work", i);
-    const llvm::json::Object *w = (**work)[i].getAsObject();
-    if (!w)
-      return r.fail(path, "expected an object");
+  abi.version = sbpf::bpf::kABIVersion;
+  abi.program = record->program;
+  abi.dataMapSuffix = record->globalSection;
+  abi.dataSize = record->globalSize;
+  for (const sbpf::bpf::MapABI &m : record->maps)
+    abi.maps.push_back({m.name, m.key.size, m.value.size});
+  for (size_t i = 0; i < record->loaderWork.size(); ++i) {
+    const sbpf::bpf::LoaderWork &w = record->loaderWork[i];
+    std::string path = "init.loader_work[" + std::to_string(i) + "]";
     LoaderStep step;
-    auto kind = r.string(*w, "kind", path);
-    if (!kind)
-      return kind.takeError();
-    auto target = r.string(*w, "target", path);
-    if (!target)
-      return target.takeError();
-    step.target = *target;
-    if (*kind == "map_entry") {
+    step.target = w.target;
+    if (w.kind == "map_entry") {
       step.kind = LoaderStep::Kind::MapEntry;
-      const EmbeddedABI::MapLayout *layout = nullptr;
-      for (const auto &m : abi.maps)
-        if (m.name == step.target)
-          layout = &m;
+      const sbpf::bpf::MapABI *layout = record->findMap(w.target);
       if (!layout)
-        return r.fail(Reader::join(path, "target"),
-                      "'" + step.target + "' is not one of the record's maps");
-      auto key = r.hex(*w, "key", path, layout->keySize);
-      if (!key)
-        return key.takeError();
-      auto value = r.hex(*w, "value", path, layout->valueSize);
-      if (!value)
-        return value.takeError();
-      step.key = std::move(*key);
-      step.value = std::move(*value);
-    } else if (*kind == "state_now" || *kind == "state_random") {
-      step.kind = *kind == "state_now" ? LoaderStep::Kind::StateNow
-                                       : LoaderStep::Kind::StateRandom;
-      auto offset = r.unsignedInt(*w, "offset", path);
-      if (!offset)
-        return offset.takeError();
-      auto size = r.unsignedInt(*w, "size", path);
-      if (!size)
-        return size.takeError();
-      auto encoding = r.string(*w, "encoding", path);
-      if (!encoding)
-        return encoding.takeError();
-      step.offset = *offset;
-      step.size = *size;
-      step.encoding = *encoding;
-      if (step.kind == LoaderStep::Kind::StateNow
-              ? (step.encoding != "u64" || step.size != 8)
+        return malformed(what, path + ".target",
+                         "'" + w.target + "' is not one of the record's maps");
+      for (auto [from, hex, bytes, size, field] :
+           {std::make_tuple(&w.keyFrom, &w.key, &step.key, layout->key.size,
+                            "key"),
+            std::make_tuple(&w.valueFrom, &w.value, &step.value,
+                            layout->value.size, "value")}) {
+        if (from->empty()) {
+          auto b = entryBytes(what, path + "." + field, *hex, size);
+          if (!b)
+            return b.takeError();
+          *bytes = std::move(*b);
+          continue;
+        }
+        // Read at load time: a clock reading is a u64, random bytes fill
+        // the layout.
+        if (*from == "clock" ? size != 8 : size == 0 || size > 8)
+          return malformed(what, path + "." + field + "_from",
+                           "the map's " + llvm::Twine(field) + " of " +
+                               llvm::Twine(size) + " bytes cannot hold " +
+                               (*from == "clock" ? "a clock reading"
+                                                 : "random bytes"));
+        bytes->assign(size, 0);
+      }
+      step.keyFrom = w.keyFrom;
+      step.valueFrom = w.valueFrom;
+    } else {
+      // parseABIJson accepts no other kinds.
+      bool now = w.kind == "state_now";
+      step.kind = now ? LoaderStep::Kind::StateNow
+                      : LoaderStep::Kind::StateRandom;
+      step.offset = w.offset;
+      step.size = w.size;
+      step.encoding = w.encoding;
+      if (now ? (step.encoding != "u64" || step.size != 8)
               : (!isIntegerEncoding(step.encoding) || step.size == 0 ||
                  step.size > 8))
-        return r.fail(path, "scalar '" + step.target + "' has encoding '" +
-                                step.encoding + "' of " +
-                                llvm::Twine(step.size) + " bytes, which " +
-                                *kind + " cannot write");
+        return malformed(what, path,
+                         "scalar '" + step.target + "' has encoding '" +
+                             step.encoding + "' of " + llvm::Twine(step.size) +
+                             " bytes, which " + w.kind + " cannot write");
       if (step.offset > abi.dataSize || step.size > abi.dataSize - step.offset)
-        return r.fail(path, "scalar '" + step.target + "' at offset " +
-                                llvm::Twine(step.offset) +
-                                " is outside the state (" +
-                                llvm::Twine(abi.dataSize) + " bytes)");
-    } else {
-      return r.fail(Reader::join(path, "kind"),
-                    "unknown loader work '" + *kind + "'");
+        return malformed(what, path,
+                         "scalar '" + step.target + "' at offset " +
+                             llvm::Twine(step.offset) +
+                             " is outside the state (" +
+                             llvm::Twine(abi.dataSize) + " bytes)");
     }
     abi.loaderWork.push_back(std::move(step));
   }
+  abi.record = std::move(*record);
   return abi;
 }
 
@@ -398,6 +280,20 @@ sbpf::runtime::applyInitialState(LoadedObject &object, const EmbeddedABI &abi) {
         "init.loader_work[" + std::to_string(i) + "] (" + step.target + ")";
     switch (step.kind) {
     case LoaderStep::Kind::MapEntry: {
+      // Computed parts first, key before value (the order init's
+      // encoding and the checker assume).
+      std::vector<uint8_t> key = step.key, value = step.value;
+      for (auto [from, bytes] : {std::pair{&step.keyFrom, &key},
+                                 std::pair{&step.valueFrom, &value}}) {
+        if (*from == "clock") {
+          uint64_t now = monotonicNanoseconds();
+          for (size_t k = 0; k < bytes->size(); ++k)
+            (*bytes)[k] = uint8_t(now >> (8 * k));
+        } else if (*from == "random") {
+          if (Error err = randomBytes(bytes->data(), bytes->size()))
+            return err;
+        }
+      }
       struct bpf_map *m =
           bpf_object__find_map_by_name(obj, step.target.c_str());
       if (!m)
@@ -410,8 +306,8 @@ sbpf::runtime::applyInitialState(LoadedObject &object, const EmbeddedABI &abi) {
                        "-byte values; the record has " +
                        llvm::Twine(step.key.size()) + " and " +
                        llvm::Twine(step.value.size()));
-      if (bpf_map_update_elem(bpf_map__fd(m), step.key.data(),
-                              step.value.data(), BPF_ANY) != 0) {
+      if (bpf_map_update_elem(bpf_map__fd(m), key.data(), value.data(),
+                              BPF_ANY) != 0) {
         // A full map leaves a new key out, as netfn's map.set says.
         if (errno == E2BIG) {
           ++report.mapEntriesLeftOut;

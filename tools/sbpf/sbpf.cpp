@@ -73,9 +73,11 @@ const Command kCommands[] = {
      true},
     {"check", "check FILE.appnet OBJ.bpf.o",
      "prove an object equivalent to its element (after the netfn passes of "
-     "--appnet-to-bpf; the binding is the object's ABI record). Prints "
-     "'equivalent' (exit 0), a counterexample (exit 1: input frame, state, "
-     "random draws, both outcomes) or 'unknown: REASON' (exit 2)",
+     "--appnet-to-bpf; the binding is the object's ABI record), first its "
+     "initial state (init: .data bytes and the record's loader work), then "
+     "every handler. Prints 'equivalent' (exit 0), a counterexample (exit "
+     "1: input frame, state, random draws, both outcomes; or the initial "
+     "states) or 'unknown: REASON' (exit 2)",
      true},
     {"equiv", "equiv A.bpf.o B.bpf.o",
      "prove two objects with the same maps equivalent: same return code, "
@@ -142,7 +144,11 @@ void printHelp(llvm::raw_ostream &os) {
                  "name, insns, xlated_insns, jited_bytes, jited_insns, "
                  "ns_per_run. check, equiv: one JSON object with status "
                  "(equivalent, different, unknown, error), reason, paths, "
-                 "solver_calls, seconds and counterexample"},
+                 "solver_calls, seconds, init (check: the init observable) "
+                 "and counterexample"},
+      {"--init-only", "check: only whether the object starts in the state "
+                      "the element's init produces (its .data bytes and the "
+                      "ABI record's loader work), not the handlers"},
       {"--rpc-schema S", "check: the message schema the element was compiled "
                          "with"},
       {"--timeout-ms N", "check, equiv: solver budget in milliseconds "
@@ -245,6 +251,7 @@ struct Arguments {
   bool verbose = false;
   bool help = false;
   bool jitAsm = false;
+  bool initOnly = false;
   unsigned repeat = kDefaultRepeat;
   unsigned payloadBytes = 64;
   unsigned timeoutMs = 20000;
@@ -298,6 +305,10 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
       args.sweep = true;
       if (args.checkOnlyOption.empty())
         args.checkOnlyOption = "--sweep";
+    } else if (arg == "--init-only") {
+      args.initOnly = true;
+      if (args.checkOnlyOption.empty())
+        args.checkOnlyOption = arg.str();
     } else if (arg == "--jit-asm") {
       args.jitAsm = true;
       if (args.statsOnlyOption.empty())
@@ -337,8 +348,13 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
       !args.checkOnlyOption.empty())
     return usageError("'" + args.checkOnlyOption +
                       "' is an option of 'check' and 'equiv'");
-  if (command == "equiv" && args.checkOnlyOption == "--rpc-schema")
-    return usageError("'--rpc-schema' is an option of 'check'");
+  if (command == "equiv" && (args.checkOnlyOption == "--rpc-schema" ||
+                            args.checkOnlyOption == "--init-only" ||
+                            args.initOnly))
+    return usageError("'" +
+                      (args.initOnly ? std::string("--init-only")
+                                     : args.checkOnlyOption) +
+                      "' is an option of 'check'");
   if (args.json && command != "stats" && command != "check" &&
       command != "equiv")
     return usageError("'--json' is an option of 'stats', 'check' and 'equiv'");
@@ -610,6 +626,35 @@ void counterexampleJson(llvm::json::OStream &j,
         j.value(int64_t(r));
     });
     j.attribute("actual_packet_after", hex(cx.actualPacketAfter));
+    j.attribute("init", cx.init);
+    // [key, element's value, object's value]; null: the key is absent.
+    auto valueOrNull = [&](const std::optional<std::vector<uint8_t>> &v) {
+      if (v)
+        j.value(hex(*v));
+      else
+        j.value(nullptr);
+    };
+    j.attributeObject("maps_after", [&] {
+      for (const auto &[name, entries] : cx.mapsAfter)
+        j.attributeArray(name, [&] {
+          for (const auto &e : entries)
+            j.array([&] {
+              j.value(hex(e.key));
+              valueOrNull(e.expected);
+              valueOrNull(e.actual);
+            });
+        });
+    });
+    for (auto [key, records] :
+         {std::pair{"expected_records", &cx.expectedRecords},
+          std::pair{"actual_records", &cx.actualRecords}})
+      j.attributeObject(key, [&] {
+        for (const auto &[name, list] : *records)
+          j.attributeArray(name, [&] {
+            for (const auto &r : list)
+              j.value(hex(r));
+          });
+      });
     j.attribute("text", cx.text);
   });
 }
@@ -625,6 +670,7 @@ int reportCheck(const sbpf::checker::CheckReport &r, bool json) {
       j.attribute("paths", int64_t(r.paths));
       j.attribute("solver_calls", int64_t(r.solverCalls));
       j.attribute("seconds", r.seconds);
+      j.attribute("init", r.init);
       if (r.status == R::Different) {
         j.attributeBegin("counterexample");
         counterexampleJson(j, r.counterexample);
@@ -637,6 +683,8 @@ int reportCheck(const sbpf::checker::CheckReport &r, bool json) {
        << "  " << r.paths << (r.paths == 1 ? " path, " : " paths, ")
        << r.solverCalls << " solver calls, "
        << llvm::format("%.2f", r.seconds) << " s\n";
+    if (!r.init.empty())
+      os << "  init: " << r.init << "\n";
   } else if (r.status == R::Different) {
     os << r.counterexample.text;
   } else if (r.status == R::Unknown) {
@@ -685,7 +733,9 @@ int runCheck(const Arguments &args) {
   checkOptions.timeoutMs = args.timeoutMs;
   checkOptions.sweep = args.sweep;
   auto report =
-      sbpf::checker::checkObject(program, *object, nullptr, checkOptions);
+      args.initOnly
+          ? sbpf::checker::checkInit(program, *object, nullptr, checkOptions)
+          : sbpf::checker::checkObject(program, *object, nullptr, checkOptions);
   if (report.status == sbpf::checker::CheckReport::Error)
     report.reason = args.positional[1] + ": " + report.reason;
   return reportCheck(report, args.json);
@@ -709,7 +759,11 @@ int runEquiv(const Arguments &args) {
 // or the whole output) in the kernel: loads OBJ, writes the global data
 // and the map entries, runs the frame once with BPF_PROG_TEST_RUN and prints
 // one JSON object: action, global data after, reject counter increments,
-// the frame after.
+// the frame after, the hash-map entries at the keys of `maps_after` (value
+// in hex, or null when absent) and the records the run appended to each
+// ring buffer. An init counterexample (`"init": true`) has no frame: the
+// object is loaded, the loader does the ABI record's init work, and the
+// state is read back (action null).
 int runReplay(const Arguments &args) {
   if (args.positional.size() != 2)
     return usageError("'replay' takes OBJ.bpf.o CX.json");
@@ -731,8 +785,10 @@ int runReplay(const Arguments &args) {
     return std::optional<std::vector<uint8_t>>(
         std::vector<uint8_t>(out.begin(), out.end()));
   };
+  bool init = cx->getBoolean("init").value_or(false);
   auto packet = unhex(cx->getString("packet"));
-  auto data = unhex(cx->getString("global_data"));
+  auto data = unhex(cx->getString(init ? "expected_global_data_after"
+                                       : "global_data"));
   if (!packet || !data)
     return failure("the counterexample has no packet / global_data in hex");
 
@@ -743,6 +799,8 @@ int runReplay(const Arguments &args) {
   if (!record)
     return reportError(record.takeError());
   std::optional<EmbeddedABI> abi = std::move(*record);
+  if (init && !abi)
+    return failure("an init counterexample needs the object's ABI record");
   auto loaded = loadObject(*read);
   if (!loaded)
     return reportError(loaded.takeError());
@@ -752,7 +810,6 @@ int runReplay(const Arguments &args) {
   if (!program)
     return failure("the object has no program '" + abi->program + "'");
 
-  // The state of the counterexample replaces the loader's.
   struct bpf_map *dataMap = nullptr, *rejectMap = nullptr;
   struct bpf_map *m;
   bpf_object__for_each_map(m, obj) {
@@ -764,7 +821,15 @@ int runReplay(const Arguments &args) {
   }
   uint32_t zero = 0;
   std::vector<uint8_t> dataValue;
-  if (dataMap) {
+  if (init) {
+    // The state the loader makes: what the counterexample is about.
+    if (auto report = applyInitialState(*loaded, *abi); !report)
+      return failure("initial state of the ABI record: " +
+                     llvm::toString(report.takeError()));
+    if (dataMap)
+      dataValue.resize(bpf_map__value_size(dataMap));
+  } else if (dataMap) {
+    // The state of the counterexample replaces the loader's.
     dataValue.resize(bpf_map__value_size(dataMap));
     if (bpf_map_lookup_elem(bpf_map__fd(dataMap), &zero, dataValue.data()))
       return failure("cannot read the global data map");
@@ -776,27 +841,44 @@ int runReplay(const Arguments &args) {
   } else if (!data->empty()) {
     return failure("the object has no global data map");
   }
-  if (const llvm::json::Object *maps = cx->getObject("maps"))
+  // Each [key, value, ...] entry of `field` (a map name -> list object),
+  // checked against the kernel map's sizes; `fn(map, key, rest)`.
+  auto forEntries = [&](StringRef field, auto fn) -> std::optional<int> {
+    const llvm::json::Object *maps = cx->getObject(field);
+    if (!maps)
+      return std::nullopt;
     for (const auto &[name, entries] : *maps) {
       struct bpf_map *target =
           bpf_object__find_map_by_name(obj, name.str().c_str());
       if (!target)
         return failure("the object has no map '" + name.str() + "'");
-      if (const llvm::json::Array *list = entries.getAsArray())
-        for (const llvm::json::Value &e : *list) {
-          const llvm::json::Array *kv = e.getAsArray();
-          auto k = kv && kv->size() == 2 ? unhex((*kv)[0].getAsString())
-                                         : std::nullopt;
-          auto v = kv && kv->size() == 2 ? unhex((*kv)[1].getAsString())
-                                         : std::nullopt;
-          if (!k || !v || k->size() != bpf_map__key_size(target) ||
-              v->size() != bpf_map__value_size(target))
-            return failure("a malformed entry of map '" + name.str() + "'");
-          if (bpf_map_update_elem(bpf_map__fd(target), k->data(), v->data(),
-                                  BPF_ANY))
-            return failure("cannot insert into map '" + name.str() + "'");
-        }
+      const llvm::json::Array *list = entries.getAsArray();
+      for (size_t i = 0; list && i < list->size(); ++i) {
+        const llvm::json::Array *e = (*list)[i].getAsArray();
+        auto k = e && !e->empty() ? unhex((*e)[0].getAsString()) : std::nullopt;
+        if (!k || k->size() != bpf_map__key_size(target))
+          return failure("a malformed entry of map '" + name.str() + "'");
+        if (std::optional<int> status = fn(target, *k, *e))
+          return status;
+      }
     }
+    return std::nullopt;
+  };
+  if (!init)
+    if (auto status = forEntries(
+            "maps", [&](struct bpf_map *target, const std::vector<uint8_t> &k,
+                        const llvm::json::Array &e) -> std::optional<int> {
+              auto v = e.size() == 2 ? unhex(e[1].getAsString()) : std::nullopt;
+              if (!v || v->size() != bpf_map__value_size(target))
+                return failure("a malformed entry of map '" +
+                               std::string(bpf_map__name(target)) + "'");
+              if (bpf_map_update_elem(bpf_map__fd(target), k.data(), v->data(),
+                                      BPF_ANY))
+                return failure("cannot insert into map '" +
+                               std::string(bpf_map__name(target)) + "'");
+              return std::nullopt;
+            }))
+      return *status;
   // Reject counters are per-CPU: the sum over CPUs, before and after.
   int cpus = libbpf_num_possible_cpus();
   auto rejectSums = [&]() {
@@ -814,24 +896,94 @@ int runReplay(const Arguments &args) {
     return sums;
   };
   std::vector<uint64_t> before = rejectSums();
-  auto run = testRunPacket(program->fd, *packet);
-  if (!run)
-    return reportError(run.takeError());
+  std::optional<TestRunResult> run;
+  if (!init) {
+    auto result = testRunPacket(program->fd, *packet);
+    if (!result)
+      return reportError(result.takeError());
+    run = std::move(*result);
+  }
   std::vector<uint64_t> after = rejectSums();
   std::vector<uint8_t> dataAfter(dataValue.size());
   if (dataMap)
     bpf_map_lookup_elem(bpf_map__fd(dataMap), &zero, dataAfter.data());
   dataAfter.resize(std::min(dataAfter.size(), data->size()));
 
+  // The hash-map entries the counterexample predicts, read back.
+  std::map<std::string, std::vector<std::pair<std::vector<uint8_t>,
+                                              std::optional<std::vector<uint8_t>>>>>
+      mapsAfter;
+  if (auto status = forEntries(
+          "maps_after", [&](struct bpf_map *target,
+                            const std::vector<uint8_t> &k,
+                            const llvm::json::Array &) -> std::optional<int> {
+            std::vector<uint8_t> v(bpf_map__value_size(target));
+            auto &list = mapsAfter[bpf_map__name(target)];
+            if (bpf_map_lookup_elem(bpf_map__fd(target), k.data(), v.data()))
+              list.emplace_back(k, std::nullopt);
+            else
+              list.emplace_back(k, std::move(v));
+            return std::nullopt;
+          }))
+    return *status;
+  // Every ring buffer's records (the object was loaded for this run, so
+  // they are the run's).
+  std::map<std::string, std::vector<std::vector<uint8_t>>> records;
+  bpf_object__for_each_map(m, obj) {
+    if (bpf_map__type(m) != BPF_MAP_TYPE_RINGBUF)
+      continue;
+    auto &list = records[bpf_map__name(m)];
+    auto collect = [](void *ctx, void *rec, size_t size) {
+      auto *out = static_cast<std::vector<std::vector<uint8_t>> *>(ctx);
+      auto *bytes = static_cast<uint8_t *>(rec);
+      out->emplace_back(bytes, bytes + size);
+      return 0;
+    };
+    struct ring_buffer *rb =
+        ring_buffer__new(bpf_map__fd(m), collect, &list, nullptr);
+    if (!rb)
+      return failure("cannot read ring buffer '" +
+                     std::string(bpf_map__name(m)) + "'");
+    int n = ring_buffer__consume(rb);
+    ring_buffer__free(rb);
+    if (n < 0)
+      return failure("cannot read ring buffer '" +
+                     std::string(bpf_map__name(m)) + "'");
+  }
+
   llvm::json::OStream j(llvm::outs());
+  auto hex = [](llvm::ArrayRef<uint8_t> b) { return llvm::toHex(b, true); };
   j.object([&] {
-    j.attribute("action", int64_t(run->retval));
-    j.attribute("global_data_after", llvm::toHex(dataAfter, true));
+    if (run)
+      j.attribute("action", int64_t(run->retval));
+    else
+      j.attribute("action", nullptr);
+    j.attribute("global_data_after", hex(dataAfter));
     j.attributeArray("rejects", [&] {
       for (size_t k = 0; k < after.size(); ++k)
         j.value(int64_t(after[k] - before[k]));
     });
-    j.attribute("packet_after", llvm::toHex(run->packetOut, true));
+    j.attribute("packet_after", run ? hex(run->packetOut) : "");
+    j.attributeObject("maps_after", [&] {
+      for (const auto &[name, entries] : mapsAfter)
+        j.attributeArray(name, [&] {
+          for (const auto &[k, v] : entries)
+            j.array([&] {
+              j.value(hex(k));
+              if (v)
+                j.value(hex(*v));
+              else
+                j.value(nullptr);
+            });
+        });
+    });
+    j.attributeObject("records", [&] {
+      for (const auto &[name, list] : records)
+        j.attributeArray(name, [&] {
+          for (const auto &r : list)
+            j.value(hex(r));
+        });
+    });
   });
   llvm::outs() << "\n";
   return 0;

@@ -99,6 +99,8 @@ void expectABIEq(const ProgramABI &a, const ProgramABI &b) {
     EXPECT_EQ(x.target, y.target);
     EXPECT_EQ(x.key, y.key);
     EXPECT_EQ(x.value, y.value);
+    EXPECT_EQ(x.keyFrom, y.keyFrom);
+    EXPECT_EQ(x.valueFrom, y.valueFrom);
     EXPECT_EQ(x.keyText, y.keyText);
     EXPECT_EQ(x.valueText, y.valueText);
     EXPECT_EQ(x.offset, y.offset);
@@ -162,7 +164,14 @@ ProgramABI richRecord() {
   random.offset = 4;
   random.size = 4;
   random.encoding = "u32";
-  abi.loaderWork = {entry, now, random};
+  // A computed entry: the value is the loader's clock reading.
+  LoaderWork computed = entry;
+  computed.key = "626f620000000000";
+  computed.keyText = "bob";
+  computed.value.clear();
+  computed.valueFrom = "clock";
+  computed.valueText = "current_time()";
+  abi.loaderWork = {entry, now, random, computed};
   return abi;
 }
 

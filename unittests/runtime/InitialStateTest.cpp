@@ -35,11 +35,25 @@ std::string record(llvm::StringRef work = "", int version = 2) {
                             {"kind": "state_now", "target": "t",
                              "offset": 8, "size": 8, "encoding": "u64"}])"
                                : work.str();
+  // A whole record, as parseABIJson (the one reader) wants it.
   return R"({"sbpf_abi_version": )" + std::to_string(version) +
-         R"(, "program": "p",
-             "state": {"libbpf_map": ".data", "size": 16},
-             "maps": [{"name": "m", "key": {"size": 4}, "value": {"size": 1}}],
-             "init": {"loader_work": )" +
+         R"(, "program": "p", "hook": "xdp", "rpc_port": 9000,
+             "events": [],
+             "state": {"global": "sbpf_state", "section": ".data",
+                       "libbpf_map": ".data", "size": 16,
+                       "scalars": [
+               {"name": "t", "netfn_type": "!netfn.instant",
+                "c_type": "__u64", "encoding": "u64", "offset": 8,
+                "size": 8}]},
+             "maps": [{"name": "m", "type": "BPF_MAP_TYPE_HASH",
+                       "capacity": 4,
+                       "key": {"netfn_type": "ui32", "c_type": "__u32",
+                               "encoding": "u32", "offset": 0, "size": 4},
+                       "value": {"netfn_type": "ui8", "c_type": "__u8",
+                                 "encoding": "u8", "offset": 0, "size": 1}}],
+             "logs": [],
+             "rejects": {"map": null, "reasons": []},
+             "init": {"data_initializer": [], "loader_work": )" +
          w + "}}";
 }
 
@@ -80,7 +94,7 @@ TEST(InitialStateTest, ExplainsMalformedRecords) {
             "x.o: ABI record version 1 is not supported (this sbpf reads "
             "version 2; recompile the element with this sbpf-opt)");
   EXPECT_EQ(parseError(R"({"sbpf_abi_version": 2})"),
-            "x.o: malformed ABI record: program: missing");
+            "x.o: malformed ABI record: program: missing value");
   EXPECT_EQ(parseError(record(R"([{"kind": "map_entry", "target": "m",
                                    "key": "0100000g", "value": "ff"}])")),
             "x.o: malformed ABI record: init.loader_work[0].key: expected "
@@ -90,11 +104,11 @@ TEST(InitialStateTest, ExplainsMalformedRecords) {
             "x.o: malformed ABI record: init.loader_work[0].value: 2 bytes "
             "where the map's layout has 1");
   EXPECT_EQ(parseError(record(R"([1])")),
-            "x.o: malformed ABI record: init.loader_work[0]: expected an "
+            "x.o: malformed ABI record: init.loader_work[0]: expected "
             "object");
   EXPECT_EQ(parseError(record(R"([{"kind": "teleport", "target": "m"}])")),
             "x.o: malformed ABI record: init.loader_work[0].kind: unknown "
-            "loader work 'teleport'");
+            "loader work (expected map_entry, state_now or state_random)");
   EXPECT_EQ(parseError(record(R"([{"kind": "state_now", "target": "t",
                                    "offset": 0, "size": 4,
                                    "encoding": "u32"}])")),
@@ -109,7 +123,30 @@ TEST(InitialStateTest, ExplainsMalformedRecords) {
                                    "offset": -4, "size": 4,
                                    "encoding": "u32"}])")),
             "x.o: malformed ABI record: init.loader_work[0].offset: expected "
-            "a non-negative integer");
+            "uint64_t");
+}
+
+TEST(InitialStateTest, ComputedEntryParts) {
+  // A key or value the loader reads itself: no bytes in the record.
+  auto abi = parseEmbeddedABI(record(R"([{"kind": "map_entry", "target": "m",
+                                          "key_from": "random",
+                                          "value": "ff"}])"),
+                              "x.o");
+  ASSERT_TRUE(bool(abi)) << errorOf(abi.takeError());
+  EXPECT_EQ(abi->loaderWork[0].keyFrom, "random");
+  EXPECT_EQ(abi->loaderWork[0].key.size(), 4u);
+  EXPECT_EQ(abi->loaderWork[0].value, (std::vector<uint8_t>{0xff}));
+  // A clock reading needs 8 bytes; the value of `m` has 1.
+  EXPECT_EQ(parseError(record(R"([{"kind": "map_entry", "target": "m",
+                                   "key": "01000000",
+                                   "value_from": "clock"}])")),
+            "x.o: malformed ABI record: init.loader_work[0].value_from: the "
+            "map's value of 1 bytes cannot hold a clock reading");
+  EXPECT_EQ(parseError(record(R"([{"kind": "map_entry", "target": "m",
+                                   "key": "01000000",
+                                   "value_from": "sundial"}])")),
+            "x.o: malformed ABI record: init.loader_work[0].value_from: "
+            "expected clock or random");
 }
 
 TEST(InitialStateTest, PlainObjectsHaveNoRecord) {

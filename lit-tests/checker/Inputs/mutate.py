@@ -10,11 +10,13 @@ check --json`). Then:
 
   - every counterexample of a mutant found Different is REPLAYED in the
     kernel (`sbpf replay`: load, write the global data and map entries,
-    BPF_PROG_TEST_RUN the frame) and must give the object's outcome the
-    checker predicted (`actual`: return code, global data after, reject
-    counter increments, frame after) and differ from the element's
-    (`expected`), unless it depends on random draws or clock readings,
-    which the kernel cannot be made to return (counted);
+    BPF_PROG_TEST_RUN the frame, read the state back) and must give the
+    object's outcome the checker predicted (`actual`: return code, global
+    data after, reject counter increments, frame after, the hash-map
+    entries at the keys the counterexample names, the ring-buffer records
+    appended) and differ from the element's (`expected`) in one of them,
+    unless it depends on random draws or clock readings, which the kernel
+    cannot be made to return (counted);
   - every mutant proven equivalent is run in the kernel beside the original
     object on a pool of inputs (all counterexamples found for the element
     plus generated aRPC frames and states) and must behave identically
@@ -234,32 +236,58 @@ class Element:
             return
         def hx(key):
             return cx.get(key, "")
-        agrees = out["action"] == cx["actual_action"]
+
+        def kernel_map(name, key):
+            for k, v in out.get("maps_after", {}).get(name, []):
+                if k == key:
+                    return v
+            return "not read"
+
+        def maps_match(side):
+            # side 1: the element's prediction, 2: the object's.
+            return all(kernel_map(name, e[0]) == e[side]
+                       for name, entries in cx.get("maps_after", {}).items()
+                       for e in entries)
+
+        def records_match(key):
+            return all(out.get("records", {}).get(rb, []) == recs
+                       for rb, recs in cx.get(key, {}).items())
+
+        init = cx.get("init", False)
+        agrees = init or out["action"] == cx["actual_action"]
         if hx("actual_global_data_after"):
             agrees &= out["global_data_after"] == hx("actual_global_data_after")
-        if cx["actual_rejects"]:
+        if cx["actual_rejects"] and not init:
             agrees &= out["rejects"] == cx["actual_rejects"]
-        if out["action"] == (2 if self.abi["hook"] == "xdp" else 0) and \
-                cx["actual_action"] == out["action"]:
+        if not init and out["action"] == (2 if self.abi["hook"] == "xdp" else 0) \
+                and cx["actual_action"] == out["action"]:
             agrees &= out["packet_after"] == hx("actual_packet_after")
-        differs = out["action"] != cx["expected_action"] or \
+        agrees &= maps_match(2) and records_match("actual_records")
+        differs = (not init and out["action"] != cx["expected_action"]) or \
             (hx("expected_global_data_after") and
              out["global_data_after"] != hx("expected_global_data_after")) or \
-            (cx["expected_rejects"] and out["rejects"] != cx["expected_rejects"])
+            (cx["expected_rejects"] and not init and
+             out["rejects"] != cx["expected_rejects"])
+        map_differs = not maps_match(1) or not records_match("expected_records")
         if not agrees:
             self.failures.append(
                 "mutant %d (%s, %s): the counterexample does not replay: "
-                "kernel %s, checker predicted action %d data %s rejects %s"
+                "kernel %s, checker predicted action %s data %s rejects %s "
+                "maps %s records %s"
                 % (m["index"], m["op"], m["site"], json.dumps(out),
                    cx["actual_action"], hx("actual_global_data_after"),
-                   cx["actual_rejects"]))
+                   cx["actual_rejects"], json.dumps(cx.get("maps_after")),
+                   json.dumps(cx.get("actual_records"))))
         elif differs:
             self.count("killed, replayed in the kernel")
+        elif map_differs:
+            # Only the maps or ring buffers show it: read back, confirmed.
+            self.count("killed, replayed in the kernel (maps/records)")
         else:
             # The kernel agrees with the prediction, and the difference is in
-            # what the replay does not read back (map contents, frame bytes of
-            # a dropped frame): still a kill, counted apart.
-            self.count("killed, replayed (difference in maps/records)")
+            # what the replay does not read back (frame bytes of a dropped
+            # frame, a map key it was not told): still a kill, counted apart.
+            self.count("killed, replayed (difference not read back)")
 
     def cross_check(self, m, pool):
         if self.random:

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,24 @@ struct Counterexample {
   std::vector<uint8_t> expectedGlobalDataAfter, actualGlobalDataAfter;
   std::vector<uint64_t> expectedRejects, actualRejects;
   std::vector<uint8_t> actualPacketAfter;
+  /// Hash-map entries after the run at the keys a replay reads back (every
+  /// key of `mapEntries`, the loader's keys, and the key a map difference
+  /// was found at), by map name: the element's and the object's value
+  /// bytes, std::nullopt when the key is absent.
+  struct MapEntryAfter {
+    std::vector<uint8_t> key;
+    std::optional<std::vector<uint8_t>> expected, actual;
+  };
+  std::map<std::string, std::vector<MapEntryAfter>> mapsAfter;
+  /// Records the run appends to each ring buffer (by ring-buffer name), the
+  /// element's and the object's, each record its bytes.
+  std::map<std::string, std::vector<std::vector<uint8_t>>> expectedRecords,
+      actualRecords;
+  /// The difference is in the initial state (checkInit): there is no frame;
+  /// a replay loads the object, lets the loader do the ABI record's init
+  /// work and reads the state back. `expected*` is netfn.init's state,
+  /// `actual*` the object's; the `*GlobalDataAfter` bytes are the state.
+  bool init = false;
   /// Readable rendering: packet as hex with named fields, state, draws,
   /// both outcomes and what differs.
   std::string text;
@@ -80,6 +99,9 @@ struct CheckReport {
   /// Effort: paths explored in the object, solver calls, wall time.
   size_t paths = 0, solverCalls = 0;
   double seconds = 0;
+  /// The init observable (checkInit, run first by checkObject): "proven"
+  /// with what was compared, or empty when it was not reached.
+  std::string init;
 };
 
 /// Is `object` (ELF bytes) equivalent to `program` (after the same netfn
@@ -89,6 +111,21 @@ CheckReport checkObject(netfn::ProgramOp program,
                         llvm::ArrayRef<uint8_t> object,
                         const bpf::ProgramABI *abi,
                         const CheckOptions &options = {});
+
+/// Does the object start in the state the program's netfn.init produces?
+/// The object's state is its global data section's initial bytes and empty
+/// maps and ring buffers, changed by the ABI record's `init.loader_work` in
+/// order (map entries inserted as the kernel inserts them, scalars from the
+/// clock and from random bytes); netfn.init's is its encoding
+/// (NetfnSemantics), for every random draw and clock reading. Compared
+/// through the ABI encodings: each scalar's bytes, each map's entries (and
+/// no others) and its count, each log's size counter and that it holds no
+/// records. The k-th random (clock) loader step reads the init draw
+/// (reading) its scalar's final value is, else the next one unused (see
+/// docs/checker.md, "init"). checkObject runs this first.
+CheckReport checkInit(netfn::ProgramOp program, llvm::ArrayRef<uint8_t> object,
+                      const bpf::ProgramABI *abi,
+                      const CheckOptions &options = {});
 
 /// Are two objects with the same ABI (maps, global data, events) the same
 /// function of packet, state, draws and clock readings?

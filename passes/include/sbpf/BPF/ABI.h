@@ -7,7 +7,8 @@
 // builds one while it emits, so the two agree by construction; writeABIJson
 // prints it (deterministically) for --abi-out and the object's .sbpf.abi
 // section, and parseABIJson reads it back (the checker binds an object to
-// its netfn program with it).
+// its netfn program with it; the runtime's loader performs its init work).
+// Library SBPFABI: LLVM Support only, no MLIR, so both link it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SBPF_BPF_ABI_H
@@ -95,6 +96,11 @@ struct LoaderWork {
   std::string target; ///< state or map name
   std::string key;    ///< map_entry: key bytes as lower-case hex
   std::string value;  ///< map_entry: value bytes as lower-case hex
+  /// map_entry: "" when the key (value) is the bytes above; "clock" (a u64
+  /// clock_gettime(CLOCK_MONOTONIC) reading in ns) or "random" (bytes from
+  /// getrandom(2)) when init computes it from current_time() or a random
+  /// draw, which the loader reads when it runs (the hex is then empty).
+  std::string keyFrom, valueFrom;
   std::string keyText, valueText; ///< readable forms
   /// state_now / state_random: where the scalar is in the global struct.
   uint64_t offset = 0, size = 0;
@@ -130,9 +136,10 @@ void writeABIJson(const ProgramABI &abi, llvm::raw_ostream &os);
 /// parseABIJson(writeABIJson(a)) == a field by field. Keys writeABIJson
 /// derives from others (`section`, `libbpf_map`, `arpc_header_size`, the
 /// rejects' `type`/`value`, `loader_note`, loader work's `source`) are not
-/// stored. Errors name the JSON path of the offending field ("malformed ABI
-/// record: events[0].fields[1].offset: expected integer"); a version other
-/// than kABIVersion is refused before anything else is read.
+/// stored; `key_text`/`value_text` may be absent. Errors name the JSON path
+/// of the offending field first ("malformed ABI record:
+/// events[0].fields[1].offset: expected uint64_t"); a version other than
+/// kABIVersion is refused before anything else is read.
 llvm::Expected<ProgramABI> parseABIJson(llvm::StringRef json);
 
 } // namespace sbpf::bpf

@@ -7,7 +7,9 @@
 // (the monotonic clock, a random draw). Constant scalars are already the
 // object's `.data` contents and need nothing.
 //
-// readEmbeddedABI() finds and checks the record; applyInitialState() performs
+// readEmbeddedABI() finds the record and reads it with the backend's
+// parseABIJson (one reader for the backend, checker and runtime), then checks
+// what the loader needs; applyInitialState() performs
 // the loader work on a loaded object, which must happen after loadObject()
 // and before any of its programs runs (is attached or test-run). Objects
 // without the section (plain C objects) have no initial state to apply:
@@ -17,6 +19,7 @@
 #ifndef SBPF_RUNTIME_INITIALSTATE_H
 #define SBPF_RUNTIME_INITIALSTATE_H
 
+#include "sbpf/BPF/ABI.h"
 #include "sbpf/Runtime/Loader.h"
 
 #include "llvm/ADT/StringRef.h"
@@ -30,20 +33,26 @@
 namespace sbpf::runtime {
 
 /// The ELF section holding the record, and the record version this runtime
-/// reads (sbpf::bpf::kABIVersion of the backend that wrote it).
-inline constexpr const char *kEmbeddedABISection = ".sbpf.abi";
-inline constexpr int kEmbeddedABIVersion = 2;
+/// reads: the backend's (the record is read by the backend's own
+/// parseABIJson, passes/include/sbpf/BPF/ABI.h).
+inline constexpr const char *kEmbeddedABISection = bpf::kABISection;
+inline constexpr int kEmbeddedABIVersion = bpf::kABIVersion;
 
 /// One step of the record's `init.loader_work`, in init order.
 struct LoaderStep {
   enum class Kind {
-    MapEntry,   ///< insert key -> value into map `target` (BPF_ANY)
+    MapEntry,   ///< insert key -> value into map `target` (BPF_ANY); a
+                ///< computed key or value is read first (keyFrom/valueFrom)
     StateNow,   ///< scalar `target` := clock_gettime(CLOCK_MONOTONIC) in ns
     StateRandom ///< scalar `target` := `size` bytes from getrandom(2)
   };
   Kind kind = Kind::MapEntry;
   std::string target;
   std::vector<uint8_t> key, value; ///< MapEntry: exactly the map's sizes
+  /// MapEntry: "" when `key` (`value`) holds the bytes; "clock" (the u64
+  /// monotonic clock in ns) or "random" (getrandom(2) bytes): read by the
+  /// loader when it reaches the step, key first.
+  std::string keyFrom, valueFrom;
   uint64_t offset = 0, size = 0;   ///< scalars: place in the global struct
   std::string encoding;            ///< scalars: "u64", "u32", ...
 };
@@ -63,17 +72,21 @@ struct EmbeddedABI {
   std::vector<MapLayout> maps;
   std::vector<LoaderStep> loaderWork;
   std::string json; ///< the record as embedded
+  /// The whole record, as parseABIJson reads it.
+  bpf::ProgramABI record;
 };
 
 /// Whether `object` has a `.sbpf.abi` section (it may still be malformed).
 bool hasEmbeddedABI(const ObjectFile &object);
 
 /// Reads and checks the record in `object`'s `.sbpf.abi` section (trailing NUL
-/// bytes, as a C string literal leaves, are ignored). Errors
-/// (messages start with the object's name): no such section; a section that
-/// is not a JSON object; a version other than kEmbeddedABIVersion; a missing
-/// or ill-typed field the loader needs, named by its path (e.g.
-/// "init.loader_work[1].key").
+/// bytes, as a C string literal leaves, are ignored) with the backend's
+/// parseABIJson, then what only the loader needs. Errors (messages start
+/// with the object's name): no such section; a section that is not a JSON
+/// object; a version other than kEmbeddedABIVersion; a missing or
+/// ill-typed field of the record, named by its path (e.g.
+/// "init.loader_work[1].key: missing value"); entry bytes that do not fit
+/// their map's layout, scalars the loader cannot write or outside the state.
 llvm::Expected<EmbeddedABI> readEmbeddedABI(const ObjectFile &object);
 
 /// The same checks on a record's text; `what` starts the messages.
