@@ -17,29 +17,18 @@ struct sbpf_state_t {
 };
 struct sbpf_state_t sbpf_state SEC(".data") = {0};
 
-// Length of a NUL-padded string of 64 bytes, eight bytes at a time: in
-// (v - 0x01..01) & ~v & 0x80..80 the lowest flagged byte is the first zero
-// byte (higher flags may be borrows; the lowest never is).
+// Length of a NUL-padded string of 64 bytes: a rolled byte loop that leaves
+// at the first NUL. The fewest instructions (the verifier walks it as a
+// bounded loop); the unrolled eight-bytes-per-step scan this file had
+// before took 145 instructions in all against 52.
 static __always_inline __u32 strlen64(const __u8 *p)
 {
-#pragma clang loop unroll(full)
-  for (__u32 w = 0; w < 64; w += 8) {
-    __u64 v = *(const u64_alias *)(p + w);
-    __u64 z = (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
-    if (z) {
-      __u32 n = w;
-      if (!(__u32)z) {
-        n += 4;
-        z >>= 32;
-      }
-      if (!(z & 0xffff)) {
-        n += 2;
-        z >>= 16;
-      }
-      return n + !(z & 0xff);
-    }
-  }
-  return 64;
+  __u32 n;
+#pragma clang loop unroll(disable)
+  for (n = 0; n < 64; n++)
+    if (p[n] == 0)
+      break;
+  return n;
 }
 
 SEC("xdp")

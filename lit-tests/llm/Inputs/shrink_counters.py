@@ -4,19 +4,26 @@
     shrink_counters.py RULE.c OUT.c
 
 byte_size(rpc, 'body') is the index of the first NUL among the body's 64
-bytes, or 64. The rule-based C scans the bytes eight at a time in a fully
-unrolled loop; this variant keeps the same loop rolled (a bounded loop the
-verifier accepts), the same value with fewer instructions (91 against 145
-with clang-16 today; the checker proves it equivalent). Fails when the
-rule-based C no longer has the expected shape.
+bytes, or 64. The rule-based C scans the bytes with a rolled counted loop
+that breaks at the first NUL; this variant walks a pointer instead, which
+clang-16 turns into a loop that keeps the length in the exit's register:
+the same value with one instruction fewer (51 against 52 today; the checker
+proves it equivalent). Fails when the rule-based C no longer has the
+expected shape.
 """
 import sys
 
-OLD = """{
-#pragma clang loop unroll(full)
-  for (__u32 w = 0; w < 64; w += 8) {
-    __u64 v = *(const __u64 __attribute__((may_alias)) *)(p + w);"""
-NEW = OLD.replace("unroll(full)", "unroll(disable)")
+OLD = """  __u32 i;
+#pragma clang loop unroll(disable)
+  for (i = 0; i < 64; i++)
+    if (p[i] == 0)
+      break;
+  return i;"""
+NEW = """  const __u8 *q = p;
+#pragma clang loop unroll(disable)
+  while (q < p + 64 && *q)
+    q++;
+  return q - p;"""
 
 source = open(sys.argv[1]).read()
 if OLD not in source:

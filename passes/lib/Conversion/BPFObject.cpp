@@ -303,7 +303,12 @@ LogicalResult sbpf::translateToBPFObject(ModuleOp module, std::string &object,
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(tm.get());
+  // No loop unrolling: the lowering (NetfnToLLVM.cpp) writes out what it
+  // wants unrolled and keeps the string loops rolled because they are
+  // smaller that way; LLVM's unroller would undo that.
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = false;
+  llvm::PassBuilder pb(tm.get(), tuning);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);
