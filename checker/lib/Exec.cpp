@@ -245,7 +245,11 @@ Decomposed decompose(const z3::expr &index) {
     }
     if (rest.size() == 0)
       return Decomposed{0, k, std::nullopt};
-    return symbolic(rest.size() == 1 ? rest[0] : z3::sum(rest), k);
+    // A bit-vector sum: z3::sum builds an arithmetic (Int) addition.
+    z3::expr sum = rest[0];
+    for (unsigned i = 1; i < rest.size(); ++i)
+      sum = sum + rest[i];
+    return symbolic(sum, k);
   }
   return symbolic(index, 0);
 }
