@@ -311,7 +311,7 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
 /// (Sweep.h): the same function computed step by step in different
 /// operations becomes shared terms, so each query compares only what
 /// really differs. A second attempt, for queries the solver could not
-/// answer directly (the sweep costs more than it saves on the others).
+/// answer quickly (the sweep costs more than it saves on the others).
 void sweepQueries(z3::context &c, Diffs &named,
                   const std::vector<z3::expr> &assumptions,
                   Clock::time_point deadline, CheckReport &report) {
@@ -322,8 +322,15 @@ void sweepQueries(z3::context &c, Diffs &named,
   so.deadline = deadline;
   SweepStats st;
   sweep(c, goals, assumptions, so, st);
-  for (size_t i = 0; i < goals.size(); ++i)
+  for (size_t i = 0; i < goals.size(); ++i) {
     named[i].second = goals[i];
+    // SBPF_SWEEP_DUMP=NAME prints the swept query NAME (for studying what
+    // the sweep leaves to the solver).
+    if (const char *dump = getenv("SBPF_SWEEP_DUMP"))
+      if (named[i].first == dump)
+        llvm::errs() << "check: swept query '" << dump << "':\n"
+                     << goals[i].to_string() << "\n";
+  }
   report.solverCalls += st.solverCalls;
   if (getenv("SBPF_CHECK_TRACE"))
     llvm::errs() << "check: swept " << st.nodes << " subterms in "
@@ -335,8 +342,9 @@ void sweepQueries(z3::context &c, Diffs &named,
                  << (st.outOfTime ? ", out of time" : "") << "\n";
 }
 
-/// askEach, and when a query times out within the first third of the
-/// budget, the unanswered ones again after a sweep (half of what is left).
+/// askEach, and when a query is still open after a third of the budget
+/// (10 s at most), the unanswered ones again after a sweep (given half of
+/// what is left).
 Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
                Diffs &named, const std::vector<z3::expr> &preferences,
                Clock::time_point start, const CheckOptions &options,
@@ -347,8 +355,12 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
     return askEach(c, assumptions, named, preferences, deadline,
                    report.solverCalls);
   size_t proven = 0;
+  // Most proofs take a few seconds; past 10 s a sweep pays (measured:
+  // latency_log is proven only after one, first_seen's map query takes
+  // 7 s swept against over 20 s directly).
+  unsigned firstMs = std::min(options.timeoutMs / 3, 10000u);
   Query q = askEach(c, assumptions, named, preferences,
-                    start + std::chrono::milliseconds(options.timeoutMs / 3),
+                    start + std::chrono::milliseconds(firstMs),
                     report.solverCalls, &proven);
   if (q.status != SolverStatus::Unknown ||
       (q.reason != "timeout" && q.reason != "canceled"))

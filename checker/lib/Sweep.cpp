@@ -168,6 +168,13 @@ private:
   unsigned freshCount = 0;
 
   void collect(const std::vector<z3::expr> &goals);
+  void findLemmas();
+  std::optional<z3::expr> remainderDivisor(const z3::expr &n);
+  std::vector<std::pair<z3::expr, z3::expr>>
+  remaindersInCone(const z3::expr &x, const z3::expr &y);
+  /// Remainder node id -> its divisor (a remainder is below it, or the
+  /// divisor is 0).
+  llvm::DenseMap<unsigned, z3::expr> lemmas;
   void guide(const std::vector<z3::expr> &assumptions);
   void addVector(std::optional<z3::model> model);
   Val leaf(Z3_ast n, unsigned k, const Env *env);
@@ -935,6 +942,33 @@ Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
     }
   }
   std::optional<z3::model> m;
+  // Remainders in the cone abstracted to fresh values below their divisors:
+  // the range the code may rely on, without the divider circuits. Only a
+  // generalisation, so unsat is a proof.
+  auto rems = remaindersInCone(x, y);
+  if (!rems.empty()) {
+    z3::expr_vector from(c), to(c);
+    for (auto &[term, divisor] : rems) {
+      from.push_back(term);
+      to.push_back(z3::expr(
+          c, Z3_mk_fresh_const(c, "sweep.rem", Z3_get_sort(c, term))));
+    }
+    z3::expr q = x != y;
+    q = q.substitute(from, to);
+    for (unsigned i = 0; i < to.size(); ++i) {
+      z3::expr b = rems[i].second;
+      b = b.substitute(from, to);
+      q = q && (b == c.bv_val(0, b.get_sort().bv_size()) || z3::ult(to[i], b));
+    }
+    z3::check_result rr = check(q, opt.coneTimeoutMs, nullptr);
+    if (trace)
+      llvm::errs() << "sweep: remainders abstracted (" << rems.size()
+                   << ") -> " << int(rr) << " in " << since() << " s\n";
+    if (rr == z3::unsat) {
+      ++st.mergedByCut;
+      return Proven;
+    }
+  }
   z3::check_result r = check(x != y, opt.coneTimeoutMs, &m);
   if (trace) {
     llvm::errs() << "sweep: cone -> " << int(r) << " in " << since() << " s";
@@ -966,6 +1000,66 @@ Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
     ++st.unknown;
     return Unknown;
   }
+}
+
+/// Valid facts the solver would otherwise have to rediscover through a
+/// divider circuit: a remainder a - (a / b) * b (the shape both the netfn
+/// encoding and the executor give remainders) is below b unless b is 0.
+/// Compilers use this range (e.g. a sign test of `rem << 32` becomes one of
+/// `rem` when |rem| < 2^31), so some equivalences depend on it. Added only
+/// to the cone queries whose cone holds the remainder: dividers in every
+/// query would slow all of them down.
+std::optional<z3::expr> Sweeper::remainderDivisor(const z3::expr &n) {
+  if (!n.is_app() || n.decl().decl_kind() != Z3_OP_BSUB || n.num_args() != 2)
+    return std::nullopt;
+  z3::expr a = n.arg(0), p = n.arg(1);
+  if (!p.is_app() || p.decl().decl_kind() != Z3_OP_BMUL || p.num_args() != 2)
+    return std::nullopt;
+  for (int side = 0; side < 2; ++side) {
+    z3::expr q = p.arg(side), b = p.arg(1 - side);
+    // q is udiv(a, b), possibly guarded as ite(b == 0, 0, udiv(a, b)).
+    if (q.is_app() && q.decl().decl_kind() == Z3_OP_ITE)
+      q = q.arg(2);
+    if (!q.is_app() || (q.decl().decl_kind() != Z3_OP_BUDIV &&
+                        q.decl().decl_kind() != Z3_OP_BUDIV_I) ||
+        !z3::eq(q.arg(0), a) || !z3::eq(q.arg(1), b))
+      continue;
+    return b;
+  }
+  return std::nullopt;
+}
+
+void Sweeper::findLemmas() {
+  for (const z3::expr &n : nodes)
+    if (auto b = remainderDivisor(n))
+      lemmas.try_emplace(Z3_get_ast_id(c, n), *b);
+}
+
+std::vector<std::pair<z3::expr, z3::expr>>
+Sweeper::remaindersInCone(const z3::expr &x, const z3::expr &y) {
+  std::vector<std::pair<z3::expr, z3::expr>> found;
+  if (lemmas.empty())
+    return found;
+  constexpr size_t kMaxVisit = 20000;
+  llvm::DenseSet<unsigned> seen;
+  std::vector<Z3_ast> stack = {x, y};
+  while (!stack.empty() && seen.size() < kMaxVisit) {
+    Z3_ast n = stack.back();
+    stack.pop_back();
+    unsigned id = Z3_get_ast_id(c, n);
+    if (!seen.insert(id).second)
+      continue;
+    if (auto it = lemmas.find(id); it != lemmas.end()) {
+      found.emplace_back(z3::expr(c, n), it->second);
+      continue; // the divider below is what the abstraction removes
+    }
+    if (Z3_get_ast_kind(c, n) != Z3_APP_AST)
+      continue;
+    Z3_app app = Z3_to_app(c, n);
+    for (unsigned a = 0; a < Z3_get_app_num_args(c, app); ++a)
+      stack.push_back(Z3_get_app_arg(c, app, a));
+  }
+  return found;
 }
 
 void Sweeper::guide(const std::vector<z3::expr> &assumptions) {
@@ -1011,6 +1105,7 @@ void Sweeper::run(std::vector<z3::expr> &goals,
   Clock::time_point start = Clock::now();
   collect(goals);
   st.nodes = nodes.size();
+  findLemmas();
   for (unsigned k = 0; k < opt.vectors; ++k)
     addVector(std::nullopt);
   guide(assumptions);
@@ -1029,6 +1124,9 @@ void Sweeper::run(std::vector<z3::expr> &goals,
         n = z3::expr(c, Z3_update_term(c, n, args.size(), args.data()));
     }
     rebuilt.push_back(n);
+    if (!z3::eq(n, nodes[i]) && lemmas.count(Z3_get_ast_id(c, nodes[i])))
+      if (auto b = remainderDivisor(n))
+        lemmas.try_emplace(Z3_get_ast_id(c, n), *b);
     if (!candidate(i))
       continue;
     if (Clock::now() >= opt.deadline) {

@@ -153,10 +153,10 @@ void printHelp(llvm::raw_ostream &os) {
                          "with"},
       {"--timeout-ms N", "check, equiv: solver budget in milliseconds "
                          "(default 20000); past it the answer is unknown"},
-      {"--sweep", "check, equiv: experimental; when a query times out within "
-                  "a third of the budget, rewrite the queries by SAT sweeping "
-                  "(proven-equal subterms shared) and ask the rest again "
-                  "(docs/checker.md)"},
+      {"--no-sweep", "check, equiv: do not fall back to SAT sweeping (by "
+                     "default, queries still open after a third of the budget, "
+                     "10 s at most, are rewritten with their proven-equal "
+                     "subterms shared and asked again; docs/checker.md)"},
       {"--repeat N", "stats: test runs averaged for ns_per_run (default " +
                          std::to_string(kDefaultRepeat) + ")"},
       {"--payload-bytes N", "stats: aRPC payload size of the measured packet "
@@ -255,7 +255,7 @@ struct Arguments {
   unsigned repeat = kDefaultRepeat;
   unsigned payloadBytes = 64;
   unsigned timeoutMs = 20000;
-  bool sweep = false;
+  bool sweep = true;
   std::string rpcSchema;
   /// The first option given that only `stats` takes, for the error message.
   std::string statsOnlyOption;
@@ -301,10 +301,10 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
         return usageError("--rpc-schema needs a file");
       if (args.checkOnlyOption.empty())
         args.checkOnlyOption = "--rpc-schema";
-    } else if (arg == "--sweep") {
-      args.sweep = true;
+    } else if (arg == "--no-sweep") {
+      args.sweep = false;
       if (args.checkOnlyOption.empty())
-        args.checkOnlyOption = "--sweep";
+        args.checkOnlyOption = "--no-sweep";
     } else if (arg == "--init-only") {
       args.initOnly = true;
       if (args.checkOnlyOption.empty())

@@ -35,10 +35,10 @@ namespace sbpf::checker {
 struct CheckOptions {
   /// Total solver budget; past it the answer is Unknown ("timeout").
   unsigned timeoutMs = 20000;
-  /// Experimental (docs/checker.md, "Sweeping"): when a query times out in
-  /// the first third of the budget, sweep the queries (Sweep.h) and ask
-  /// the unanswered ones again.
-  bool sweep = false;
+  /// When a query is still open after a third of the budget (10 s at
+  /// most), sweep the queries (Sweep.h; docs/checker.md, "Sweeping") and
+  /// ask the unanswered ones again with what is left.
+  bool sweep = true;
 };
 
 /// A counterexample in a form the kernel can replay (runtime: load the
