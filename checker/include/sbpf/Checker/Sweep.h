@@ -16,11 +16,14 @@
 //      bit and small numbers, NUL-heavy bytes), giving it a signature;
 //   2. in topological order, a subterm whose signature equals an earlier
 //      subterm's (or a constant's) is a candidate; the pair is proven equal
-//      by a small query: first with the subterms below them cut (replaced by
-//      fresh variables, which only generalises: a proof of the cut query is
-//      a proof of the original), then, if that fails, on the whole cone
-//      under a short timeout. A counterexample becomes a new simulation
-//      vector that splits the pair;
+//      by a small query: first with the subterms they share, and those three
+//      levels down, cut (replaced by fresh variables, which only
+//      generalises: a proof of the cut query is a proof of the original);
+//      then with every remainder a - (a / b) * b below them replaced by a
+//      fresh value below b (the range compiled code relies on, without the
+//      divider); then on the whole cone under a short timeout. A
+//      counterexample of the last becomes a new simulation vector that
+//      splits the pair;
 //   3. each proven subterm is replaced by its representative, so later
 //      subterms are built over shared children and their own proofs stay
 //      local.
@@ -49,7 +52,8 @@ struct SweepOptions {
   unsigned guidedVectors = 24;
   /// Counterexamples added as vectors at most.
   unsigned maxRefinements = 48;
-  /// Per candidate: cut queries (depth 3 then 12) and the whole-cone query.
+  /// Per candidate: the cut query, and the remainder-abstracted and
+  /// whole-cone queries.
   unsigned cutTimeoutMs = 50;
   unsigned coneTimeoutMs = 150;
   /// Stop trying new candidates after this point (the goals are still
