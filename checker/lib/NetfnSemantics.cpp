@@ -177,6 +177,21 @@ static z3::expr maskBytes(z3::context &c, const z3::expr &data, unsigned nbytes,
 }
 
 z3::expr SemContext::canonical(Type type, const z3::expr &v) {
+  if (!llvm::isa<StringType, PairType, OptionType, LogType>(type))
+    return v;
+  auto key = [&](const z3::expr &e) {
+    return std::make_pair(type.getAsOpaquePointer(), Z3_get_ast_id(e.ctx(), e));
+  };
+  auto hit = canonicalCache.find(key(v));
+  if (hit != canonicalCache.end())
+    return hit->second.second;
+  z3::expr r = canonicalUncached(type, v);
+  canonicalCache.emplace(key(v), std::make_pair(v, r));
+  canonicalCache.emplace(key(r), std::make_pair(r, r));
+  return r;
+}
+
+z3::expr SemContext::canonicalUncached(Type type, const z3::expr &v) {
   z3::context &c = *ctx;
   if (auto st = llvm::dyn_cast<StringType>(type)) {
     z3::expr len = tupleProj(type, 0)(v);
@@ -1172,6 +1187,17 @@ z3::expr sbpf::checker::arith::rem(const z3::expr &a, const z3::expr &b,
 z3::expr sbpf::checker::arith::fixedMul(const z3::expr &a, const z3::expr &b,
                                         unsigned frac) {
   unsigned w = a.get_sort().bv_size();
+  // By a whole-number constant k (raw k << F): x * k in W bits, exactly the
+  // definition's value ((x * (k << F)) >> F = x * k in 2W bits), and what
+  // code compiled from netfn-simplify's rewrite of such a product computes.
+  z3::context &c = a.ctx();
+  for (int i = 0; i < 2; ++i) {
+    const z3::expr &k = i ? a : b, &x = i ? b : a;
+    if (!k.is_numeral() ||
+        (frac && !z3::eq(k.extract(frac - 1, 0).simplify(), c.bv_val(0, frac))))
+      continue;
+    return x * z3::ashr(k, c.bv_val(frac, w)).simplify();
+  }
   if (w < 64) {
     // Fits a 64-bit product (the backends multiply sign-extended operands).
     z3::expr p = z3::sext(a, w) * z3::sext(b, w);

@@ -109,3 +109,33 @@ netfn.program @nothing_to_fold {
     netfn.forward
   }
 }
+
+// -----
+
+// A fixed-point product with a whole-number constant (20.0 = raw 20 << 32)
+// is the integer product with 20: one multiply. Proven by simplification
+// (the validator sends no wide multiplication to Z3). The product with 1.5
+// (raw 3 << 31) is no integer product and stays.
+// CHECK-LABEL: netfn.program @whole_number_product
+netfn.program @whole_number_product {
+  netfn.event @request "rpc.request" (kind : ui32)
+  netfn.state @x : !netfn.fixed<64, 32>
+  // CHECK: netfn.handler @req
+  netfn.handler @req on @request {
+    // CHECK-NEXT: %[[X:.*]] = netfn.state.read @x
+    // CHECK-NEXT: %[[XI:.*]] = netfn.bitcast %[[X]] : !netfn.fixed<64, 32> to si64
+    // CHECK-NEXT: %[[K:.*]] = netfn.const 20 : si64
+    // CHECK-NEXT: %[[P:.*]] = netfn.mul %[[XI]], %[[K]] : si64
+    // CHECK-NEXT: %[[PF:.*]] = netfn.bitcast %[[P]] : si64 to !netfn.fixed<64, 32>
+    // CHECK-NEXT: %[[H:.*]] = netfn.const raw(6442450944)
+    // CHECK-NEXT: %[[Q:.*]] = netfn.mul %[[H]], %[[PF]] : !netfn.fixed<64, 32>
+    // CHECK-NEXT: netfn.state.write @x, %[[Q]]
+    %x = netfn.state.read @x : !netfn.fixed<64, 32>
+    %twenty = netfn.const raw(85899345920) : !netfn.fixed<64, 32>
+    %p = netfn.mul %twenty, %x : !netfn.fixed<64, 32>
+    %half3 = netfn.const raw(6442450944) : !netfn.fixed<64, 32>
+    %q = netfn.mul %half3, %p : !netfn.fixed<64, 32>
+    netfn.state.write @x, %q : !netfn.fixed<64, 32>
+    netfn.forward
+  }
+}

@@ -37,10 +37,12 @@ static std::string proofKey(sbpf::netfn::HandlerOp before,
 sbpf::RewriteProof sbpf::proveHandlerUnchanged(netfn::HandlerOp before,
                                                netfn::HandlerOp after,
                                                unsigned timeoutMs,
-                                               bool explain) {
+                                               bool explain,
+                                               bool structuralOnly) {
   checker::EquivalenceOptions options;
   options.unwrittenStateIsInitial = true;
   options.counterexample = explain;
+  options.structuralOnly = structuralOnly;
   // One Z3 context for every proof of the process, never destroyed: Z3's
   // context teardown costs about 100 ms with string-typed events, far more
   // than the queries themselves (a few ms each); the process exit frees it.

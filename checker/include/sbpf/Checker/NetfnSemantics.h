@@ -110,6 +110,14 @@ private:
   ReasonTable reasonTable;
   std::map<std::string, std::unique_ptr<TupleInfo>> tuples;
   TupleInfo &tuple(mlir::Type type);
+  z3::expr canonicalUncached(mlir::Type type, const z3::expr &value);
+  /// canonical()'s answers by (type, input term), its outputs mapped to
+  /// themselves: canonicalising a canonical value returns the same term, so
+  /// two encodings of one input (both handlers of a rewrite proof) compare
+  /// structurally. Holds the terms, so their ids stay unique.
+  std::map<std::pair<const void *, unsigned>,
+           std::pair<z3::expr, z3::expr>>
+      canonicalCache;
 };
 
 struct MapTerms {
@@ -230,6 +238,13 @@ struct EquivalenceOptions {
   /// the model: the costly part of a Different answer). Speculating callers
   /// that only need the status turn it off.
   bool counterexample = true;
+  /// Decide by simplification alone: Proven when every difference
+  /// simplifies to false (the rewrite only replaced terms by terms that the
+  /// simplifier shows equal, e.g. a state read by init's constant), else
+  /// Unknown without asking the solver. For handlers whose queries a
+  /// bit-blasting solver cannot be expected to answer in an optimiser's
+  /// time (wide multiplication and division).
+  bool structuralOnly = false;
 };
 
 /// checkEquivalence with `options`.

@@ -34,9 +34,12 @@ struct RewriteProof {
 /// printed text of both programs and the handler's name), so proving the
 /// same pair again costs no query: a pass that proved its final result
 /// against the validation baseline spares netfn-validate its query.
+/// With `structuralOnly` the proof is by simplification alone (no solver
+/// call; checker::EquivalenceOptions::structuralOnly).
 RewriteProof proveHandlerUnchanged(netfn::HandlerOp before,
                                    netfn::HandlerOp after, unsigned timeoutMs,
-                                   bool explain = true);
+                                   bool explain = true,
+                                   bool structuralOnly = false);
 
 /// The module as it was when the innermost running netfn-validate started
 /// its pipeline (null outside one). Passes that prove their own rewrites
