@@ -520,12 +520,14 @@ Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
       inSetField = inSetField ||
                    (r.runs && z3::uge(at, f.offset) &&
                     z3::ult(at, f.offset + bv64(f.slot.size)));
-      z3::expr written =
-          decode(sc, f.slot, readBytes(o.packet, f.offset, f.slot.size));
+      // The bytes a receiver gets: the element's value as the wire
+      // encoding writes it. (Not the object's bytes decoded: a string
+      // with a NUL inside, e.g. a XOR that zeroed a byte, is written in
+      // full, and "the bytes before the first NUL" of it is shorter.)
       d.emplace_back("field " + f.name + " of " + r.event,
                      bothPass && r.runs &&
-                         !sc.valueEq(f.slot.type, written, f.slot.type,
-                                     r.sem.fields.at(f.name)));
+                         readBytes(o.packet, f.offset, f.slot.size) !=
+                             encode(sc, f.slot, r.sem.fields.at(f.name)));
     }
   d.emplace_back("frame bytes", bothPass && z3::ult(at, w.packetLen) &&
                                     !inSetField &&

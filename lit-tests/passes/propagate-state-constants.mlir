@@ -156,3 +156,29 @@ netfn.program @configurable {
     netfn.forward
   }
 }
+
+// -----
+
+// A string (a XOR key, as in scramble.appnet): the constant string, so
+// that the key's length and bytes are known to the code.
+// CHECK-LABEL: netfn.program @string_key
+netfn.program @string_key {
+  netfn.event @request "rpc.request" (body : !netfn.string<64>)
+  netfn.state @key : !netfn.string<64>
+  netfn.init {
+    %0 = netfn.const "k3y" : !netfn.string<64>
+    netfn.state.write @key, %0 : !netfn.string<64>
+    netfn.return
+  }
+  // CHECK: netfn.handler @req
+  netfn.handler @req on @request {
+    // CHECK-NEXT: %[[B:.*]] = netfn.field.get "body"
+    // CHECK-NEXT: %[[K:.*]] = netfn.const "k3y" : !netfn.string<64>
+    // CHECK-NEXT: netfn.string.xor %[[B]], %[[K]]
+    %b = netfn.field.get "body" : !netfn.string<64>
+    %k = netfn.state.read @key : !netfn.string<64>
+    %x = netfn.string.xor %b, %k : !netfn.string<64>, !netfn.string<64>
+    netfn.field.set "body", %x : !netfn.string<64>
+    netfn.forward
+  }
+}

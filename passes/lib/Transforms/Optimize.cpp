@@ -202,8 +202,10 @@ llvm::StringMap<Attribute> constantState(nf::ProgramOp program) {
     else if (isa<nf::FixedType>(t))
       result[s.getSymName()] =
           IntegerAttr::get(IntegerType::get(t.getContext(), 64), 0);
+    else if (isa<nf::StringType>(t))
+      result[s.getSymName()] = StringAttr::get(t.getContext(), "");
     else
-      continue; // strings, instants, f64, maps, logs: not handled
+      continue; // instants, f64, maps, logs: not handled
     types[s.getSymName()] = t;
   }
   llvm::StringMap<unsigned> initWrites;

@@ -71,8 +71,9 @@ def NetfnPropagateStateConstants
     level of its body, with a `netfn.const`, and that no handler writes,
     holds that constant in every handler run: each `netfn.state.read` of it
     in a handler becomes the constant. A scalar state that neither init nor
-    any handler writes reads as its zero value (integers, booleans and
-    fixed point). The declaration and init's write stay: the state is part
+    any handler writes reads as its zero value (integers, booleans, fixed
+    point and strings: a string constant gives the code its length and
+    bytes, e.g. a XOR key). The declaration and init's write stay: the state is part
     of the object's ABI and user space may read it (docs/bpf-abi.md); what
     user space writes into state that the element never writes is outside
     the element's meaning.
@@ -82,7 +83,8 @@ def NetfnPropagateStateConstants
 
     Not rewritten: state that any handler writes, `configurable` state
     (an AppNet init parameter, set at deployment), state that init writes
-    inside a branch or from a non-constant value, maps and logs.
+    inside a branch or from a non-constant value, instants, f64, maps and
+    logs.
 
     Before / after:
     ```mlir
@@ -122,7 +124,13 @@ def NetfnSimplify : Pass<"netfn-simplify", "mlir::ModuleOp"> {
       (`bitcast(cast r : ui32 to ui64)`, the exact form of `randomf(0, 1)`)
       with a constant becomes the same comparison of the draw itself with a
       32-bit constant (exact: no value is rounded), or a boolean constant
-      when the threshold lies outside [0, 2^32).
+      when the threshold lies outside [0, 2^32);
+    - a fixed-point `netfn.mul` with a whole-number constant k (raw value
+      k << F) becomes the integer product with k between bitcasts (exact:
+      (x * (k << F)) >> F is x * k in 2W bits): one multiply instead of
+      four partial products and a sign correction. The checker encodes
+      such a product the same way, so the rewrite is proven by
+      simplification (netfn-validate sends no wide multiplication to Z3).
 
     Before / after:
     ```mlir
@@ -256,10 +264,14 @@ def NetfnValidate : Pass<"netfn-validate", "mlir::ModuleOp"> {
       the handler that names the pass pipeline and prints the
       counterexample (inputs, what differs); nothing is written.
     - Unknown (Z3 time limit, an op without SMT semantics, or a changed
-      handler that multiplies or divides 64-bit or fixed-point numbers,
-      which Z3 bit-blasts for seconds whatever its time limit): the change
-      is reverted (the module as it was before `pipeline`) with a warning,
-      so an unproven change is never kept.
+      handler that multiplies or divides 64-bit or fixed-point numbers and
+      whose differences do not simplify away: such handlers are proven by
+      term simplification alone, never sent to Z3, which bit-blasts them
+      for seconds whatever its time limit): the change is reverted (the
+      module as it was before `pipeline`) with a warning, so an unproven
+      change is never kept. Differences that simplify to false never reach
+      Z3 (a constant state read becomes the term of init's constant, so a
+      propagated constant is proven this way).
 
     ```
     sbpf-opt x.mlir --netfn-validate=pipeline=netfn-merge-conditions
