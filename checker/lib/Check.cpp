@@ -37,6 +37,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <unordered_set>
 #include <cstdlib>
 
 using namespace sbpf;
@@ -345,6 +346,47 @@ void sweepQueries(z3::context &c, Diffs &named,
 /// askEach, and when a query is still open after a third of the budget
 /// (10 s at most), the unanswered ones again after a sweep (given half of
 /// what is left).
+/// Whether the queries divide (by anything) or multiply two non-constant
+/// values: the circuits a bit-blasting solver struggles to match.
+bool hasArithmeticCircuits(const Diffs &named) {
+  std::vector<z3::expr> stack;
+  std::unordered_set<unsigned> seen;
+  for (const auto &[name, d] : named)
+    stack.push_back(d);
+  while (!stack.empty()) {
+    z3::expr e = stack.back();
+    stack.pop_back();
+    if (!e.is_app() || !seen.insert(e.id()).second)
+      continue;
+    switch (e.decl().decl_kind()) {
+    case Z3_OP_BUDIV:
+    case Z3_OP_BUDIV_I:
+    case Z3_OP_BUREM:
+    case Z3_OP_BUREM_I:
+    case Z3_OP_BSDIV:
+    case Z3_OP_BSDIV_I:
+    case Z3_OP_BSREM:
+    case Z3_OP_BSREM_I:
+    case Z3_OP_BSMOD:
+    case Z3_OP_BSMOD_I:
+      return true;
+    case Z3_OP_BMUL: {
+      unsigned symbolic = 0;
+      for (unsigned i = 0; i < e.num_args(); ++i)
+        symbolic += !e.arg(i).is_numeral();
+      if (symbolic > 1)
+        return true;
+      break;
+    }
+    default:
+      break;
+    }
+    for (unsigned i = 0; i < e.num_args(); ++i)
+      stack.push_back(e.arg(i));
+  }
+  return false;
+}
+
 Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
                Diffs &named, const std::vector<z3::expr> &preferences,
                Clock::time_point start, const CheckOptions &options,
@@ -357,8 +399,14 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   size_t proven = 0;
   // Most proofs take a few seconds; past 10 s a sweep pays (measured:
   // latency_log is proven only after one, first_seen's map query takes
-  // 7 s swept against over 20 s directly).
-  unsigned firstMs = std::min(options.timeoutMs / 3, 10000u);
+  // 7 s swept against over 20 s directly). Queries with divider or
+  // multiplier circuits are swept after 2 s: bit-blasting two differently
+  // built dividers rarely succeeds directly, while the sweep matches their
+  // steps (measured, this machine under load: token_bucket 18 -> 6 s,
+  // latency_log 12 -> 4 s; sweeping firewall or metrics after 2 s instead
+  // costs 2x and 9x, hence not for every query).
+  unsigned firstMs = std::min(options.timeoutMs / 3,
+                              hasArithmeticCircuits(named) ? 2000u : 10000u);
   Query q = askEach(c, assumptions, named, preferences,
                     start + std::chrono::milliseconds(firstMs),
                     report.solverCalls, &proven);

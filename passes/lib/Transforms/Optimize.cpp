@@ -21,6 +21,7 @@
 #include "sbpf/Checker/ConcreteEval.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
@@ -402,11 +403,48 @@ bool simplifyOp(Operation *op) {
   return false;
 }
 
+/// A second `netfn.field.get` of a field that an earlier get of the same
+/// field dominates reads the same value when the handler never sets that
+/// field: it is replaced by the earlier one. (Each get of a string field
+/// is a normalising loop in the code, and two copies of a key are two
+/// terms the checker has to prove equal.) True when the IR changed.
+bool dedupeFieldGets(Operation *root) {
+  bool changed = false;
+  root->walk([&](nf::HandlerOp h) {
+    llvm::StringSet<> written;
+    h.walk([&](nf::FieldSetOp set) { written.insert(set.getField()); });
+    DominanceInfo dom(h);
+    llvm::StringMap<SmallVector<nf::FieldGetOp>> seen;
+    SmallVector<nf::FieldGetOp> gets;
+    h.walk<WalkOrder::PreOrder>([&](nf::FieldGetOp g) { gets.push_back(g); });
+    for (nf::FieldGetOp g : gets) {
+      if (written.contains(g.getField()))
+        continue;
+      auto &earlier = seen[g.getField()];
+      nf::FieldGetOp first;
+      for (nf::FieldGetOp e : earlier)
+        if (e.getType() == g.getType() &&
+            dom.properlyDominates(e.getOperation(), g.getOperation())) {
+          first = e;
+          break;
+        }
+      if (!first) {
+        earlier.push_back(g);
+        continue;
+      }
+      g.getResult().replaceAllUsesWith(first.getResult());
+      g->erase();
+      changed = true;
+    }
+  });
+  return changed;
+}
+
 /// Runs the local rewrites and dead-code elimination to a fixed point.
 void simplify(Operation *root) {
   bool changed = true;
   while (changed) {
-    changed = false;
+    changed = dedupeFieldGets(root);
     SmallVector<Operation *> ops;
     root->walk([&](Operation *op) {
       if (op->getParentOfType<nf::HandlerOp>())
