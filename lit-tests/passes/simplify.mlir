@@ -139,3 +139,46 @@ netfn.program @whole_number_product {
     netfn.forward
   }
 }
+
+// -----
+
+// Shared computations: the second read of `user` (inside the branch, which
+// the first read dominates) and the second widening of it are the first
+// ones; `body`, which the handler sets, is read twice still.
+// CHECK-LABEL: netfn.program @shared_reads
+netfn.program @shared_reads {
+  netfn.event @request "rpc.request" (user : !netfn.string<32>, body : !netfn.string<64>)
+  netfn.state @seen : !netfn.map<!netfn.string<64>, ui32, 16>
+  // CHECK: netfn.handler @req
+  netfn.handler @req on @request {
+    // CHECK-NEXT: %[[U:.*]] = netfn.field.get "user"
+    // CHECK-NEXT: %[[K:.*]] = netfn.cast %[[U]]
+    // CHECK-NEXT: %[[B1:.*]] = netfn.field.get "body"
+    // CHECK-NEXT: netfn.field.set "body", %[[B1]]
+    // CHECK-NEXT: %[[G:.*]] = netfn.map.get @seen[%[[K]]]
+    // CHECK-NEXT: netfn.match_option %[[G]]
+    // CHECK-NEXT: netfn.yield
+    // CHECK-NEXT: } none {
+    // CHECK-NEXT: %[[ONE:.*]] = netfn.const 1 : ui32
+    // CHECK-NEXT: netfn.map.set @seen[%[[K]]], %[[ONE]]
+    // CHECK-NEXT: %[[B2:.*]] = netfn.field.get "body"
+    // CHECK-NEXT: netfn.field.set "body", %[[B2]]
+    %u = netfn.field.get "user" : !netfn.string<32>
+    %k = netfn.cast %u : !netfn.string<32> to !netfn.string<64>
+    %b1 = netfn.field.get "body" : !netfn.string<64>
+    netfn.field.set "body", %b1 : !netfn.string<64>
+    %g = netfn.map.get @seen[%k] : !netfn.string<64> -> !netfn.option<ui32>
+    netfn.match_option %g : !netfn.option<ui32> some(%v) {
+      netfn.yield
+    } none {
+      %u2 = netfn.field.get "user" : !netfn.string<32>
+      %k2 = netfn.cast %u2 : !netfn.string<32> to !netfn.string<64>
+      %one = netfn.const 1 : ui32
+      netfn.map.set @seen[%k2], %one : !netfn.string<64>, ui32
+      %b2 = netfn.field.get "body" : !netfn.string<64>
+      netfn.field.set "body", %b2 : !netfn.string<64>
+      netfn.yield
+    }
+    netfn.forward
+  }
+}

@@ -4,7 +4,6 @@
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
@@ -37,9 +36,8 @@ sbpf::loadElementForBPF(llvm::StringRef path, const DomainOptions &options,
     return nullptr;
   // Exactly what `sbpf-opt --appnet-to-bpf` runs before the backend. Its
   // netfn-validate step parses a textual pipeline of netfn passes, so they
-  // must be registered (sbpf-opt does that in main()), and upstream `cse`,
-  // which the pipeline uses.
-  static bool registered = (registerNetfnPasses(), mlir::registerCSEPass(), true);
+  // must be registered (sbpf-opt does that in main()).
+  static bool registered = (registerNetfnPasses(), true);
   (void)registered;
   mlir::PassManager pm(&context);
   buildAppNetToBPFPipeline(pm);

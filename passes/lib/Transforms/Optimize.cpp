@@ -403,37 +403,52 @@ bool simplifyOp(Operation *op) {
   return false;
 }
 
-/// A second `netfn.field.get` of a field that an earlier get of the same
-/// field dominates reads the same value when the handler never sets that
-/// field: it is replaced by the earlier one. (Each get of a string field
-/// is a normalising loop in the code, and two copies of a key are two
-/// terms the checker has to prove equal.) True when the IR changed.
-bool dedupeFieldGets(Operation *root) {
+/// Whether `later` computes what `earlier` does: the same op, attributes,
+/// operands and result types, no regions.
+bool sameComputation(Operation *earlier, Operation *later) {
+  return earlier->getName() == later->getName() &&
+         earlier->getNumRegions() == 0 && later->getNumRegions() == 0 &&
+         earlier->getAttrDictionary() == later->getAttrDictionary() &&
+         earlier->getOperands() == later->getOperands() &&
+         earlier->getResultTypes() == later->getResultTypes();
+}
+
+/// Common subexpressions inside handlers: an op that computes what an
+/// earlier op dominating it computes is replaced by that op's results.
+/// Pure ops, and `netfn.field.get` of a field the handler never sets (each
+/// get of a string field is a normalising loop in the code, and two copies
+/// of a key are two terms the checker has to prove equal). Init is left
+/// alone (netfn-validate requires it unchanged). True when the IR changed.
+bool shareComputations(Operation *root) {
   bool changed = false;
   root->walk([&](nf::HandlerOp h) {
     llvm::StringSet<> written;
     h.walk([&](nf::FieldSetOp set) { written.insert(set.getField()); });
     DominanceInfo dom(h);
-    llvm::StringMap<SmallVector<nf::FieldGetOp>> seen;
-    SmallVector<nf::FieldGetOp> gets;
-    h.walk<WalkOrder::PreOrder>([&](nf::FieldGetOp g) { gets.push_back(g); });
-    for (nf::FieldGetOp g : gets) {
-      if (written.contains(g.getField()))
-        continue;
-      auto &earlier = seen[g.getField()];
-      nf::FieldGetOp first;
-      for (nf::FieldGetOp e : earlier)
-        if (e.getType() == g.getType() &&
-            dom.properlyDominates(e.getOperation(), g.getOperation())) {
+    SmallVector<Operation *> ops;
+    h.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (op == h.getOperation() || op->getNumResults() == 0)
+        return;
+      auto get = dyn_cast<nf::FieldGetOp>(op);
+      if (get ? !written.contains(get.getField())
+              : (op->getNumRegions() == 0 && isMemoryEffectFree(op)))
+        ops.push_back(op);
+    });
+    llvm::DenseMap<OperationName, SmallVector<Operation *>> seen;
+    for (Operation *op : ops) {
+      auto &earlier = seen[op->getName()];
+      Operation *first = nullptr;
+      for (Operation *e : earlier)
+        if (sameComputation(e, op) && dom.properlyDominates(e, op)) {
           first = e;
           break;
         }
       if (!first) {
-        earlier.push_back(g);
+        earlier.push_back(op);
         continue;
       }
-      g.getResult().replaceAllUsesWith(first.getResult());
-      g->erase();
+      op->replaceAllUsesWith(first->getResults());
+      op->erase();
       changed = true;
     }
   });
@@ -444,7 +459,7 @@ bool dedupeFieldGets(Operation *root) {
 void simplify(Operation *root) {
   bool changed = true;
   while (changed) {
-    changed = dedupeFieldGets(root);
+    changed = shareComputations(root);
     SmallVector<Operation *> ops;
     root->walk([&](Operation *op) {
       if (op->getParentOfType<nf::HandlerOp>())

@@ -48,9 +48,6 @@ void sbpf::buildAppNetToBPFPipeline(mlir::OpPassManager &pm,
       // Fold what the constants decided (comparisons, branches, selects)
       // and narrow randomf thresholds to 32-bit compares of the draw.
       "netfn-simplify,"
-      // One computation of each pure value (a string widened twice for two
-      // uses of one key, after netfn-simplify shared the field reads).
-      "cse,"
       // One test instead of two nested branches with the same else arm.
       "netfn-merge-conditions,"
       // Conjuncts implied (or refuted) by the path to them are dropped,

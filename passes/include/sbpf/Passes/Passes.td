@@ -130,7 +130,13 @@ def NetfnSimplify : Pass<"netfn-simplify", "mlir::ModuleOp"> {
       (x * (k << F)) >> F is x * k in 2W bits): one multiply instead of
       four partial products and a sign correction. The checker encodes
       such a product the same way, so the rewrite is proven by
-      simplification (netfn-validate sends no wide multiplication to Z3).
+      simplification (netfn-validate sends no wide multiplication to Z3);
+    - common subexpressions in handlers: an op computing what an earlier
+      op that dominates it computes (same op, attributes, operands and
+      result types) is replaced by it, for pure ops and for
+      `netfn.field.get` of a field the handler never sets (a string
+      field's get is a normalising loop in the code: first_seen read its
+      key twice). Init is left as it is.
 
     Before / after:
     ```mlir
