@@ -313,14 +313,18 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
 /// operations becomes shared terms, so each query compares only what
 /// really differs. A second attempt, for queries the solver could not
 /// answer quickly (the sweep costs more than it saves on the others).
+/// `limitScale` multiplies the per-candidate time limits.
 void sweepQueries(z3::context &c, Diffs &named,
                   const std::vector<z3::expr> &assumptions,
-                  Clock::time_point deadline, CheckReport &report) {
+                  Clock::time_point deadline, CheckReport &report,
+                  unsigned limitScale) {
   std::vector<z3::expr> goals;
   for (auto &[name, cond] : named)
     goals.push_back(cond);
   SweepOptions so;
   so.deadline = deadline;
+  so.cutTimeoutMs *= limitScale;
+  so.coneTimeoutMs *= limitScale;
   SweepStats st;
   sweep(c, goals, assumptions, so, st);
   for (size_t i = 0; i < goals.size(); ++i) {
@@ -343,9 +347,6 @@ void sweepQueries(z3::context &c, Diffs &named,
                  << (st.outOfTime ? ", out of time" : "") << "\n";
 }
 
-/// askEach, and when a query is still open after a third of the budget
-/// (10 s at most), the unanswered ones again after a sweep (given half of
-/// what is left).
 /// Whether the queries divide (by anything) or multiply two non-constant
 /// values: the circuits a bit-blasting solver struggles to match.
 bool hasArithmeticCircuits(const Diffs &named) {
@@ -387,6 +388,10 @@ bool hasArithmeticCircuits(const Diffs &named) {
   return false;
 }
 
+/// askEach, and when a query is still open after a while (below), the
+/// unanswered ones again after a sweep (given half of what is left);
+/// queries with arithmetic circuits get up to three sweeps, each with four
+/// times the per-candidate time limits of the one before.
 Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
                Diffs &named, const std::vector<z3::expr> &preferences,
                Clock::time_point start, const CheckOptions &options,
@@ -406,18 +411,34 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   // (user_acl 12 s direct, 44 s when swept after 10 s; first_seen 19 s
   // against 27 s), but scramble is proven only with one (48 s; unknown
   // after 60 s directly): after 20 s.
-  unsigned firstMs = std::min(options.timeoutMs / 3,
-                              hasArithmeticCircuits(named) ? 2000u : 20000u);
+  bool arithmetic = hasArithmeticCircuits(named);
+  unsigned firstMs =
+      std::min(options.timeoutMs / 3, arithmetic ? 2000u : 20000u);
   Query q = askEach(c, assumptions, named, preferences,
                     start + std::chrono::milliseconds(firstMs),
                     report.solverCalls, &proven);
-  if (q.status != SolverStatus::Unknown ||
-      (q.reason != "timeout" && q.reason != "canceled"))
-    return q;
-  Clock::time_point now = Clock::now();
-  sweepQueries(c, named, assumptions, now + (deadline - now) / 2, report);
-  return askEach(c, assumptions, named, preferences, deadline,
-                 report.solverCalls, &proven);
+  // The sweep's per-candidate limits are wall-clock, so what one sweep
+  // merges varies with the machine's load (latency_log: proven in 4 s in
+  // most runs, one in four left a division step unmerged and the query
+  // open for the remaining 50 s). Arithmetic queries therefore get later
+  // sweeps with longer limits instead of one long direct attempt.
+  unsigned rounds = arithmetic ? 3 : 1;
+  for (unsigned round = 0; round < rounds; ++round) {
+    if (q.status != SolverStatus::Unknown ||
+        (q.reason != "timeout" && q.reason != "canceled"))
+      return q;
+    Clock::time_point now = Clock::now();
+    if (now >= deadline)
+      return q;
+    sweepQueries(c, named, assumptions, now + (deadline - now) / 2, report,
+                 /*limitScale=*/1u << (2 * round));
+    now = Clock::now();
+    Clock::time_point until =
+        round + 1 == rounds ? deadline : now + (deadline - now) / 2;
+    q = askEach(c, assumptions, named, preferences, until, report.solverCalls,
+                &proven);
+  }
+  return q;
 }
 
 /// Proven / Unknown from a query; false when there is a counterexample to
