@@ -192,9 +192,13 @@ static sbpf::DomainOptions domainOptions() {
 /// -verify-diagnostics, `verified` says whether the expectations held.
 static std::optional<std::string>
 runFrontend(const sbpf::Domain &domain, DialectRegistry &registry,
-            std::unique_ptr<llvm::MemoryBuffer> buffer, LogicalResult &verified) {
+            std::unique_ptr<llvm::MemoryBuffer> buffer, LogicalResult &verified,
+            TimingScope &timing) {
+  TimingScope contextTiming = timing.nest("frontend: MLIR context");
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  contextTiming.stop();
+  TimingScope parseTiming = timing.nest("frontend: parse, check, netfn");
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
 
@@ -209,8 +213,10 @@ runFrontend(const sbpf::Domain &domain, DialectRegistry &registry,
     module = domain.parse(sourceMgr, context, options);
     verified = success();
   }
+  parseTiming.stop();
   if (!module)
     return std::nullopt;
+  TimingScope printTiming = timing.nest("frontend: netfn as text");
   std::string text;
   llvm::raw_string_ostream os(text);
   module->print(os, OpPrintingFlags().enableDebugInfo(/*enable=*/true,
@@ -235,7 +241,9 @@ static bool writeOutput(llvm::StringRef path, llvm::StringRef bytes) {
 /// clang-16 compiles the generated C to an eBPF object (in memory): how
 /// --emit=obj --backend=c makes objects.
 static std::optional<std::string> compileC(llvm::StringRef cSource,
-                                           llvm::StringRef programName) {
+                                           llvm::StringRef programName,
+                                           TimingScope &timing) {
+  TimingScope clangTiming = timing.nest("clang-16");
   sbpf::runtime::CompiledC compiled =
       sbpf::runtime::compileBPFC(cSource, programName);
   if (compiled.ok)
@@ -250,8 +258,10 @@ static std::optional<std::string> compileC(llvm::StringRef cSource,
 /// Loads the object into the kernel verifier. Our own output being rejected
 /// is a compiler bug: report it with the log. Without permission to load
 /// BPF, say that the object was not verified.
-static bool kernelVerify(llvm::StringRef object, llvm::StringRef name) {
+static bool kernelVerify(llvm::StringRef object, llvm::StringRef name,
+                         TimingScope &timing) {
   using sbpf::runtime::KernelVerdict;
+  TimingScope verifyTiming = timing.nest("kernel verifier");
   KernelVerdict verdict = sbpf::runtime::kernelVerifyObject(
       llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
       name);
@@ -285,6 +295,14 @@ struct LLMSource {
   std::string text;
 };
 
+/// What the LLM passes chose: its C replaces the rule-based C; its object,
+/// when they compiled one, is clang's object of that C, which the kernel
+/// verifier accepted (and, when `proven`, the checker proved equivalent).
+struct LLMChoice {
+  std::string object;
+  bool proven = false;
+};
+
 /// --llm / --report: runs the LLM passes on the rule-based C `cSource` and
 /// replaces it with what they chose (the rule-based C when nothing was
 /// proven). Progress and a summary go to stderr, the rounds to --report.
@@ -292,7 +310,8 @@ static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
                          PassPipelineCLParser &passPipeline,
                          const sbpf::bpf::BackendOptions &backend,
                          const sbpf::bpf::ProgramABI &abi,
-                         const LLMSource &source, std::string &cSource) {
+                         const LLMSource &source, std::string &cSource,
+                         LLMChoice &choice) {
   namespace sl = sbpf::llm;
   sl::LLMOptions options;
   options.mode = *sl::parseLLMMode(llmMode);
@@ -352,6 +371,8 @@ static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
       return false;
   }
   cSource = std::move(outcome.cProgram);
+  choice.object = std::move(outcome.object);
+  choice.proven = outcome.proven;
   return true;
 }
 
@@ -360,12 +381,14 @@ static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
 /// written (a counterexample is a compiler bug; unknown is refused too, so
 /// that nothing unproven is written by default).
 static bool validateObject(ModuleOp module, llvm::StringRef object,
-                           const sbpf::bpf::ProgramABI &abi) {
+                           const sbpf::bpf::ProgramABI &abi,
+                           TimingScope &timing) {
   if (noValidate) {
     llvm::errs() << "sbpf-opt: note: --no-validate: the object was not "
                     "proven equivalent to its netfn program\n";
     return true;
   }
+  TimingScope validateTiming = timing.nest("validation (checker)");
   sbpf::netfn::ProgramOp program;
   module.walk([&](sbpf::netfn::ProgramOp p) { program = p; });
   sbpf::checker::CheckOptions options;
@@ -397,11 +420,15 @@ static int emitBPFMain(DialectRegistry &registry,
                        std::unique_ptr<llvm::MemoryBuffer> input,
                        PassPipelineCLParser &passPipeline,
                        const sbpf::bpf::BackendOptions &backend,
-                       bool fromFrontend, const LLMSource &llmSource) {
+                       bool fromFrontend, const LLMSource &llmSource,
+                       TimingScope &timing) {
+  TimingScope contextTiming = timing.nest("MLIR context");
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   context.allowUnregisteredDialects(allowUnregisteredDialects);
   context.printOpOnDiagnostic(false);
+  contextTiming.stop();
+  TimingScope parseTiming = timing.nest("parse netfn");
   llvm::SourceMgr sourceMgr;
   if (fromFrontend) // locations name the DSL file, not this MLIR text
     input = llvm::MemoryBuffer::getMemBufferCopy(input->getBuffer(),
@@ -411,13 +438,17 @@ static int emitBPFMain(DialectRegistry &registry,
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module || failed(verify(*module)))
     return 1;
+  parseTiming.stop();
   PassManager pm(&context);
+  TimingScope passTiming = timing.nest("passes");
+  pm.enableTiming(passTiming);
   auto errorHandler = [&](const Twine &msg) {
     return emitError(UnknownLoc::get(&context)) << msg;
   };
   if (failed(passPipeline.addToPipeline(pm, errorHandler)) ||
       failed(pm.run(*module)))
     return 1;
+  passTiming.stop();
   std::string text;
   llvm::raw_string_ostream os(text);
   sbpf::bpf::ProgramABI abi;
@@ -429,34 +460,58 @@ static int emitBPFMain(DialectRegistry &registry,
   if (llvmPath) {
     // The object path without clang (passes/lib/Conversion). The lowering
     // rewrites the module in place; validation needs the netfn program.
+    TimingScope lowerTiming = timing.nest("lowering to the LLVM dialect");
     OwningOpRef<ModuleOp> netfnModule = module->clone();
-    if (failed(sbpf::lowerNetfnToLLVM(*module, backend, &abi)) ||
-        failed(sbpf::translateToBPFObject(*module, text,
+    if (failed(sbpf::lowerNetfnToLLVM(*module, backend, &abi)))
+      return 1;
+    lowerTiming.stop();
+    TimingScope objectTiming = timing.nest("LLVM IR and BPF object");
+    if (failed(sbpf::translateToBPFObject(*module, text,
                                           emitKind == "llvm" ? &os : nullptr)))
       return 1;
+    objectTiming.stop();
     if (emitKind == "obj" &&
-        ((!noKernelVerify && !kernelVerify(text, outputFilename)) ||
-         !validateObject(*netfnModule, text, abi)))
+        ((!noKernelVerify && !kernelVerify(text, outputFilename, timing)) ||
+         !validateObject(*netfnModule, text, abi, timing)))
       return 1;
-  } else if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
-    return 1;
+  } else {
+    TimingScope cTiming = timing.nest("eBPF C");
+    if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
+      return 1;
+  }
   os.flush();
   std::string bytes = std::move(text);
-  if (useLLM && !llvmPath &&
-      !runLLMPasses(*module, registry, passPipeline, backend, abi, llmSource,
-                    bytes))
-    return 1;
-  if (emitKind == "obj" && !llvmPath) {
-    auto programs = module->getOps<sbpf::netfn::ProgramOp>();
-    llvm::StringRef name =
-        programs.empty() ? "program" : (*programs.begin()).getSymName();
-    std::optional<std::string> object = compileC(bytes, name);
-    if (!object || (!noKernelVerify && !kernelVerify(*object, outputFilename)))
+  LLMChoice llm;
+  if (useLLM && !llvmPath) {
+    TimingScope llmTiming = timing.nest("LLM passes");
+    if (!runLLMPasses(*module, registry, passPipeline, backend, abi, llmSource,
+                      bytes, llm))
       return 1;
-    if (!validateObject(*module, *object, abi))
+  }
+  if (emitKind == "obj" && !llvmPath) {
+    std::optional<std::string> object;
+    if (!llm.object.empty()) {
+      // The LLM passes compiled this C and the kernel verifier accepted it
+      // (they require Accepted, stricter than kernelVerify): neither is
+      // done again.
+      object = std::move(llm.object);
+    } else {
+      auto programs = module->getOps<sbpf::netfn::ProgramOp>();
+      llvm::StringRef name =
+          programs.empty() ? "program" : (*programs.begin()).getSymName();
+      object = compileC(bytes, name, timing);
+      if (!object ||
+          (!noKernelVerify && !kernelVerify(*object, outputFilename, timing)))
+        return 1;
+    }
+    // An accepted LLM candidate was proven equivalent to this very program
+    // (same netfn program, ABI record and object bytes) by the LLM passes'
+    // gate: proven once. Everything else is proven here.
+    if (!llm.proven && !validateObject(*module, *object, abi, timing))
       return 1;
     bytes = std::move(*object);
   }
+  TimingScope writeTiming = timing.nest("write output");
   if (!abiOut.empty()) {
     std::string json;
     llvm::raw_string_ostream jsonOs(json);
@@ -595,12 +650,23 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  // --mlir-timing: with --emit=c|llvm|obj every stage from here on (the
+  // frontend, both MLIR contexts, the passes one by one, the backend, the
+  // kernel verifier, validation); with --emit=mlir MlirOptMain times the
+  // passes itself. Process start-up (loading the shared libraries) comes
+  // before main and is not in the report.
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  if (emitKind == "mlir")
+    timingManager.setEnabled(false);
+  TimingScope timing = timingManager.getRootScope();
+
   LLMSource llmSource{domain ? domain : domains.front().get(),
                       domain ? input->getBuffer().str() : ""};
   if (domain) {
     LogicalResult verified = success();
     std::optional<std::string> text =
-        runFrontend(*domain, registry, std::move(input), verified);
+        runFrontend(*domain, registry, std::move(input), verified, timing);
     if (verifyDiagnostics && (!text || failed(verified)))
       return failed(verified) ? 1 : 0;
     if (!text)
@@ -610,7 +676,7 @@ int main(int argc, char **argv) {
 
   if (emitKind != "mlir")
     return emitBPFMain(registry, std::move(input), passPipeline, backend,
-                       domain != nullptr, llmSource);
+                       domain != nullptr, llmSource, timing);
 
   auto output = openOutputFile(outputFilename, &errorMessage);
   if (!output) {
