@@ -187,18 +187,16 @@ static sbpf::DomainOptions domainOptions() {
   return options;
 }
 
-/// Parses `path` with `domain` into netfn and returns its textual form (with
-/// locations), or nothing after reporting diagnostics. With
-/// -verify-diagnostics, `verified` says whether the expectations held.
+/// --emit=mlir: parses `path` with `domain` into netfn and returns its
+/// textual form (with locations) for MlirOptMain, or nothing after reporting
+/// diagnostics. With -verify-diagnostics, `verified` says whether the
+/// expectations held. (--emit=c|llvm|obj runs the frontend in emitBPFMain's
+/// context instead.)
 static std::optional<std::string>
 runFrontend(const sbpf::Domain &domain, DialectRegistry &registry,
-            std::unique_ptr<llvm::MemoryBuffer> buffer, LogicalResult &verified,
-            TimingScope &timing) {
-  TimingScope contextTiming = timing.nest("frontend: MLIR context");
+            std::unique_ptr<llvm::MemoryBuffer> buffer, LogicalResult &verified) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-  contextTiming.stop();
-  TimingScope parseTiming = timing.nest("frontend: parse, check, netfn");
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
 
@@ -213,10 +211,8 @@ runFrontend(const sbpf::Domain &domain, DialectRegistry &registry,
     module = domain.parse(sourceMgr, context, options);
     verified = success();
   }
-  parseTiming.stop();
   if (!module)
     return std::nullopt;
-  TimingScope printTiming = timing.nest("frontend: netfn as text");
   std::string text;
   llvm::raw_string_ostream os(text);
   module->print(os, OpPrintingFlags().enableDebugInfo(/*enable=*/true,
@@ -420,25 +416,31 @@ static int emitBPFMain(DialectRegistry &registry,
                        std::unique_ptr<llvm::MemoryBuffer> input,
                        PassPipelineCLParser &passPipeline,
                        const sbpf::bpf::BackendOptions &backend,
-                       bool fromFrontend, const LLMSource &llmSource,
+                       const sbpf::Domain *domain, const LLMSource &llmSource,
                        TimingScope &timing) {
   TimingScope contextTiming = timing.nest("MLIR context");
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-  context.allowUnregisteredDialects(allowUnregisteredDialects);
-  context.printOpOnDiagnostic(false);
   contextTiming.stop();
-  TimingScope parseTiming = timing.nest("parse netfn");
   llvm::SourceMgr sourceMgr;
-  if (fromFrontend) // locations name the DSL file, not this MLIR text
-    input = llvm::MemoryBuffer::getMemBufferCopy(input->getBuffer(),
-                                                 "<netfn from frontend>");
   sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module;
+  if (domain) {
+    // The frontend's module goes on in this context as it is (--emit=mlir
+    // prints it and parses it again for MlirOptMain): one MLIR context per
+    // compile, no netfn text printed and parsed.
+    TimingScope frontendTiming = timing.nest("frontend: parse, check, netfn");
+    module = domain->parse(sourceMgr, context, domainOptions());
+  } else {
+    TimingScope parseTiming = timing.nest("parse netfn");
+    context.allowUnregisteredDialects(allowUnregisteredDialects);
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  }
+  context.allowUnregisteredDialects(allowUnregisteredDialects);
+  context.printOpOnDiagnostic(false);
   if (!module || failed(verify(*module)))
     return 1;
-  parseTiming.stop();
   PassManager pm(&context);
   TimingScope passTiming = timing.nest("passes");
   pm.enableTiming(passTiming);
@@ -651,10 +653,10 @@ int main(int argc, char **argv) {
   }
 
   // --mlir-timing: with --emit=c|llvm|obj every stage from here on (the
-  // frontend, both MLIR contexts, the passes one by one, the backend, the
-  // kernel verifier, validation); with --emit=mlir MlirOptMain times the
-  // passes itself. Process start-up (loading the shared libraries) comes
-  // before main and is not in the report.
+  // MLIR context, the frontend, the passes one by one, the backend, the
+  // kernel verifier, validation, the LLM passes); with --emit=mlir
+  // MlirOptMain times the passes itself. Process start-up (before main) is
+  // not in the report.
   DefaultTimingManager timingManager;
   applyDefaultTimingManagerCLOptions(timingManager);
   if (emitKind == "mlir")
@@ -663,20 +665,20 @@ int main(int argc, char **argv) {
 
   LLMSource llmSource{domain ? domain : domains.front().get(),
                       domain ? input->getBuffer().str() : ""};
+  if (emitKind != "mlir")
+    return emitBPFMain(registry, std::move(input), passPipeline, backend,
+                       domain, llmSource, timing);
+
   if (domain) {
     LogicalResult verified = success();
     std::optional<std::string> text =
-        runFrontend(*domain, registry, std::move(input), verified, timing);
+        runFrontend(*domain, registry, std::move(input), verified);
     if (verifyDiagnostics && (!text || failed(verified)))
       return failed(verified) ? 1 : 0;
     if (!text)
       return 1;
     input = llvm::MemoryBuffer::getMemBufferCopy(*text, inputFilename);
   }
-
-  if (emitKind != "mlir")
-    return emitBPFMain(registry, std::move(input), passPipeline, backend,
-                       domain != nullptr, llmSource, timing);
 
   auto output = openOutputFile(outputFilename, &errorMessage);
   if (!output) {
