@@ -984,8 +984,9 @@ Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
   case z3::unsat:
     return Proven;
   case z3::sat:
-    if (st.refuted < opt.maxRefinements) {
-      ++st.refuted;
+    ++st.refuted;
+    if (st.refinements < opt.maxRefinements) {
+      ++st.refinements;
       addVector(std::move(m));
       rebucket();
       if (trace) {

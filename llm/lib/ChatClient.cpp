@@ -5,6 +5,13 @@
 // (error messages, log lines, answers, cache entries) goes through
 // redactSecret with the API key.
 //
+// libcurl is loaded with dlopen the first time a request is made, not linked:
+// it and the ~35 libraries it needs (TLS, Kerberos, LDAP, ...) took ~7 ms of
+// every start of every tool that links this client, sbpf-opt's compiles
+// included, although only --llm ever sends a request. Only its headers are
+// used at build time (types and constants); the functions come from the
+// Curl table below.
+//
 //===----------------------------------------------------------------------===//
 #include "sbpf/LLM/ChatClient.h"
 #include "sbpf/LLM/Extract.h"
@@ -12,6 +19,7 @@
 #include "sbpf/LLM/SHA256.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -113,9 +121,59 @@ const char *reasonPhrase(long status) {
   }
 }
 
-void initCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+/// The libcurl functions this client calls, from the shared library loaded
+/// at the first request (the file comment says why).
+struct Curl {
+  decltype(&curl_global_init) globalInit = nullptr;
+  decltype(&curl_easy_init) easyInit = nullptr;
+  decltype(&curl_easy_setopt) easySetopt = nullptr;
+  decltype(&curl_easy_perform) easyPerform = nullptr;
+  decltype(&curl_easy_getinfo) easyGetinfo = nullptr;
+  decltype(&curl_easy_strerror) easyStrerror = nullptr;
+  decltype(&curl_easy_cleanup) easyCleanup = nullptr;
+  decltype(&curl_slist_append) slistAppend = nullptr;
+  decltype(&curl_slist_free_all) slistFreeAll = nullptr;
+  decltype(&curl_getdate) getdate = nullptr;
+  std::string error; ///< why it could not be loaded, else ""
+};
+
+/// libcurl, loaded and initialised once (the handle is never closed: the
+/// library stays for the process). `error` says why it is unusable.
+const Curl &curl() {
+  static const Curl api = [] {
+    Curl c;
+    // The soname of libcurl's ABI 4 (every libcurl since 7.16).
+    void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      const char *why = dlerror();
+      c.error = std::string("cannot load libcurl.so.4: ") +
+                (why ? why : "unknown error");
+      return c;
+    }
+    bool missing = false;
+    auto load = [&](auto &fn, const char *name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+          dlsym(lib, name));
+      if (!fn && !missing) {
+        missing = true;
+        c.error = std::string("libcurl.so.4 has no ") + name;
+      }
+    };
+    load(c.globalInit, "curl_global_init");
+    load(c.easyInit, "curl_easy_init");
+    load(c.easySetopt, "curl_easy_setopt");
+    load(c.easyPerform, "curl_easy_perform");
+    load(c.easyGetinfo, "curl_easy_getinfo");
+    load(c.easyStrerror, "curl_easy_strerror");
+    load(c.easyCleanup, "curl_easy_cleanup");
+    load(c.slistAppend, "curl_slist_append");
+    load(c.slistFreeAll, "curl_slist_free_all");
+    load(c.getdate, "curl_getdate");
+    if (!missing && c.globalInit(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      c.error = "curl_global_init failed";
+    return c;
+  }();
+  return api;
 }
 
 struct Reply {
@@ -154,7 +212,8 @@ std::optional<long> parseRetryAfter(std::string value) {
       return 999'999'999L * 1000; // absurdly long; capped by the caller
     return std::stol(value) * 1000;
   }
-  time_t when = curl_getdate(value.c_str(), nullptr);
+  // Only called from a response's headers: libcurl is loaded.
+  time_t when = curl().getdate(value.c_str(), nullptr);
   if (when < 0)
     return std::nullopt;
   time_t now = std::time(nullptr);
@@ -182,9 +241,14 @@ size_t onHeader(char *data, size_t size, size_t n, void *user) {
 
 Reply post(const ClientConfig &config, const std::string &url,
            const std::string &body) {
-  initCurlOnce();
   Reply reply;
-  CURL *h = curl_easy_init();
+  const Curl &api = curl();
+  if (!api.error.empty()) {
+    reply.code = CURLE_FAILED_INIT;
+    reply.curlError = api.error;
+    return reply;
+  }
+  CURL *h = api.easyInit();
   if (!h) {
     reply.code = CURLE_FAILED_INIT;
     reply.curlError = "curl_easy_init failed";
@@ -192,45 +256,45 @@ Reply post(const ClientConfig &config, const std::string &url,
   }
   char errbuf[CURL_ERROR_SIZE] = {};
   curl_slist *headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "Accept: application/json");
-  headers = curl_slist_append(headers, "Expect:"); // no 100-continue dance
+  headers = api.slistAppend(headers, "Content-Type: application/json");
+  headers = api.slistAppend(headers, "Accept: application/json");
+  headers = api.slistAppend(headers, "Expect:"); // no 100-continue dance
   std::string auth;
   if (!config.apiKey.empty()) {
     auth = "Authorization: Bearer " + config.apiKey;
-    headers = curl_slist_append(headers, auth.c_str());
+    headers = api.slistAppend(headers, auth.c_str());
   }
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); // never carry the key elsewhere
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "SimpleBPF-LLM/1");
-  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, config.connectTimeoutMs);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, config.timeoutMs);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, onBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, onHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &reply);
+  api.easySetopt(h, CURLOPT_URL, url.c_str());
+  api.easySetopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  api.easySetopt(h, CURLOPT_NOSIGNAL, 1L);
+  api.easySetopt(h, CURLOPT_FOLLOWLOCATION, 0L); // never carry the key elsewhere
+  api.easySetopt(h, CURLOPT_HTTPHEADER, headers);
+  api.easySetopt(h, CURLOPT_POST, 1L);
+  api.easySetopt(h, CURLOPT_POSTFIELDS, body.data());
+  api.easySetopt(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
+  api.easySetopt(h, CURLOPT_USERAGENT, "SimpleBPF-LLM/1");
+  api.easySetopt(h, CURLOPT_ACCEPT_ENCODING, "");
+  api.easySetopt(h, CURLOPT_CONNECTTIMEOUT_MS, config.connectTimeoutMs);
+  api.easySetopt(h, CURLOPT_TIMEOUT_MS, config.timeoutMs);
+  api.easySetopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  api.easySetopt(h, CURLOPT_WRITEFUNCTION, onBody);
+  api.easySetopt(h, CURLOPT_WRITEDATA, &reply);
+  api.easySetopt(h, CURLOPT_HEADERFUNCTION, onHeader);
+  api.easySetopt(h, CURLOPT_HEADERDATA, &reply);
   // A local server (Ollama, llama.cpp, vLLM, the tests) never goes through
   // the proxy of the environment.
   if (isLoopback(urlHost(url)))
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    api.easySetopt(h, CURLOPT_PROXY, "");
 
-  reply.code = curl_easy_perform(h);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
-  curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &reply.osErrno);
+  reply.code = api.easyPerform(h);
+  api.easyGetinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+  api.easyGetinfo(h, CURLINFO_OS_ERRNO, &reply.osErrno);
   double connect = 0;
-  curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connect);
+  api.easyGetinfo(h, CURLINFO_CONNECT_TIME, &connect);
   reply.connectMs = connect * 1000;
-  reply.curlError = errbuf[0] ? errbuf : curl_easy_strerror(reply.code);
-  curl_easy_cleanup(h);
-  curl_slist_free_all(headers);
+  reply.curlError = errbuf[0] ? errbuf : api.easyStrerror(reply.code);
+  api.easyCleanup(h);
+  api.slistFreeAll(headers);
   std::fill(auth.begin(), auth.end(), '\0');
   return reply;
 }

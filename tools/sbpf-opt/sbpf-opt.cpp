@@ -187,9 +187,11 @@ static sbpf::DomainOptions domainOptions() {
   return options;
 }
 
-/// Parses `path` with `domain` into netfn and returns its textual form (with
-/// locations), or nothing after reporting diagnostics. With
-/// -verify-diagnostics, `verified` says whether the expectations held.
+/// --emit=mlir: parses `path` with `domain` into netfn and returns its
+/// textual form (with locations) for MlirOptMain, or nothing after reporting
+/// diagnostics. With -verify-diagnostics, `verified` says whether the
+/// expectations held. (--emit=c|llvm|obj runs the frontend in emitBPFMain's
+/// context instead.)
 static std::optional<std::string>
 runFrontend(const sbpf::Domain &domain, DialectRegistry &registry,
             std::unique_ptr<llvm::MemoryBuffer> buffer, LogicalResult &verified) {
@@ -235,7 +237,9 @@ static bool writeOutput(llvm::StringRef path, llvm::StringRef bytes) {
 /// clang-16 compiles the generated C to an eBPF object (in memory): how
 /// --emit=obj --backend=c makes objects.
 static std::optional<std::string> compileC(llvm::StringRef cSource,
-                                           llvm::StringRef programName) {
+                                           llvm::StringRef programName,
+                                           TimingScope &timing) {
+  TimingScope clangTiming = timing.nest("clang-16");
   sbpf::runtime::CompiledC compiled =
       sbpf::runtime::compileBPFC(cSource, programName);
   if (compiled.ok)
@@ -250,8 +254,10 @@ static std::optional<std::string> compileC(llvm::StringRef cSource,
 /// Loads the object into the kernel verifier. Our own output being rejected
 /// is a compiler bug: report it with the log. Without permission to load
 /// BPF, say that the object was not verified.
-static bool kernelVerify(llvm::StringRef object, llvm::StringRef name) {
+static bool kernelVerify(llvm::StringRef object, llvm::StringRef name,
+                         TimingScope &timing) {
   using sbpf::runtime::KernelVerdict;
+  TimingScope verifyTiming = timing.nest("kernel verifier");
   KernelVerdict verdict = sbpf::runtime::kernelVerifyObject(
       llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
       name);
@@ -285,6 +291,14 @@ struct LLMSource {
   std::string text;
 };
 
+/// What the LLM passes chose: its C replaces the rule-based C; its object,
+/// when they compiled one, is clang's object of that C, which the kernel
+/// verifier accepted (and, when `proven`, the checker proved equivalent).
+struct LLMChoice {
+  std::string object;
+  bool proven = false;
+};
+
 /// --llm / --report: runs the LLM passes on the rule-based C `cSource` and
 /// replaces it with what they chose (the rule-based C when nothing was
 /// proven). Progress and a summary go to stderr, the rounds to --report.
@@ -292,7 +306,8 @@ static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
                          PassPipelineCLParser &passPipeline,
                          const sbpf::bpf::BackendOptions &backend,
                          const sbpf::bpf::ProgramABI &abi,
-                         const LLMSource &source, std::string &cSource) {
+                         const LLMSource &source, std::string &cSource,
+                         LLMChoice &choice) {
   namespace sl = sbpf::llm;
   sl::LLMOptions options;
   options.mode = *sl::parseLLMMode(llmMode);
@@ -352,6 +367,8 @@ static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
       return false;
   }
   cSource = std::move(outcome.cProgram);
+  choice.object = std::move(outcome.object);
+  choice.proven = outcome.proven;
   return true;
 }
 
@@ -360,12 +377,14 @@ static bool runLLMPasses(ModuleOp module, DialectRegistry &registry,
 /// written (a counterexample is a compiler bug; unknown is refused too, so
 /// that nothing unproven is written by default).
 static bool validateObject(ModuleOp module, llvm::StringRef object,
-                           const sbpf::bpf::ProgramABI &abi) {
+                           const sbpf::bpf::ProgramABI &abi,
+                           TimingScope &timing) {
   if (noValidate) {
     llvm::errs() << "sbpf-opt: note: --no-validate: the object was not "
                     "proven equivalent to its netfn program\n";
     return true;
   }
+  TimingScope validateTiming = timing.nest("validation (checker)");
   sbpf::netfn::ProgramOp program;
   module.walk([&](sbpf::netfn::ProgramOp p) { program = p; });
   sbpf::checker::CheckOptions options;
@@ -397,27 +416,41 @@ static int emitBPFMain(DialectRegistry &registry,
                        std::unique_ptr<llvm::MemoryBuffer> input,
                        PassPipelineCLParser &passPipeline,
                        const sbpf::bpf::BackendOptions &backend,
-                       bool fromFrontend, const LLMSource &llmSource) {
+                       const sbpf::Domain *domain, const LLMSource &llmSource,
+                       TimingScope &timing) {
+  TimingScope contextTiming = timing.nest("MLIR context");
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-  context.allowUnregisteredDialects(allowUnregisteredDialects);
-  context.printOpOnDiagnostic(false);
+  contextTiming.stop();
   llvm::SourceMgr sourceMgr;
-  if (fromFrontend) // locations name the DSL file, not this MLIR text
-    input = llvm::MemoryBuffer::getMemBufferCopy(input->getBuffer(),
-                                                 "<netfn from frontend>");
   sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module;
+  if (domain) {
+    // The frontend's module goes on in this context as it is (--emit=mlir
+    // prints it and parses it again for MlirOptMain): one MLIR context per
+    // compile, no netfn text printed and parsed.
+    TimingScope frontendTiming = timing.nest("frontend: parse, check, netfn");
+    module = domain->parse(sourceMgr, context, domainOptions());
+  } else {
+    TimingScope parseTiming = timing.nest("parse netfn");
+    context.allowUnregisteredDialects(allowUnregisteredDialects);
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  }
+  context.allowUnregisteredDialects(allowUnregisteredDialects);
+  context.printOpOnDiagnostic(false);
   if (!module || failed(verify(*module)))
     return 1;
   PassManager pm(&context);
+  TimingScope passTiming = timing.nest("passes");
+  pm.enableTiming(passTiming);
   auto errorHandler = [&](const Twine &msg) {
     return emitError(UnknownLoc::get(&context)) << msg;
   };
   if (failed(passPipeline.addToPipeline(pm, errorHandler)) ||
       failed(pm.run(*module)))
     return 1;
+  passTiming.stop();
   std::string text;
   llvm::raw_string_ostream os(text);
   sbpf::bpf::ProgramABI abi;
@@ -429,34 +462,58 @@ static int emitBPFMain(DialectRegistry &registry,
   if (llvmPath) {
     // The object path without clang (passes/lib/Conversion). The lowering
     // rewrites the module in place; validation needs the netfn program.
+    TimingScope lowerTiming = timing.nest("lowering to the LLVM dialect");
     OwningOpRef<ModuleOp> netfnModule = module->clone();
-    if (failed(sbpf::lowerNetfnToLLVM(*module, backend, &abi)) ||
-        failed(sbpf::translateToBPFObject(*module, text,
+    if (failed(sbpf::lowerNetfnToLLVM(*module, backend, &abi)))
+      return 1;
+    lowerTiming.stop();
+    TimingScope objectTiming = timing.nest("LLVM IR and BPF object");
+    if (failed(sbpf::translateToBPFObject(*module, text,
                                           emitKind == "llvm" ? &os : nullptr)))
       return 1;
+    objectTiming.stop();
     if (emitKind == "obj" &&
-        ((!noKernelVerify && !kernelVerify(text, outputFilename)) ||
-         !validateObject(*netfnModule, text, abi)))
+        ((!noKernelVerify && !kernelVerify(text, outputFilename, timing)) ||
+         !validateObject(*netfnModule, text, abi, timing)))
       return 1;
-  } else if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
-    return 1;
+  } else {
+    TimingScope cTiming = timing.nest("eBPF C");
+    if (failed(sbpf::bpf::emitC(*module, backend, os, &abi)))
+      return 1;
+  }
   os.flush();
   std::string bytes = std::move(text);
-  if (useLLM && !llvmPath &&
-      !runLLMPasses(*module, registry, passPipeline, backend, abi, llmSource,
-                    bytes))
-    return 1;
-  if (emitKind == "obj" && !llvmPath) {
-    auto programs = module->getOps<sbpf::netfn::ProgramOp>();
-    llvm::StringRef name =
-        programs.empty() ? "program" : (*programs.begin()).getSymName();
-    std::optional<std::string> object = compileC(bytes, name);
-    if (!object || (!noKernelVerify && !kernelVerify(*object, outputFilename)))
+  LLMChoice llm;
+  if (useLLM && !llvmPath) {
+    TimingScope llmTiming = timing.nest("LLM passes");
+    if (!runLLMPasses(*module, registry, passPipeline, backend, abi, llmSource,
+                      bytes, llm))
       return 1;
-    if (!validateObject(*module, *object, abi))
+  }
+  if (emitKind == "obj" && !llvmPath) {
+    std::optional<std::string> object;
+    if (!llm.object.empty()) {
+      // The LLM passes compiled this C and the kernel verifier accepted it
+      // (they require Accepted, stricter than kernelVerify): neither is
+      // done again.
+      object = std::move(llm.object);
+    } else {
+      auto programs = module->getOps<sbpf::netfn::ProgramOp>();
+      llvm::StringRef name =
+          programs.empty() ? "program" : (*programs.begin()).getSymName();
+      object = compileC(bytes, name, timing);
+      if (!object ||
+          (!noKernelVerify && !kernelVerify(*object, outputFilename, timing)))
+        return 1;
+    }
+    // An accepted LLM candidate was proven equivalent to this very program
+    // (same netfn program, ABI record and object bytes) by the LLM passes'
+    // gate: proven once. Everything else is proven here.
+    if (!llm.proven && !validateObject(*module, *object, abi, timing))
       return 1;
     bytes = std::move(*object);
   }
+  TimingScope writeTiming = timing.nest("write output");
   if (!abiOut.empty()) {
     std::string json;
     llvm::raw_string_ostream jsonOs(json);
@@ -595,8 +652,23 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  // --mlir-timing: with --emit=c|llvm|obj every stage from here on (the
+  // MLIR context, the frontend, the passes one by one, the backend, the
+  // kernel verifier, validation, the LLM passes); with --emit=mlir
+  // MlirOptMain times the passes itself. Process start-up (before main) is
+  // not in the report.
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  if (emitKind == "mlir")
+    timingManager.setEnabled(false);
+  TimingScope timing = timingManager.getRootScope();
+
   LLMSource llmSource{domain ? domain : domains.front().get(),
                       domain ? input->getBuffer().str() : ""};
+  if (emitKind != "mlir")
+    return emitBPFMain(registry, std::move(input), passPipeline, backend,
+                       domain, llmSource, timing);
+
   if (domain) {
     LogicalResult verified = success();
     std::optional<std::string> text =
@@ -607,10 +679,6 @@ int main(int argc, char **argv) {
       return 1;
     input = llvm::MemoryBuffer::getMemBufferCopy(*text, inputFilename);
   }
-
-  if (emitKind != "mlir")
-    return emitBPFMain(registry, std::move(input), passPipeline, backend,
-                       domain != nullptr, llmSource);
 
   auto output = openOutputFile(outputFilename, &errorMessage);
   if (!output) {

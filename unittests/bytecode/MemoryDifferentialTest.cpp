@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ConcretePacket.h"
 #include "sbpf/Checker/Exec.h"
 #include "sbpf/Runtime/Loader.h"
 #include "sbpf/Runtime/TestRun.h"
@@ -388,11 +389,7 @@ TEST(MemoryDifferential, AgreesWithKernel) {
     p.insns = d.insns;
     p.maps = {adef, hdef};
     ExecInputs in;
-    z3::expr arr = z3::const_array(c.bv_sort(64), c.bv_val(0, 8));
-    for (size_t i = 0; i < packet.size(); ++i)
-      arr = z3::store(arr, c.bv_val(uint64_t(i), 64), c.bv_val(packet[i], 8));
-    in.packet = arr;
-    in.packetLen = c.bv_val(uint64_t(packet.size()), 64);
+    test::setConcretePacket(c, in, packet);
     in.maps.insert_or_assign("array", concreteMapState(c, adef, arrayInit));
     in.maps.insert_or_assign("hash", concreteMapState(c, hdef, hashInit));
     ExecLimits limits;
@@ -677,11 +674,7 @@ TEST(MemoryDifferential, PacketHelpersAgreeWithKernel) {
       p.hook = Hook::XDP;
       p.insns = decode(raw).insns;
       ExecInputs in;
-      z3::expr arr = z3::const_array(c.bv_sort(64), c.bv_val(0, 8));
-      for (size_t i = 0; i < packet.size(); ++i)
-        arr = z3::store(arr, c.bv_val(uint64_t(i), 64), c.bv_val(packet[i], 8));
-      in.packet = arr;
-      in.packetLen = c.bv_val(uint64_t(packet.size()), 64);
+      test::setConcretePacket(c, in, packet);
       ExecLimits limits;
       limits.pruneInfeasible = false;
       ProgramExecResult x = executeProgram(bc, p, in, limits, true);
@@ -757,11 +750,7 @@ TEST(MemoryDifferential, ChecksumHelpersAgreeWithKernel) {
     p.hook = Hook::TC;
     p.insns = decode(raw).insns;
     ExecInputs in;
-    z3::expr arr = z3::const_array(c.bv_sort(64), c.bv_val(0, 8));
-    for (size_t i = 0; i < packet.size(); ++i)
-      arr = z3::store(arr, c.bv_val(uint64_t(i), 64), c.bv_val(packet[i], 8));
-    in.packet = arr;
-    in.packetLen = c.bv_val(uint64_t(packet.size()), 64);
+    test::setConcretePacket(c, in, packet);
     ExecLimits limits;
     limits.pruneInfeasible = false;
     ProgramExecResult x = executeProgram(bc, p, in, limits, true);

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ConcretePacket.h"
 #include "sbpf/Checker/Exec.h"
 #include "sbpf/Checker/Object.h"
 #include "sbpf/Runtime/Loader.h"
@@ -275,11 +276,7 @@ TEST(ObjectExec, AgreesWithKernelOnPackets) {
       z3::context &c = bc.z3();
       tBuild -= since(tb);
       ExecInputs in;
-      z3::expr arr = z3::const_array(c.bv_sort(64), c.bv_val(0, 8));
-      for (size_t i = 0; i < packet.size(); ++i)
-        arr = z3::store(arr, c.bv_val(uint64_t(i), 64), c.bv_val(packet[i], 8));
-      in.packet = arr;
-      in.packetLen = c.bv_val(uint64_t(packet.size()), 64);
+      test::setConcretePacket(c, in, packet);
       std::map<std::string, Entries> before;
       for (const MapDef &m : prog.maps) {
         if (!kmaps.count(m.name) || m.type == maptype::Ringbuf)

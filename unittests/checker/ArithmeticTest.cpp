@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 using namespace sbpf::checker;
@@ -255,6 +256,38 @@ TEST(Sweep, KeepsDifferencesAndTheirModels) {
   z3::solver eq(c);
   eq.add(goals[0] != goal);
   EXPECT_EQ(eq.check(), z3::unsat);
+}
+
+/// Terms that are 0 on every random vector but differ from 0 for one input
+/// each: every one is a candidate against the constant 0 and is refuted by
+/// the whole-cone query.
+static std::vector<z3::expr> rarelyNonZero(z3::context &c) {
+  z3::expr x = c.bv_const("x", 64);
+  z3::expr sum = c.bv_val(0, 8);
+  for (uint64_t k : {0x123456789abcdef1ull, 0x0fedcba987654321ull,
+                     0x5a5a5a5aa5a5a5a5ull, 0x7e57ab1e0ddba11ull})
+    sum = sum + z3::ite(x == c.bv_val(k, 64), c.bv_val(1, 8), c.bv_val(0, 8));
+  return {sum != c.bv_val(0, 8)};
+}
+
+TEST(Sweep, CountsEveryRefutationPastTheRefinementLimit) {
+  // Each candidate ends merged, refuted or unknown; a refutation past
+  // maxRefinements adds no vector but is still counted as refuted.
+  for (unsigned limit : {0u, 1u, 48u}) {
+    z3::context c;
+    std::vector<z3::expr> goals = rarelyNonZero(c);
+    SweepOptions options;
+    options.guidedVectors = 0; // models of x == K would split them up front
+    options.maxRefinements = limit;
+    SweepStats st;
+    sweep(c, goals, {}, options, st);
+    EXPECT_GT(st.refuted, 0u) << "limit " << limit;
+    EXPECT_EQ(st.refinements, std::min<size_t>(st.refuted, limit))
+        << "limit " << limit;
+    EXPECT_EQ(st.candidates, st.merged + st.refuted + st.unknown)
+        << "limit " << limit << ": " << st.merged << " merged, "
+        << st.refuted << " refuted, " << st.unknown << " unknown";
+  }
 }
 
 TEST(Sweep, FixedPointProductAgainstItsBytecodeShape) {

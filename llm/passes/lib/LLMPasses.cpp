@@ -179,6 +179,7 @@ struct Evaluation {
   std::string detail;
   std::optional<size_t> insns;
   std::string c; ///< what was compiled (the ABI record appended if missing)
+  std::string object; ///< clang's object of `c`, when it compiled
 };
 
 bool endsThePasses(ErrorKind kind) {
@@ -207,9 +208,10 @@ public:
   }
 
   Evaluation evaluate(llvm::StringRef code);
+  /// On acceptance, `accepted` is the chosen candidate's C, object and
+  /// instruction count (proven in the gate).
   PassRecord runPass(llvm::StringRef pass, llvm::StringRef inputC,
-                     std::optional<size_t> inputInsns, std::string &acceptedC,
-                     size_t &acceptedInsns);
+                     std::optional<size_t> inputInsns, Evaluation &accepted);
   bool transportDead = false;
 
 private:
@@ -246,8 +248,9 @@ Evaluation Runner::evaluate(llvm::StringRef code) {
                headOf(compiled.diagnostics, 40, 4000);
     return e;
   }
-  llvm::ArrayRef<uint8_t> bytes((const uint8_t *)compiled.object.data(),
-                                compiled.object.size());
+  e.object = std::move(compiled.object);
+  llvm::ArrayRef<uint8_t> bytes((const uint8_t *)e.object.data(),
+                                e.object.size());
   auto file = runtime::ObjectFile::fromBytes(bytes, name + ".bpf.o");
   if (!file) {
     e.failure = "compile";
@@ -352,7 +355,7 @@ Runner::prompt(llvm::StringRef pass, llvm::StringRef inputC,
 
 PassRecord Runner::runPass(llvm::StringRef pass, llvm::StringRef inputC,
                            std::optional<size_t> inputInsns,
-                           std::string &acceptedC, size_t &acceptedInsns) {
+                           Evaluation &accepted) {
   PassRecord record;
   record.pass = pass.str();
   record.inputInsns = inputInsns;
@@ -446,11 +449,10 @@ PassRecord Runner::runPass(llvm::StringRef pass, llvm::StringRef inputC,
         // smallest; a proven candidate that is not kept says so.
         progress(what + ": proven, " + std::to_string(*e.insns) +
                  " instructions: accepted");
-        if (!chosen || *e.insns < acceptedInsns) {
+        if (!chosen || *e.insns < *accepted.insns) {
           if (chosen)
             record.candidates[*chosen].decision = "proven, a smaller one kept";
-          acceptedC = e.c;
-          acceptedInsns = *e.insns;
+          accepted = std::move(e);
           chosen = record.candidates.size();
           c.decision = "accepted";
         } else {
@@ -526,42 +528,46 @@ LLMOutcome sbpf::llm::runLLMPasses(const LLMInput &in,
                                                  : ruleVerdict.message) +
                     ")");
   out.ruleInsns = out.insns = ruleVerdict.insns;
+  // The rule-based object is what the driver writes unless a candidate is
+  // accepted: compiled and verified here, proven by the driver.
+  out.object = rule.object;
 
   Runner runner(in, opt);
-  std::string generated;
-  size_t generatedInsns = 0;
+  Evaluation generated;
   bool wantGenerate = opt.mode == LLMMode::Generate || opt.mode == LLMMode::Both;
   bool wantOptimize = opt.mode == LLMMode::Optimize || opt.mode == LLMMode::Both;
+  auto choose = [&](const char *source, const Evaluation &e) {
+    out.source = source;
+    out.cProgram = e.c;
+    out.object = e.object;
+    out.proven = true; // the gate's checkObject said Proven
+    out.insns = e.insns;
+  };
   if (wantGenerate) {
-    out.passes.push_back(runner.runPass("generate", "", std::nullopt,
-                                        generated, generatedInsns));
-    if (out.passes.back().accepted) {
-      out.source = "llm-generate";
-      out.cProgram = generated;
-      out.insns = generatedInsns;
-    }
+    out.passes.push_back(
+        runner.runPass("generate", "", std::nullopt, generated));
+    if (out.passes.back().accepted)
+      choose("llm-generate", generated);
   }
   if (wantOptimize && !runner.transportDead) {
     // Start from the smaller proven program: the result is then never larger
     // than the rule-based C.
     bool fromGenerated = out.source == "llm-generate" &&
-                         generatedInsns <= *out.ruleInsns;
-    std::string optimized;
-    size_t optimizedInsns = 0;
+                         *generated.insns <= *out.ruleInsns;
+    Evaluation optimized;
     out.passes.push_back(runner.runPass(
-        "optimize", fromGenerated ? generated : in.ruleC,
-        fromGenerated ? generatedInsns : *out.ruleInsns, optimized,
-        optimizedInsns));
+        "optimize", fromGenerated ? llvm::StringRef(generated.c) : in.ruleC,
+        fromGenerated ? *generated.insns : *out.ruleInsns, optimized));
     if (out.passes.back().accepted) {
-      out.source = "llm-optimize";
-      out.cProgram = optimized;
-      out.insns = optimizedInsns;
+      choose("llm-optimize", optimized);
     } else if (!fromGenerated && out.source == "llm-generate") {
       out.source = "rule-based"; // the generated program was larger
       out.cProgram = in.ruleC;
+      out.object = std::move(rule.object);
+      out.proven = false;
       out.insns = out.ruleInsns;
       out.fallbackReason = "the generated program has more instructions (" +
-                           std::to_string(generatedInsns) +
+                           std::to_string(*generated.insns) +
                            ") than the rule-based one";
     }
   }

@@ -63,14 +63,23 @@ struct SweepOptions {
   uint64_t seed = 0x5eed;
 };
 
+/// What one sweep() did. Every candidate pair ends in exactly one of
+/// merged, refuted and unknown, so candidates = merged + refuted + unknown.
 struct SweepStats {
   size_t nodes = 0;      ///< distinct subterms of the goals
-  size_t candidates = 0; ///< pairs tried
+  size_t candidates = 0; ///< pairs tried (a subterm and a constant included)
   size_t merged = 0;     ///< proven equal and replaced
+  /// Of `merged`, those proven by the cut or the remainder-abstracted query
+  /// (the rest by the whole-cone query).
   size_t mergedByCut = 0;
   size_t guided = 0;     ///< vectors from models of rare conditions
-  size_t refuted = 0;    ///< counterexample found (and added as a vector)
-  size_t unknown = 0;    ///< neither within the timeouts
+  /// The whole-cone query found a counterexample (the pair differs),
+  /// whether or not it became a vector.
+  size_t refuted = 0;
+  /// Of `refuted`, the counterexamples added as simulation vectors: at most
+  /// SweepOptions::maxRefinements; past it a refuted pair adds none.
+  size_t refinements = 0;
+  size_t unknown = 0;    ///< no query decided within its timeout
   size_t solverCalls = 0;
   double seconds = 0;
   bool outOfTime = false;

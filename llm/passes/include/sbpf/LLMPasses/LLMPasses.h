@@ -99,6 +99,17 @@ struct LLMOutcome {
   /// "llm-optimize".
   std::string source = "rule-based";
   std::string cProgram;           ///< the chosen C (ABI record included)
+  /// The object clang-16 made of `cProgram` in the passes, which the kernel
+  /// verifier accepted there; empty when the passes compiled nothing (no
+  /// endpoint, --llm=off, ...). The driver writes it instead of compiling
+  /// the C again.
+  std::string object;
+  /// Whether `object` was proven equivalent to the netfn program (the
+  /// gate's checker::checkObject, Proven): true for an accepted candidate,
+  /// false for the rule-based C, which the passes only compile and verify.
+  /// The driver proves the object only when this is false, so an accepted
+  /// candidate is proven once.
+  bool proven = false;
   std::optional<size_t> insns;    ///< of the chosen C
   std::optional<size_t> ruleInsns; ///< of the rule-based C
   std::string fallbackReason; ///< when the rule-based C is used under --llm
