@@ -53,7 +53,10 @@ struct SweepOptions {
   /// Counterexamples added as vectors at most.
   unsigned maxRefinements = 48;
   /// Per candidate: the cut query, and the remainder-abstracted and
-  /// whole-cone queries.
+  /// whole-cone queries. Nominal milliseconds: each query gets a Z3
+  /// resource limit in proportion (so that what is merged does not depend
+  /// on the machine's load), and ten times as long as a wall-clock
+  /// backstop.
   unsigned cutTimeoutMs = 50;
   unsigned coneTimeoutMs = 150;
   /// Stop trying new candidates after this point (the goals are still
