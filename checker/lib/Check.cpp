@@ -347,8 +347,9 @@ void sweepQueries(z3::context &c, Diffs &named,
                  << (st.outOfTime ? ", out of time" : "") << "\n";
 }
 
-/// Whether the queries divide (by anything) or multiply two non-constant
-/// values: the circuits a bit-blasting solver struggles to match.
+/// Whether the queries divide a variable (by anything), or by a variable,
+/// or multiply two variables: the circuits a bit-blasting solver
+/// struggles to match.
 bool hasArithmeticCircuits(const Diffs &named) {
   std::vector<z3::expr> stack;
   std::unordered_set<unsigned> seen;
@@ -369,8 +370,16 @@ bool hasArithmeticCircuits(const Diffs &named) {
     case Z3_OP_BSREM:
     case Z3_OP_BSREM_I:
     case Z3_OP_BSMOD:
-    case Z3_OP_BSMOD_I:
-      return true;
+    case Z3_OP_BSMOD_I: {
+      // Not of two numerals (a constant the rewriter has not folded yet,
+      // e.g. scramble's key index i % 3).
+      bool symbolic = false;
+      for (unsigned i = 0; i < e.num_args(); ++i)
+        symbolic |= !e.arg(i).is_numeral();
+      if (symbolic)
+        return true;
+      break;
+    }
     case Z3_OP_BMUL: {
       unsigned symbolic = 0;
       for (unsigned i = 0; i < e.num_args(); ++i)
@@ -409,19 +418,18 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   // 12 -> 4 s against sweeping after 10 s). Other queries (strings, maps)
   // mostly finish directly and a sweep costs them more than it saves
   // (user_acl 12 s direct, 44 s when swept after 10 s; first_seen 19 s
-  // against 27 s), but scramble is proven only with one (48 s; unknown
-  // after 60 s directly): after 20 s.
+  // against 27 s): after 20 s. (scramble counts as arithmetic: its
+  // object's key index is a remainder by the key length it reads back.)
   bool arithmetic = hasArithmeticCircuits(named);
   unsigned firstMs =
       std::min(options.timeoutMs / 3, arithmetic ? 2000u : 20000u);
   Query q = askEach(c, assumptions, named, preferences,
                     start + std::chrono::milliseconds(firstMs),
                     report.solverCalls, &proven);
-  // The sweep's per-candidate limits are wall-clock, so what one sweep
-  // merges varies with the machine's load (latency_log: proven in 4 s in
-  // most runs, one in four left a division step unmerged and the query
-  // open for the remaining 50 s). Arithmetic queries therefore get later
-  // sweeps with longer limits instead of one long direct attempt.
+  // A sweep that leaves a step unmerged leaves the query open (latency_log,
+  // when the sweep's limits were wall-clock: one run in four stayed open
+  // for the remaining 50 s). Arithmetic queries therefore get later sweeps
+  // with longer limits instead of one long direct attempt.
   unsigned rounds = arithmetic ? 3 : 1;
   for (unsigned round = 0; round < rounds; ++round) {
     if (q.status != SolverStatus::Unknown ||
