@@ -592,8 +592,10 @@ bool notWorthAQuery(Value v) {
 
 /// Whether `h` multiplies or divides fixed-point or 64-bit numbers: Z3
 /// bit-blasts those into 128-bit circuits and takes seconds, ignoring its
-/// time limit while it does. Such handlers are not sent to the solver (the
-/// rewrite is reverted or not tried), so compilation time stays bounded.
+/// time limit while it does. Such handlers are not sent to the solver, so
+/// compilation time stays bounded: netfn-validate proves their rewrites by
+/// simplification alone (else reverts them), netfn-remove-implied-predicates
+/// does not try them.
 bool isHardForSMT(nf::HandlerOp h) {
   return h
       .walk([](Operation *op) {
