@@ -37,8 +37,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
-#include <unordered_set>
 #include <cstdlib>
+#include <unordered_set>
 
 using namespace sbpf;
 using namespace sbpf::checker;
@@ -351,6 +351,12 @@ void sweepQueries(z3::context &c, Diffs &named,
 /// or multiply two variables: the circuits a bit-blasting solver
 /// struggles to match.
 bool hasArithmeticCircuits(const Diffs &named) {
+  auto variables = [](const z3::expr &e) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < e.num_args(); ++i)
+      n += !e.arg(i).is_numeral();
+    return n;
+  };
   std::vector<z3::expr> stack;
   std::unordered_set<unsigned> seen;
   for (const auto &[name, d] : named)
@@ -370,24 +376,15 @@ bool hasArithmeticCircuits(const Diffs &named) {
     case Z3_OP_BSREM:
     case Z3_OP_BSREM_I:
     case Z3_OP_BSMOD:
-    case Z3_OP_BSMOD_I: {
-      // Not of two numerals (a constant the rewriter has not folded yet,
-      // e.g. scramble's key index i % 3).
-      bool symbolic = false;
-      for (unsigned i = 0; i < e.num_args(); ++i)
-        symbolic |= !e.arg(i).is_numeral();
-      if (symbolic)
+    case Z3_OP_BSMOD_I:
+      // Not of two numerals (a constant the rewriter has not folded yet).
+      if (variables(e) > 0)
         return true;
       break;
-    }
-    case Z3_OP_BMUL: {
-      unsigned symbolic = 0;
-      for (unsigned i = 0; i < e.num_args(); ++i)
-        symbolic += !e.arg(i).is_numeral();
-      if (symbolic > 1)
+    case Z3_OP_BMUL:
+      if (variables(e) > 1)
         return true;
       break;
-    }
     default:
       break;
     }

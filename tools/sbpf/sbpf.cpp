@@ -154,9 +154,10 @@ void printHelp(llvm::raw_ostream &os) {
       {"--timeout-ms N", "check, equiv: solver budget in milliseconds "
                          "(default 20000); past it the answer is unknown"},
       {"--no-sweep", "check, equiv: do not fall back to SAT sweeping (by "
-                     "default, queries still open after a third of the budget, "
-                     "10 s at most, are rewritten with their proven-equal "
-                     "subterms shared and asked again; docs/checker.md)"},
+                     "default, queries still open after 2 s when they divide or "
+                     "multiply variables, else 20 s, at most a third of the "
+                     "budget, are rewritten with their proven-equal subterms "
+                     "shared and asked again; docs/checker.md)"},
       {"--repeat N", "stats: test runs averaged for ns_per_run (default " +
                          std::to_string(kDefaultRepeat) + ")"},
       {"--payload-bytes N", "stats: aRPC payload size of the measured packet "

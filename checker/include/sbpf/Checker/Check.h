@@ -35,9 +35,10 @@ namespace sbpf::checker {
 struct CheckOptions {
   /// Total solver budget; past it the answer is Unknown ("timeout").
   unsigned timeoutMs = 20000;
-  /// When a query is still open after a third of the budget (10 s at
-  /// most), sweep the queries (Sweep.h; docs/checker.md, "Sweeping") and
-  /// ask the unanswered ones again with what is left.
+  /// When a query is still open after a third of the budget (at most 2 s
+  /// when the queries divide or multiply variables, else 20 s), sweep the
+  /// queries (Sweep.h; docs/checker.md, "Sweeping") and ask the unanswered
+  /// ones again with what is left (arithmetic queries: up to three sweeps).
   bool sweep = true;
 };
 
