@@ -55,8 +55,13 @@ struct Slot {
 
 /// The netfn value stored in `bits` (bv(8*size)), in canonical form.
 z3::expr decode(SemContext &sc, const Slot &slot, const z3::expr &bits);
-/// The bytes writing `value` gives (the C backend's encoding).
-z3::expr encode(SemContext &sc, const Slot &slot, const z3::expr &value);
+/// The bytes writing `value` gives (the C backend's encoding). With
+/// `canonicalValue`, `value` is taken to be canonical already (a string's
+/// len within its capacity, its bytes from len on 0; SemContext::canonical)
+/// and its bytes are not masked again: for terms over a bound key of the
+/// netfn view of a map, whose keys are always canonical values.
+z3::expr encode(SemContext &sc, const Slot &slot, const z3::expr &value,
+                bool canonicalValue = false);
 /// Whether `bits` is exactly what encode() writes for some value (a bool
 /// byte is 0 or 1; a string's bytes after its end are 0), so that
 /// encode(decode(bits)) == bits.

@@ -598,6 +598,7 @@ private:
   // --- merging -------------------------------------------------------------
   bool mergeRegs(const Reg &a, const Reg &b, const z3::expr &ca, Reg &out);
   bool tryMerge(State &a, State &b);
+  void mergeWaiting(std::vector<State> &states);
 
   void finish(State &st);
 };
@@ -2132,6 +2133,127 @@ bool Machine::tryMerge(State &a, State &b) {
   return true;
 }
 
+/// Merges the states waiting at one instruction, in three rounds:
+/// 1. in arrival order, states whose live registers are the same terms
+///    (paths that end alike, e.g. the parse failures that all pass the
+///    frame): no if-then-else of values;
+/// 2. siblings: while two states' path conditions are P and c, P and not c
+///    (c the conjunct after their longest common prefix P), the pair with
+///    the longest P, under the guard c (joinConditions), into one state
+///    with path condition P. An early-exit loop's exits (exit k: P and not
+///    c0 ... and not c(k-1) and ck, then the fall-through) so merge from
+///    the last exit back into ite(c0, 0, ite(c1, 1, ...)), the shape of a
+///    decoder's chain (NetfnSemantics' nulPadded); merged in arrival order,
+///    every guard was a disjunction of the earlier exits' conditions
+///    (first_seen 4.6 s -> 0.7 s, metrics 3.8 s -> 0.4 s);
+/// 3. the rest in arrival order.
+/// Without round 1, token_bucket's exit states (pass, drop, each parse
+/// failure) merged as siblings into nested ites of the same return codes,
+/// and its sweep took five times as long.
+void Machine::mergeWaiting(std::vector<State> &states) {
+  if (states.size() < 2)
+    return;
+  auto isAnd2 = [](const z3::expr &e) {
+    return e.is_app() && e.decl().decl_kind() == Z3_OP_AND && e.num_args() == 2;
+  };
+  // The conjunct chain of a path condition, root first: chain[0] is the
+  // innermost left operand, chain[i + 1] = chain[i] and (conjunct i).
+  auto chainOf = [&](const z3::expr &pc) {
+    std::vector<z3::expr> chain{pc};
+    while (isAnd2(chain.back()))
+      chain.push_back(chain.back().arg(0));
+    std::reverse(chain.begin(), chain.end());
+    return chain;
+  };
+  auto negates = [](const z3::expr &x, const z3::expr &y) {
+    return x.is_app() && x.decl().decl_kind() == Z3_OP_NOT &&
+           z3::eq(x.arg(0), y);
+  };
+  // The length of the common prefix when a and b are siblings, else 0.
+  auto siblingDepth = [&](const std::vector<z3::expr> &a,
+                          const std::vector<z3::expr> &b) -> size_t {
+    size_t n = 0;
+    while (n < a.size() && n < b.size() && z3::eq(a[n], b[n]))
+      ++n;
+    if (n == 0 || n >= a.size() || n >= b.size())
+      return 0;
+    z3::expr ca = a[n].arg(1), cb = b[n].arg(1);
+    return negates(ca, cb) || negates(cb, ca) ? n : 0;
+  };
+  auto sameRegs = [&](const State &a, const State &b) {
+    RegMask lv = live[a.pc];
+    for (unsigned r = 0; r < 11; ++r) {
+      if (!(lv & (1u << r)))
+        continue;
+      const Reg &x = a.regs[r], &y = b.regs[r];
+      if (x.kind != y.kind || x.val.has_value() != y.val.has_value() ||
+          (x.val && !z3::eq(*x.val, *y.val)))
+        return false;
+    }
+    return true;
+  };
+  // Round 1.
+  {
+    std::vector<State> left;
+    for (State &s : states) {
+      bool merged = false;
+      for (State &o : left)
+        if (sameRegs(o, s) && (merged = tryMerge(o, s)))
+          break;
+      if (!merged)
+        left.push_back(std::move(s));
+    }
+    states = std::move(left);
+  }
+  // Round 2.
+  size_t k = states.size();
+  std::vector<std::vector<z3::expr>> chains;
+  for (const State &s : states)
+    chains.push_back(chainOf(s.pathCond));
+  std::vector<bool> alive(k, true);
+  // depth[i][j] (i < j): siblingDepth, 0 when not siblings or incompatible.
+  std::vector<std::vector<size_t>> depth(k, std::vector<size_t>(k, 0));
+  for (size_t i = 0; i < k; ++i)
+    for (size_t j = i + 1; j < k; ++j)
+      depth[i][j] = siblingDepth(chains[i], chains[j]);
+  while (true) {
+    std::optional<std::pair<size_t, size_t>> best;
+    size_t bestDepth = 0;
+    for (size_t i = 0; i < k; ++i)
+      for (size_t j = i + 1; j < k; ++j)
+        if (alive[i] && alive[j] && depth[i][j] > bestDepth) {
+          best = {i, j};
+          bestDepth = depth[i][j];
+        }
+    if (!best)
+      break;
+    auto [i, j] = *best;
+    if (!tryMerge(states[i], states[j])) {
+      depth[i][j] = 0;
+      continue;
+    }
+    alive[j] = false;
+    chains[i] = chainOf(states[i].pathCond);
+    for (size_t o = 0; o < k; ++o)
+      if (o != i && alive[o])
+        depth[std::min(o, i)][std::max(o, i)] =
+            siblingDepth(chains[std::min(o, i)], chains[std::max(o, i)]);
+  }
+  // Round 3.
+  std::vector<State> left;
+  for (size_t i = 0; i < k; ++i) {
+    if (!alive[i])
+      continue;
+    bool merged = false;
+    for (State &o : left)
+      if ((merged = tryMerge(o, states[i])))
+        break;
+    if (!merged)
+      left.push_back(std::move(states[i]));
+  }
+  states = std::move(left);
+}
+
 //===----------------------------------------------------------------------===//
 // Driver
 //===----------------------------------------------------------------------===//
@@ -2158,20 +2280,19 @@ void Machine::run(State init) {
       k.second.push_back(cr.returnPc);
     return k;
   };
+  // States are merged when their instruction runs, when every state that
+  // reaches it (other than through a back edge) has arrived.
   auto push = [&](State s) {
     Key k = keyOf(s);
-    std::vector<State> &at = work[k];
-    if (limits.mergeStates && s.pc < insns.size())
-      for (State &o : at)
-        if (tryMerge(o, s))
-          return;
-    at.push_back(std::move(s));
+    work[k].push_back(std::move(s));
   };
   push(std::move(init));
   while (!work.empty()) {
     auto it = work.begin();
     std::vector<State> states = std::move(it->second);
     work.erase(it);
+    if (limits.mergeStates && !states.empty() && states[0].pc < insns.size())
+      mergeWaiting(states);
     for (State &st : states) {
       if (st.pc >= insns.size()) {
         res.status = ExecStatus::Error;

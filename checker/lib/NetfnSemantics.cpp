@@ -282,6 +282,62 @@ z3::expr SemContext::stringValue(StringType st, llvm::StringRef bytes) {
   return tupleCtor(st)(c.bv_val(n, 32), data);
 }
 
+z3::expr SemContext::castString(StringType from, StringType to,
+                                const z3::expr &v) {
+  z3::context &c = *ctx;
+  z3::expr len = tupleProj(from, 0)(v);
+  z3::expr data = tupleProj(from, 1)(v);
+  unsigned wf = stringDataBits(from), wt = stringDataBits(to);
+  // Widening a canonical value (len <= its capacity, bytes from len on 0)
+  // keeps len and the bytes: canonical again, the clamp below the
+  // identity. Built without it, a string widened into a map key stays the
+  // term of the field it came from (and its encoding the field's bytes).
+  if (wt >= wf && to.getCapacity() >= from.getCapacity() &&
+      z3::eq(canonical(from, v), v))
+    return markCanonical(
+        to, tupleCtor(to)(len, wt > wf ? z3::zext(data, wt - wf) : data));
+  z3::expr cap = c.bv_val(to.getCapacity(), 32);
+  z3::expr len2 = z3::ite(z3::ule(len, cap), len, cap);
+  z3::expr data2 = wt < wf ? data.extract(wt - 1, 0)
+                           : (wt > wf ? z3::zext(data, wt - wf) : data);
+  return tupleCtor(to)(len2, data2);
+}
+
+z3::expr SemContext::markCanonical(Type type, const z3::expr &v) {
+  canonicalCache.emplace(
+      std::make_pair(type.getAsOpaquePointer(), Z3_get_ast_id(v.ctx(), v)),
+      std::make_pair(v, v));
+  return v;
+}
+
+z3::expr SemContext::nulPadded(StringType st,
+                               const std::vector<z3::expr> &bytes) {
+  z3::context &c = *ctx;
+  unsigned n = std::min<size_t>(bytes.size(), st.getCapacity());
+  // len: the index of the first NUL as an if-then-else chain, the shape of
+  // an early-exit scan's merged exits (a sum of flags was measured 5x
+  // slower to match).
+  z3::expr len = c.bv_val(n, 32);
+  for (unsigned i = n; i-- > 0;)
+    len = z3::ite(bytes[i] == c.bv_val(0, 8), c.bv_val(i, 32), len);
+  // Byte i kept when i < len, with the mask of the lowerings
+  // (NetfnToLLVM's strNorm, EmitC's sbpf_strN_norm): (i - len) >> 31,
+  // arithmetic, is all ones exactly when i < len (both below 2^31). The
+  // same value as "byte i when bytes 0..i are all non-NUL", and, built in
+  // the same operations as the object's, the same term once simplified.
+  unsigned nbytes = stringDataBits(st) / 8;
+  z3::expr data = c.bv_val(0, 8);
+  for (unsigned i = 0; i < nbytes; ++i) {
+    z3::expr b = c.bv_val(0, 8);
+    if (i < n)
+      b = bytes[i] & z3::ashr(c.bv_val(i, 32) - len, c.bv_val(31, 32))
+                         .extract(7, 0);
+    data = i == 0 ? b : z3::concat(b, data);
+  }
+  // Canonical by construction: len <= n <= capacity, bytes from len on 0.
+  return markCanonical(st, tupleCtor(st)(len, data));
+}
+
 //===----------------------------------------------------------------------===//
 // The symbolic executor
 //===----------------------------------------------------------------------===//
@@ -764,17 +820,8 @@ private:
       }
     }
     if (auto sf = llvm::dyn_cast<StringType>(from)) {
-      auto st = llvm::dyn_cast<StringType>(to);
-      if (st) {
-        z3::expr len = sc.tupleProj(from, 0)(v);
-        z3::expr data = sc.tupleProj(from, 1)(v);
-        unsigned wf = stringDataBits(sf), wt = stringDataBits(st);
-        z3::expr cap = c.bv_val(st.getCapacity(), 32);
-        z3::expr len2 = z3::ite(z3::ule(len, cap), len, cap);
-        z3::expr data2 = wt < wf ? data.extract(wt - 1, 0)
-                                 : (wt > wf ? z3::zext(data, wt - wf) : data);
-        return sc.tupleCtor(to)(len2, data2);
-      }
+      if (auto st = llvm::dyn_cast<StringType>(to))
+        return sc.castString(sf, st, v);
     }
     fail("no conversion from " + typeName(from) + " to " + typeName(to));
   }

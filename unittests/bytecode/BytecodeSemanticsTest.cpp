@@ -303,6 +303,39 @@ TEST(BytecodeExecutor, PathsAndBounds) {
   EXPECT_EQ(r.paths.size(), 1u);
 }
 
+TEST(BytecodeExecutor, EarlyExitsMergeIntoAChain) {
+  // The index of the first zero byte of r1's low four bytes, leaving at the
+  // first one (the shape of a compiled string scan): done is reached with
+  // r0 = 0, 1, 2, 3 or 4. Merged siblings first, r0 is the chain
+  // ite(c0, 0, ite(c1, 1, ite(c2, 2, ite(c3, 3, 4)))) (c_i: byte i is 0),
+  // the shape of a decoder's; merged in arrival order it was
+  // ite(big disjunction, ite(...), 4).
+  std::vector<RawInsn> p;
+  for (int i = 0; i < 4; ++i) {
+    p.push_back(alu64k(op::MOV, 0, i));
+    p.push_back(alu64x(op::MOV, 2, 1));
+    p.push_back(alu64k(op::RSH, 2, 8 * i));
+    p.push_back(alu64k(op::AND, 2, 0xff));
+    // to done (the exit), 5 * (3 - i) + 1 instructions ahead
+    p.push_back(I(op::JMP | op::JEQ | op::K, 2, 0, 5 * (3 - i) + 1, 0));
+  }
+  p.push_back(alu64k(op::MOV, 0, 4));
+  p.push_back(exitI());
+  BytecodeContext bc;
+  ExecResult r = executeSymbolic(bc, dec(p));
+  ASSERT_TRUE(r.ok()) << r.message;
+  ASSERT_EQ(r.paths.size(), 1u);
+  z3::expr e = r.paths[0].r0;
+  for (uint64_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(e.is_app() && e.decl().decl_kind() == Z3_OP_ITE) << e;
+    uint64_t v = 99;
+    EXPECT_TRUE(e.arg(1).is_numeral_u64(v) && v == i) << e.arg(1);
+    e = e.arg(2);
+  }
+  uint64_t last = 99;
+  EXPECT_TRUE(e.is_numeral_u64(last) && last == 4) << e;
+}
+
 TEST(BytecodeEquivalenceTest, ProvesAndRefutes) {
   // r1 * 8 == r1 << 3.
   auto a = dec({alu64x(op::MOV, 0, 1), alu64k(op::MUL, 0, 8), exitI()});

@@ -99,6 +99,76 @@ TEST_F(BindingTest, NulPaddedStringsLoseWhatFollowsANul) {
   EXPECT_EQ(solver.check(), z3::unsat);
 }
 
+TEST_F(BindingTest, NulPaddedIsTheDefinition) {
+  // decode of "str" (SemContext::nulPadded, built in the object's shape)
+  // against the definition, for all bytes: len the index of the first NUL
+  // among the bytes kept (or their number), byte i kept exactly while no
+  // NUL came at or before it. Slots shorter than, as long as and longer
+  // than the capacity.
+  z3::context &c = sc.z3();
+  auto st = netfn::StringType::get(&ctx, 8);
+  for (unsigned size : {3u, 8u, 12u}) {
+    Slot slot{st, "str", size};
+    z3::expr bits = c.constant(("b" + std::to_string(size)).c_str(),
+                               c.bv_sort(8 * size));
+    z3::expr v = decode(sc, slot, bits);
+    unsigned n = std::min(size, 8u);
+    z3::expr len = c.bv_val(n, 32);
+    for (unsigned i = n; i-- > 0;)
+      len = z3::ite(byteOf(bits, i) == c.bv_val(0, 8), c.bv_val(i, 32), len);
+    z3::solver s(c);
+    z3::expr differs = sc.tupleProj(st, 0)(v) != len;
+    z3::expr alive = c.bool_val(true);
+    for (unsigned i = 0; i < 8; ++i) {
+      z3::expr want = c.bv_val(0, 8);
+      if (i < n) {
+        alive = alive && byteOf(bits, i) != c.bv_val(0, 8);
+        want = z3::ite(alive, byteOf(bits, i), c.bv_val(0, 8));
+      }
+      differs = differs || byteOf(sc.tupleProj(st, 1)(v), i) != want;
+    }
+    s.add(differs);
+    EXPECT_EQ(s.check(), z3::unsat) << "slot of " << size << " bytes";
+    // Canonical by construction, and known to be.
+    EXPECT_TRUE(z3::eq(sc.canonical(st, v), v));
+  }
+}
+
+TEST_F(BindingTest, CanonicalShortcutsKeepTheMeaning) {
+  // A widening cast of a value known canonical skips the clamp, and a map
+  // key's bytes (encode with canonicalValue) skip the mask: for every
+  // canonical value, the same as the general forms.
+  z3::context &c = sc.z3();
+  auto s4 = netfn::StringType::get(&ctx, 4), s8 = netfn::StringType::get(&ctx, 8);
+  z3::expr bits = c.constant("w", c.bv_sort(32));
+  z3::expr v = decode(sc, {s4, "str", 4}, bits);
+  z3::expr fast = sc.castString(s4, s8, v);
+  EXPECT_TRUE(z3::eq(sc.canonical(s8, fast), fast));
+  EXPECT_TRUE(z3::eq(sc.tupleProj(s8, 0)(fast).simplify(),
+                     sc.tupleProj(s4, 0)(v).simplify()))
+      << "keeps len as it is";
+  z3::expr len = sc.tupleProj(s4, 0)(v);
+  z3::expr general = sc.tupleCtor(s8)(
+      z3::ite(z3::ule(len, c.bv_val(8, 32)), len, c.bv_val(8, 32)),
+      z3::zext(sc.tupleProj(s4, 1)(v), 32));
+  z3::solver s(c);
+  s.add(!sc.valueEq(s8, fast, s8, general));
+  EXPECT_EQ(s.check(), z3::unsat);
+  // A value not known canonical takes the general form.
+  z3::expr free = c.constant("free", sc.sortOf(s4));
+  EXPECT_FALSE(
+      z3::eq(sc.tupleProj(s8, 0)(sc.castString(s4, s8, free)).simplify(),
+             sc.tupleProj(s4, 0)(free).simplify()));
+  // Key bytes: with and without the mask, equal on canonical values.
+  Slot key{s8, "str", 8};
+  z3::expr k = c.constant("k", sc.sortOf(s8));
+  z3::solver t(c);
+  t.add(sc.wellFormed(s8, k));
+  t.add(encode(sc, key, sc.canonical(s8, k), /*canonicalValue=*/true) !=
+        encode(sc, key, k));
+  EXPECT_EQ(t.check(), z3::unsat);
+}
+
 TEST_F(BindingTest, IntegersAndBools) {
   mlir::Builder b(&ctx);
   Slot s16{b.getIntegerType(32, true), "s16", 2};

@@ -103,6 +103,17 @@ public:
   /// The string value of type `type` holding `bytes` (truncated to the
   /// capacity).
   z3::expr stringValue(netfn::StringType type, llvm::StringRef bytes);
+  /// The string of type `type` that NUL-padded bytes hold (the wire's
+  /// `str` encoding: the bytes before the first NUL; bytes past the
+  /// capacity dropped): a canonical value, built in the shape compiled
+  /// code normalises strings in (see the definition), and known to
+  /// canonical() as canonical.
+  z3::expr nulPadded(netfn::StringType type,
+                     const std::vector<z3::expr> &bytes);
+  /// netfn.cast between string types: the first `to` capacity bytes,
+  /// len clamped to it.
+  z3::expr castString(netfn::StringType from, netfn::StringType to,
+                      const z3::expr &value);
 
 private:
   struct TupleInfo;
@@ -111,6 +122,8 @@ private:
   std::map<std::string, std::unique_ptr<TupleInfo>> tuples;
   TupleInfo &tuple(mlir::Type type);
   z3::expr canonicalUncached(mlir::Type type, const z3::expr &value);
+  /// Records `value`, canonical by construction, as its own canonical form.
+  z3::expr markCanonical(mlir::Type type, const z3::expr &value);
   /// canonical()'s answers by (type, input term), its outputs mapped to
   /// themselves: canonicalising a canonical value returns the same term, so
   /// two encodings of one input (both handlers of a rewrite proof) compare
