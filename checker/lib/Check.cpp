@@ -325,6 +325,7 @@ void sweepQueries(z3::context &c, Diffs &named,
   so.deadline = deadline;
   so.cutTimeoutMs *= limitScale;
   so.coneTimeoutMs *= limitScale;
+  so.thorough = limitScale > 1;
   SweepStats st;
   sweep(c, goals, assumptions, so, st);
   for (size_t i = 0; i < goals.size(); ++i) {
@@ -340,10 +341,12 @@ void sweepQueries(z3::context &c, Diffs &named,
   if (getenv("SBPF_CHECK_TRACE"))
     llvm::errs() << "check: swept " << st.nodes << " subterms in "
                  << st.seconds << " s: " << st.guided << " guided vectors, "
+                 << st.dividerVectors << " divider vectors, "
                  << st.candidates << " candidates, " << st.merged
                  << " merged (" << st.mergedByCut << " by cut), "
                  << st.refuted << " refuted, " << st.unknown << " unknown, "
-                 << st.solverCalls << " solver calls"
+                 << st.solverCalls << " solver calls, " << st.sampled
+                 << " cut queries decided by evaluation"
                  << (st.outOfTime ? ", out of time" : "") << "\n";
 }
 

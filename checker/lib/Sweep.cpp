@@ -176,6 +176,16 @@ private:
   /// divisor is 0).
   llvm::DenseMap<unsigned, z3::expr> lemmas;
   void guide(const std::vector<z3::expr> &assumptions);
+  /// A model of the assumptions and `extra` (for a simulation vector).
+  std::optional<z3::model> modelUnder(const std::vector<z3::expr> &assumptions,
+                                      const std::vector<z3::expr> &extra);
+  void divide(const std::vector<z3::expr> &assumptions);
+  void pass(bool full, std::vector<int> &mergedInto);
+  /// Ids of the subterms of n up to six levels down (at most a few hundred).
+  llvm::DenseSet<unsigned> near(const z3::expr &n);
+  /// The rare conditions guide() drew vectors for (negated where the
+  /// vectors took the other way).
+  std::vector<z3::expr> guidedConditions;
   void addVector(std::optional<z3::model> model);
   Val leaf(Z3_ast n, unsigned k, const Env *env);
   Val apply(Z3_ast n, llvm::ArrayRef<Val> args, unsigned k);
@@ -193,11 +203,23 @@ private:
   void rebucket();
   enum Outcome { Proven, Refuted, Unknown };
   Outcome prove(const z3::expr &x, const z3::expr &y);
+  /// `deep`: also a six-level cut when the three-level one fails.
+  /// `full`: also a sixteen-level one (the second pass: the outcomes'
+  /// comparisons of a shared quotient sit that far above it).
+  bool provenByCut(const z3::expr &x, const z3::expr &y, bool deep = false,
+                   bool full = false);
   z3::check_result check(const z3::expr &cond, unsigned ms,
                          std::optional<z3::model> *model);
-  std::optional<std::pair<z3::expr, z3::expr>> cut(const z3::expr &x,
-                                                   const z3::expr &y,
-                                                   unsigned depth);
+  /// x != y with subterms cut (see the definition), or nullopt.
+  struct Cut {
+    z3::expr query;
+    /// The replaced subterms without a definition in the query.
+    std::vector<Z3_ast> free;
+  };
+  std::optional<Cut> cut(const z3::expr &x, const z3::expr &y,
+                         unsigned depth);
+  bool refutedBySampling(const z3::expr &x, const z3::expr &y,
+                         const std::vector<Z3_ast> &free);
 };
 
 void Sweeper::collect(const std::vector<z3::expr> &goals) {
@@ -865,10 +887,16 @@ z3::check_result Sweeper::check(const z3::expr &cond, unsigned ms,
   return r;
 }
 
-/// x and y with every subterm they share, and every subterm `depth` levels
-/// below them, replaced by a fresh constant (one per subterm). Nullopt when
-/// nothing would be replaced.
-std::optional<std::pair<z3::expr, z3::expr>>
+/// x != y with every subterm x and y share, and every subterm `depth`
+/// levels below them, replaced by a fresh constant (one per subterm), and,
+/// for a replaced subterm whose arguments are all replaced, numerals or
+/// inputs, its one-level definition over them (v = f(v1, v2)): the steps of
+/// a long division share the remainder r' and the next remainder
+/// r = (r' << 1) | bit, and a step compiled as ~(r' << 1) & b against one
+/// written as ~r & b is equal only through that definition. The definitions
+/// are true equalities, so the query still only generalises the original.
+/// Nullopt when nothing would be replaced.
+std::optional<Sweeper::Cut>
 Sweeper::cut(const z3::expr &x, const z3::expr &y, unsigned depth) {
   constexpr size_t kMaxVisit = 4000;
   auto walk = [&](const z3::expr &root, llvm::DenseMap<unsigned, Z3_ast> &seen,
@@ -922,12 +950,95 @@ Sweeper::cut(const z3::expr &x, const z3::expr &y, unsigned depth) {
   if (from.empty())
     return std::nullopt;
   z3::expr_vector f(c), t(c);
+  llvm::DenseSet<unsigned> replaced;
   for (size_t i = 0; i < from.size(); ++i) {
     f.push_back(from[i]);
     t.push_back(to[i]);
+    replaced.insert(Z3_get_ast_id(c, from[i]));
   }
   z3::expr cx = x, cy = y;
-  return std::make_pair(cx.substitute(f, t), cy.substitute(f, t));
+  Cut out{cx.substitute(f, t) != cy.substitute(f, t), {}};
+  for (size_t i = 0; i < from.size(); ++i) {
+    const z3::expr &n = from[i];
+    bool closed = n.is_app() && n.num_args() > 0;
+    for (unsigned a = 0; closed && a < n.num_args(); ++a) {
+      z3::expr arg = n.arg(a);
+      closed = arg.is_numeral() ||
+               (arg.is_app() && arg.num_args() == 0) ||
+               replaced.count(Z3_get_ast_id(c, arg));
+    }
+    if (!closed || !opt.thorough) {
+      out.free.push_back(n);
+      continue;
+    }
+    // n's operator over its arguments' replacements (substituting n itself
+    // would give its own replacement).
+    std::vector<Z3_ast> args;
+    for (unsigned a = 0; a < n.num_args(); ++a) {
+      z3::expr arg = n.arg(a);
+      args.push_back(arg.substitute(f, t));
+    }
+    z3::expr def(c, Z3_update_term(c, n, args.size(), args.data()));
+    out.query = out.query && to[i] == def;
+  }
+  return out;
+}
+
+/// Whether x and y differ when the free subterms of a cut take random
+/// values (everything above them, the defined cut subterms included,
+/// computed from those): then the cut query is satisfiable and need not be
+/// asked. Most cut queries of wrong partners end so, for microseconds
+/// instead of the ~10 ms a solver call costs.
+bool Sweeper::refutedBySampling(const z3::expr &x, const z3::expr &y,
+                                const std::vector<Z3_ast> &free) {
+  constexpr unsigned kSamples = 4;
+  Env env;
+  for (unsigned k = 0; k < kSamples && k < opt.vectors; ++k) {
+    std::unordered_map<unsigned, Val> memo;
+    for (Z3_ast n : free) {
+      unsigned id = Z3_get_ast_id(c, n);
+      memo.emplace(id, randomVal(Z3_get_sort(c, n), mix(opt.seed ^ 0xc07,
+                                                        mix(id, k))));
+    }
+    Val vx = evalRec(x, k, env, memo), vy = evalRec(y, k, env, memo);
+    if (vx.known() && vy.known() && !sameVal(vx, vy))
+      return true;
+  }
+  return false;
+}
+
+bool Sweeper::provenByCut(const z3::expr &x, const z3::expr &y, bool deep,
+                          bool full) {
+  // Three levels: enough for the local rewrites compilers make (an abs by
+  // xor/sub against an ite, a mask against shifts). Six when three fail: a
+  // division step's "no borrow" bit is computed from the remainder before
+  // the shift on one side, after it on the other, five levels above the
+  // shared remainder. Deeper cuts (12 was tried) mostly failed and cost
+  // more than the cone query.
+  for (unsigned depth : {3u, 7u, 16u}) {
+    if (depth > (deep && opt.thorough ? (full ? 16u : 7u) : 3u))
+      break;
+    std::optional<Cut> q = cut(x, y, depth);
+    if (!q && depth > 3)
+      break; // nothing more to cut than before
+    if (q && opt.thorough && refutedBySampling(x, y, q->free)) {
+      ++st.sampled;
+      continue;
+    }
+    // Nothing to cut: the terms are small, the whole query is as cheap.
+    Clock::time_point t0 = Clock::now();
+    z3::check_result r =
+        check(q ? q->query : x != y, opt.cutTimeoutMs, nullptr);
+    if (getenv("SBPF_SWEEP_TRACE"))
+      llvm::errs() << "sweep: cut " << depth << " -> " << int(r) << " in "
+                   << std::chrono::duration<double>(Clock::now() - t0).count()
+                   << " s\n";
+    if (r == z3::unsat)
+      return true;
+    if (!q)
+      break;
+  }
+  return false;
 }
 
 Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
@@ -936,20 +1047,9 @@ Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
   auto since = [&] {
     return std::chrono::duration<double>(Clock::now() - t0).count();
   };
-  // Three levels: enough for the local rewrites compilers make (an abs by
-  // xor/sub against an ite, a mask against shifts); deeper cuts (12 was
-  // tried) mostly failed and cost more than the cone query.
-  constexpr unsigned kCutDepth = 3;
-  if (auto q = cut(x, y, kCutDepth)) {
-    z3::check_result r =
-        check(q->first != q->second, opt.cutTimeoutMs, nullptr);
-    if (trace)
-      llvm::errs() << "sweep: cut " << kCutDepth << " -> " << int(r)
-                   << " in " << since() << " s\n";
-    if (r == z3::unsat) {
-      ++st.mergedByCut;
-      return Proven;
-    }
+  if (provenByCut(x, y, /*deep=*/true, /*full=*/true)) {
+    ++st.mergedByCut;
+    return Proven;
   }
   std::optional<z3::model> m;
   // Remainders in the cone abstracted to fresh values below their divisors:
@@ -979,7 +1079,34 @@ Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
       return Proven;
     }
   }
-  z3::check_result r = check(x != y, opt.coneTimeoutMs, &m);
+  // A pair that differs only when a quotient is large (its high bits, an
+  // outcome decided by a threshold the quotient sets) is hard to refute on
+  // the whole cone: the solver has to invert the divider. With the divisor
+  // fixed to a small value it is not, and any model is a real
+  // counterexample. Only refutations count here.
+  z3::check_result r = z3::unknown;
+  llvm::DenseSet<unsigned> tried;
+  for (auto &[term, divisor] : rems) {
+    (void)term;
+    if (!opt.thorough)
+      break;
+    if (r == z3::sat || tried.size() >= 2 ||
+        !tried.insert(Z3_get_ast_id(c, divisor)).second)
+      continue;
+    for (uint64_t v : {1, 3}) {
+      z3::expr d = divisor;
+      if (check(x != y && d == c.bv_val(v, d.get_sort().bv_size()),
+                opt.cutTimeoutMs, &m) == z3::sat) {
+        r = z3::sat;
+        break;
+      }
+    }
+  }
+  if (trace && r == z3::sat)
+    llvm::errs() << "sweep: refuted with a small divisor in " << since()
+                 << " s\n";
+  if (r != z3::sat)
+    r = check(x != y, opt.coneTimeoutMs, &m);
   if (trace) {
     llvm::errs() << "sweep: cone -> " << int(r) << " in " << since() << " s";
     if (r != z3::unsat) {
@@ -1073,6 +1200,23 @@ Sweeper::remaindersInCone(const z3::expr &x, const z3::expr &y) {
   return found;
 }
 
+std::optional<z3::model>
+Sweeper::modelUnder(const std::vector<z3::expr> &assumptions,
+                    const std::vector<z3::expr> &extra) {
+  z3::solver s(c);
+  z3::params p(c);
+  p.set("timeout", opt.coneTimeoutMs);
+  s.set(p);
+  for (const z3::expr &a : assumptions)
+    s.add(a);
+  for (const z3::expr &e : extra)
+    s.add(e);
+  ++st.solverCalls;
+  if (s.check() != z3::sat)
+    return std::nullopt;
+  return s.get_model();
+}
+
 void Sweeper::guide(const std::vector<z3::expr> &assumptions) {
   // Conditions of if-then-else terms: the executor's path conditions and
   // the element's branches. Random frames fail the parse steps, so the
@@ -1080,9 +1224,19 @@ void Sweeper::guide(const std::vector<z3::expr> &assumptions) {
   // a model of each rare condition (under the caller's assumptions, so the
   // state is a real one) adds a vector that takes it.
   llvm::DenseSet<unsigned> conditions;
-  for (unsigned i = 0; i < nodes.size(); ++i)
-    if (nodes[i].is_app() && nodes[i].decl().decl_kind() == Z3_OP_ITE)
+  for (unsigned i = 0; i < nodes.size(); ++i) {
+    if (!nodes[i].is_app())
+      continue;
+    Z3_decl_kind k = nodes[i].decl().decl_kind();
+    if (k == Z3_OP_ITE) {
       conditions.insert(kids[i][0]);
+    } else if ((k == Z3_OP_AND || k == Z3_OP_OR) && opt.thorough) {
+      // The operands of a condition: a random draw below a computed
+      // threshold is one conjunct of the outcome's test.
+      for (unsigned ch : kids[i])
+        conditions.insert(ch);
+    }
+  }
   unsigned added = 0;
   for (unsigned i = nodes.size(); i-- > 0 && added < opt.guidedVectors;) {
     if (!conditions.count(i) || Clock::now() >= opt.deadline)
@@ -1095,31 +1249,147 @@ void Sweeper::guide(const std::vector<z3::expr> &assumptions) {
       }
     if (known != sim.size() || (trues > 1 && trues + 1 < known))
       continue;
-    z3::solver s(c);
-    z3::params p(c);
-    p.set("timeout", opt.coneTimeoutMs);
-    s.set(p);
-    for (const z3::expr &a : assumptions)
-      s.add(a);
-    s.add(trues <= 1 ? nodes[i] : !nodes[i]);
-    ++st.solverCalls;
-    if (s.check() != z3::sat)
+    z3::expr cond = trues <= 1 ? nodes[i] : !nodes[i];
+    std::optional<z3::model> m = modelUnder(assumptions, {cond});
+    if (!m)
       continue;
-    addVector(s.get_model());
+    guidedConditions.push_back(cond);
+    addVector(std::move(m));
     ++added;
   }
   st.guided = added;
 }
 
+void Sweeper::divide(const std::vector<z3::expr> &assumptions) {
+  // A quotient's high bits are 1 only when the divisor is far below the
+  // dividend, which random inputs (and the state they give) almost never
+  // produce: on every vector those bits, the borrows that decide them and
+  // the remainders they shape are 0, so they share one signature with every
+  // other always-0 subterm and are paired wrongly (cut proofs fail, and the
+  // cone query has to invert the divider to refute the pair). Models in
+  // which each divisor takes a small value make them vary.
+  // Per divisor: (dividend, divisor) pairs with the divisor of every
+  // magnitude (1 up to 64 bits) and a random dividend, tried as given and
+  // then with the dividend left to the solver.
+  llvm::DenseSet<unsigned> seen;
+  unsigned added = 0;
+  auto start = Clock::now();
+  for (auto &[id, divisor] : lemmas) {
+    // findLemmas() ran over the nodes: every key is a node's.
+    z3::expr dividend = nodes[index.lookup(id)].arg(0);
+    if (!seen.insert(Z3_get_ast_id(c, divisor)).second)
+      continue;
+    unsigned w = divisor.get_sort().bv_size();
+    for (unsigned j = 0; j < opt.dividerVectors; ++j) {
+      if (added >= opt.dividerVectors || Clock::now() >= opt.deadline)
+        break;
+      uint64_t h = mix(opt.seed, mix(id, j));
+      uint64_t bv = (mix(h) >> (j % 64)) | 1;
+      if (j % 4 == 0)
+        bv = j / 4 + 1; // small divisors first
+      uint64_t av = mix(h + 1) >> (mix(h + 2) % 64);
+      // On the path of one of the rare conditions guide() satisfied (else
+      // the frame fails to parse and the quotient reaches no outcome),
+      // then without it.
+      std::optional<z3::expr> path;
+      if (!guidedConditions.empty())
+        path = guidedConditions[j % guidedConditions.size()];
+      for (int attempt = 0; attempt < 4; ++attempt) {
+        bool withPath = attempt < 2, free = attempt % 2;
+        if (withPath && !path)
+          continue;
+        std::vector<z3::expr> extra = {divisor == c.bv_val(bv, w)};
+        if (!free)
+          extra.push_back(dividend == c.bv_val(av, w));
+        if (withPath)
+          extra.push_back(*path);
+        std::optional<z3::model> m = modelUnder(assumptions, extra);
+        if (!m)
+          continue;
+        addVector(std::move(m));
+        ++added;
+        break;
+      }
+    }
+  }
+  if (getenv("SBPF_SWEEP_TRACE"))
+    llvm::errs() << "sweep: " << added << " divider vectors in "
+                 << std::chrono::duration<double>(Clock::now() - start).count()
+                 << " s\n";
+  st.dividerVectors = added;
+}
+
 void Sweeper::run(std::vector<z3::expr> &goals,
                   const std::vector<z3::expr> &assumptions) {
   Clock::time_point start = Clock::now();
+  static bool trace = getenv("SBPF_SWEEP_TRACE");
+  auto since = [&] {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
   collect(goals);
   st.nodes = nodes.size();
   findLemmas();
   for (unsigned k = 0; k < opt.vectors; ++k)
     addVector(std::nullopt);
   guide(assumptions);
+  if (trace)
+    llvm::errs() << "sweep: simulated and guided at " << since() << " s\n";
+  if (opt.thorough)
+    divide(assumptions);
+  if (trace)
+    llvm::errs() << "sweep: divider vectors done at " << since() << " s\n";
+  // Two passes in the same order. The first tries cut proofs only: they
+  // are cheap and decide the step-by-step equalities (a division step
+  // whose remainder and divisor are already shared). The second tries the
+  // expensive queries on what is left. In one pass, wrong candidates early
+  // in the order (two quotient bits of the same loop that are 0 on every
+  // vector) took the cone query's whole timeout each, and the sweep ran
+  // out of time before it reached the other side's loop.
+  std::vector<int> mergedInto(nodes.size(), -1);
+  if (opt.thorough)
+    pass(/*full=*/false, mergedInto);
+  if (trace)
+    llvm::errs() << "sweep: cut pass done at " << since() << " s, "
+                 << st.merged << " merged\n";
+  pass(/*full=*/true, mergedInto);
+  for (z3::expr &g : goals)
+    g = rebuilt[index.lookup(Z3_get_ast_id(c, g))];
+  st.seconds = since();
+}
+
+llvm::DenseSet<unsigned> Sweeper::near(const z3::expr &n) {
+  constexpr unsigned kDepth = 6;
+  constexpr size_t kMax = 400;
+  llvm::DenseSet<unsigned> seen;
+  std::vector<Z3_ast> level = {n};
+  for (unsigned d = 0; d <= kDepth && !level.empty() && seen.size() < kMax;
+       ++d) {
+    std::vector<Z3_ast> next;
+    for (Z3_ast a : level) {
+      if (!seen.insert(Z3_get_ast_id(c, a)).second ||
+          Z3_get_ast_kind(c, a) != Z3_APP_AST)
+        continue;
+      Z3_app app = Z3_to_app(c, a);
+      for (unsigned k = 0; k < Z3_get_app_num_args(c, app); ++k)
+        next.push_back(Z3_get_app_arg(c, app, k));
+    }
+    level = std::move(next);
+  }
+  return seen;
+}
+
+void Sweeper::pass(bool full, std::vector<int> &mergedInto) {
+  constexpr unsigned kMaxCutPartners = 3;
+  constexpr int kConstant = -2, kNone = -1;
+  static bool trace = getenv("SBPF_SWEEP_TRACE");
+  // Pass 1 records what it proved: node i equals node mergedInto[i] (or
+  // its simulated constant); both equalities hold of the original nodes,
+  // so pass 2 takes them over without a proof.
+  if (!full)
+    mergedInto.assign(nodes.size(), kNone);
+  rebuilt.clear();
+  reps.clear();
+  buckets.clear();
   rebuilt.reserve(nodes.size());
   for (unsigned i = 0; i < nodes.size(); ++i) {
     z3::expr n = nodes[i];
@@ -1140,6 +1410,16 @@ void Sweeper::run(std::vector<z3::expr> &goals,
         lemmas.try_emplace(Z3_get_ast_id(c, n), *b);
     if (!candidate(i))
       continue;
+    if (full && mergedInto[i] != kNone) {
+      if (mergedInto[i] != kConstant) {
+        rebuilt[i] = rebuilt[mergedInto[i]];
+        continue;
+      }
+      if (auto v = toExpr(sim[0][i], Z3_get_sort(c, n))) {
+        rebuilt[i] = *v;
+        continue;
+      }
+    }
     if (Clock::now() >= opt.deadline) {
       st.outOfTime = true;
       continue;
@@ -1151,18 +1431,46 @@ void Sweeper::run(std::vector<z3::expr> &goals,
     // Booleans true (or false) on almost every vector are mostly rare
     // events (a parse step that random frames fail): their signatures say
     // little, and pairing them costs a refuted query each.
+    // Those constant on every vector are still tried against the constant,
+    // on a short limit: a divisor's zero test that is never true (the
+    // divisor was replaced by 1 when 0) guards one side's quotient and not
+    // the other's.
     if (sim[0][i].kind == Val::Bool) {
       size_t trues = 0;
       for (const auto &col : sim)
         trues += col[i].b;
+      if (constant && (trues == 0 || trues == sim.size()) &&
+          opt.thorough) {
+        z3::expr v = c.bool_val(trues != 0);
+        bool proven = (!full && provenByCut(rebuilt[i], v)) ||
+                      check(rebuilt[i] != v, opt.cutTimeoutMs, nullptr) ==
+                          z3::unsat;
+        if (proven) {
+          ++st.candidates;
+          ++st.merged;
+          ++st.mergedByCut;
+          rebuilt[i] = v;
+          if (!full)
+            mergedInto[i] = kConstant;
+        }
+        continue;
+      }
       if (trues < 3 || trues + 3 > sim.size())
         continue;
     }
     if (constant && sim[0][i].kind != Val::Tup) {
       if (auto v = toExpr(sim[0][i], Z3_get_sort(c, n))) {
         if (!z3::eq(*v, rebuilt[i])) {
-          ++st.candidates;
-          if (prove(rebuilt[i], *v) == Proven) {
+          bool proven = !full ? provenByCut(rebuilt[i], *v) : false;
+          if (full) {
+            ++st.candidates;
+            proven = prove(rebuilt[i], *v) == Proven;
+          } else if (proven) {
+            ++st.candidates;
+            ++st.mergedByCut;
+            mergedInto[i] = kConstant;
+          }
+          if (proven) {
             ++st.merged;
             rebuilt[i] = *v;
             continue;
@@ -1171,7 +1479,52 @@ void Sweeper::run(std::vector<z3::expr> &goals,
       }
     }
     bool placed = false;
-    for (int attempt = 0; attempt < 3 && !placed; ++attempt) {
+    // Subterms that are 0 on every vector (high quotient bits, the borrows
+    // deciding them) share a signature however different they are; the
+    // first of them is rarely the partner. The cheap cut proof against
+    // every earlier subterm of the signature first (pass 1 only), then the
+    // full proof (whose cone query can take the whole timeout on a wrong
+    // partner) against the first (pass 2 only).
+    if (auto it = buckets.find(signature(i));
+        it != buckets.end() && !full) {
+      // Partners in the order of how many subterms (six levels down) they
+      // share with this one: the real partner of a division step shares
+      // the remainders and the divisor, another step only the divisor.
+      llvm::SmallVector<std::pair<size_t, unsigned>, 8> partners;
+      llvm::DenseSet<unsigned> mine = near(rebuilt[i]);
+      for (unsigned r : it->second) {
+        if (!sameSignature(i, r))
+          continue;
+        if (z3::eq(rebuilt[r], rebuilt[i])) {
+          placed = true;
+          break;
+        }
+        size_t shared = 0;
+        for (unsigned id : near(rebuilt[r]))
+          shared += mine.count(id);
+        partners.push_back({shared, r});
+      }
+      std::stable_sort(partners.begin(), partners.end(),
+                       [](auto &a, auto &b) { return a.first > b.first; });
+      if (partners.size() > kMaxCutPartners)
+        partners.resize(kMaxCutPartners);
+      for (auto [shared, r] : partners) {
+        // Only the partners sharing the most; the deeper cut for the first.
+        if (placed || shared < partners.front().first)
+          break;
+        if (provenByCut(rebuilt[i], rebuilt[r], r == partners.front().second)) {
+          ++st.candidates;
+          ++st.merged;
+          ++st.mergedByCut;
+          rebuilt[i] = rebuilt[r];
+          if (!full)
+            mergedInto[i] = r;
+          placed = true;
+          break;
+        }
+      }
+    }
+    for (int attempt = 0; attempt < 3 && !placed && full; ++attempt) {
       auto it = buckets.find(signature(i));
       unsigned match = ~0u;
       if (it != buckets.end())
@@ -1189,12 +1542,11 @@ void Sweeper::run(std::vector<z3::expr> &goals,
       ++st.candidates;
       size_t before = sim.size();
       Outcome o = prove(rebuilt[i], rebuilt[match]);
-      if (getenv("SBPF_SWEEP_TRACE"))
+      if (trace)
         llvm::errs() << "sweep: pair " << i << " " << match << " -> " << int(o)
                      << " sort " << nodes[i].get_sort().to_string() << "\n";
       if (o == Refuted && sim.size() > before &&
-          sameVal(sim.back()[i], sim.back()[match]) &&
-          getenv("SBPF_SWEEP_TRACE"))
+          sameVal(sim.back()[i], sim.back()[match]) && trace)
         llvm::errs() << "sweep: EVALUATOR DISAGREES with the model on\n  "
                      << nodes[i].to_string().substr(0, 600) << "\n  "
                      << nodes[match].to_string().substr(0, 600) << "\n";
@@ -1211,9 +1563,6 @@ void Sweeper::run(std::vector<z3::expr> &goals,
       buckets[signature(i)].push_back(i);
     }
   }
-  for (z3::expr &g : goals)
-    g = rebuilt[index.lookup(Z3_get_ast_id(c, g))];
-  st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 } // namespace
@@ -1224,7 +1573,10 @@ void sbpf::checker::sweep(z3::context &c, std::vector<z3::expr> &goals,
   std::vector<z3::expr> original = goals;
   try {
     Sweeper(c, options, stats).run(goals, assumptions);
-  } catch (const z3::exception &) {
+  } catch (const z3::exception &e) {
+    if (getenv("SBPF_SWEEP_TRACE"))
+      llvm::errs() << "sweep: z3 error, goals left as they were: " << e.msg()
+                   << "\n";
     goals = original;
   }
 }

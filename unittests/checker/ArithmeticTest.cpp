@@ -343,4 +343,50 @@ TEST(Sweep, RemainderRangeLetsASignTestMove) {
       << goals[0] << "\n(" << st.merged << " merged)";
 }
 
+/// fixed<64, 32> division as LLVM compiles sbpf_fx_div64's loop (the
+/// success_ratio / admission_control objects): the magnitude by xor/sub,
+/// each step's "no borrow" bit from the remainder before the shift, negated
+/// with bvneg.
+static z3::expr divisionInBytecodeShape(z3::context &c, const z3::expr &a,
+                                        const z3::expr &b) {
+  auto k = [&](uint64_t v) { return c.bv_val(v, 64); };
+  z3::expr zero = k(0), ones = k(~0ull);
+  z3::expr sa = z3::ashr(a, k(63));
+  z3::expr ua = (a ^ sa) - sa;
+  z3::expr isZero = b == zero;
+  z3::expr ub = z3::ite(isZero, k(1), z3::ite(b < zero, zero - b, b));
+  z3::expr hi = z3::lshr(ua, k(32)), lo = z3::shl(ua, k(32));
+  z3::expr r = hi - z3::ite(ub == zero, zero, z3::udiv(hi, ub)) * ub;
+  z3::expr q = zero;
+  for (int i = 63; i >= 0; --i) {
+    z3::expr s = z3::shl(r, k(1));
+    z3::expr r1 = s | (z3::lshr(lo, k(i)) & k(1));
+    z3::expr borrow = ((r1 - ub) & ((s ^ ones) ^ ub)) | (ub & (s ^ ones));
+    z3::expr ge = z3::lshr(borrow ^ ones, k(63));
+    q = z3::shl(q, k(1)) | ge;
+    r = r1 - (ub & -ge);
+  }
+  z3::expr neg = (a < zero) != (b < zero);
+  return z3::ite(isZero, zero, z3::ite(neg, -q, q));
+}
+
+TEST(Sweep, ThoroughSweepSharesDivisionStepsInTwoShapes) {
+  // Each step's bits agree only through the step's own structure: the
+  // remainder r1 = (r << 1) | bit, with bit in {0, 1}. A cut without the
+  // cut subterms' definitions loses that; the thorough sweep keeps it and
+  // merges the 64 steps one after the other, down to the quotient.
+  z3::context c;
+  z3::expr a = c.bv_const("a", 64), b = c.bv_const("b", 64);
+  std::vector<z3::expr> goals = {divisionInBytecodeShape(c, a, b) !=
+                                 arith::fixedDiv(a, b, 32)};
+  SweepOptions options;
+  options.thorough = true;
+  SweepStats st;
+  sweep(c, goals, {}, options, st);
+  EXPECT_TRUE(z3::eq(goals[0].simplify(), c.bool_val(false)))
+      << st.merged << " merged, " << st.refuted << " refuted, " << st.unknown
+      << " unknown, " << st.sampled << " sampled";
+  EXPECT_GT(st.dividerVectors, 0u);
+}
+
 } // namespace

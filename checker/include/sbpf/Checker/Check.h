@@ -38,7 +38,8 @@ struct CheckOptions {
   /// When a query is still open after a third of the budget (at most 2 s
   /// when the queries divide or multiply variables, else 20 s), sweep the
   /// queries (Sweep.h; docs/checker.md, "Sweeping") and ask the unanswered
-  /// ones again with what is left (arithmetic queries: up to three sweeps).
+  /// ones again with what is left (arithmetic queries: up to three sweeps,
+  /// the later ones thorough: SweepOptions::thorough).
   bool sweep = true;
 };
 
