@@ -317,7 +317,7 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
 void sweepQueries(z3::context &c, Diffs &named,
                   const std::vector<z3::expr> &assumptions,
                   Clock::time_point deadline, CheckReport &report,
-                  unsigned limitScale) {
+                  unsigned limitScale, bool thorough) {
   std::vector<z3::expr> goals;
   for (auto &[name, cond] : named)
     goals.push_back(cond);
@@ -325,7 +325,7 @@ void sweepQueries(z3::context &c, Diffs &named,
   so.deadline = deadline;
   so.cutTimeoutMs *= limitScale;
   so.coneTimeoutMs *= limitScale;
-  so.thorough = limitScale > 1;
+  so.thorough = thorough;
   SweepStats st;
   sweep(c, goals, assumptions, so, st);
   for (size_t i = 0; i < goals.size(); ++i) {
@@ -346,14 +346,17 @@ void sweepQueries(z3::context &c, Diffs &named,
                  << " merged (" << st.mergedByCut << " by cut), "
                  << st.refuted << " refuted, " << st.unknown << " unknown, "
                  << st.solverCalls << " solver calls, " << st.sampled
-                 << " cut queries decided by evaluation"
+                 << " cut queries decided by evaluation, "
+                 << st.goalsByCircuitCut << " goals proven with circuits cut"
                  << (st.outOfTime ? ", out of time" : "") << "\n";
 }
 
 /// Whether the queries divide a variable (by anything), or by a variable,
 /// or multiply two variables: the circuits a bit-blasting solver
-/// struggles to match.
-bool hasArithmeticCircuits(const Diffs &named) {
+/// struggles to match. With `variableDivisor`, only a division by a
+/// variable counts (a long division of two variables: success_ratio,
+/// admission_control).
+bool hasArithmeticCircuits(const Diffs &named, bool variableDivisor = false) {
   auto variables = [](const z3::expr &e) {
     unsigned n = 0;
     for (unsigned i = 0; i < e.num_args(); ++i)
@@ -381,11 +384,13 @@ bool hasArithmeticCircuits(const Diffs &named) {
     case Z3_OP_BSMOD:
     case Z3_OP_BSMOD_I:
       // Not of two numerals (a constant the rewriter has not folded yet).
-      if (variables(e) > 0)
+      if (variableDivisor ? e.num_args() == 2 &&
+                                !e.arg(1).simplify().is_numeral()
+                          : variables(e) > 0)
         return true;
       break;
     case Z3_OP_BMUL:
-      if (variables(e) > 1)
+      if (!variableDivisor && variables(e) > 1)
         return true;
       break;
     default:
@@ -421,6 +426,12 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   // against 27 s): after 20 s. (scramble counts as arithmetic: its
   // object's key index is a remainder by the key length it reads back.)
   bool arithmetic = hasArithmeticCircuits(named);
+  // Thorough sweeps (SweepOptions::thorough) from the first one on for a
+  // long division of two variables (admission_control: proven in 32 s,
+  // unknown otherwise); else only for the later sweeps (latency_log: 3.5 s
+  // every run with the plain first sweep, 5-49 s with a thorough one).
+  bool longDivision =
+      arithmetic && hasArithmeticCircuits(named, /*variableDivisor=*/true);
   unsigned firstMs =
       std::min(options.timeoutMs / 3, arithmetic ? 2000u : 20000u);
   Query q = askEach(c, assumptions, named, preferences,
@@ -439,7 +450,8 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
     if (now >= deadline)
       return q;
     sweepQueries(c, named, assumptions, now + (deadline - now) / 2, report,
-                 /*limitScale=*/1u << (2 * round));
+                 /*limitScale=*/1u << (2 * round),
+                 /*thorough=*/round > 0 || longDivision);
     now = Clock::now();
     Clock::time_point until =
         round + 1 == rounds ? deadline : now + (deadline - now) / 2;

@@ -181,6 +181,8 @@ private:
                                       const std::vector<z3::expr> &extra);
   void divide(const std::vector<z3::expr> &assumptions);
   void pass(bool full, std::vector<int> &mergedInto);
+  bool provenWithCircuitsCut(const z3::expr &goal,
+                             const std::vector<z3::expr> &assumptions);
   /// Ids of the subterms of n up to six levels down (at most a few hundred).
   llvm::DenseSet<unsigned> near(const z3::expr &n);
   /// The rare conditions guide() drew vectors for (negated where the
@@ -1352,9 +1354,133 @@ void Sweeper::run(std::vector<z3::expr> &goals,
     llvm::errs() << "sweep: cut pass done at " << since() << " s, "
                  << st.merged << " merged\n";
   pass(/*full=*/true, mergedInto);
-  for (z3::expr &g : goals)
+  for (z3::expr &g : goals) {
     g = rebuilt[index.lookup(Z3_get_ast_id(c, g))];
+    if (opt.thorough && !z3::eq(g, c.bool_val(false)) &&
+        provenWithCircuitsCut(g, assumptions)) {
+      ++st.goalsByCircuitCut;
+      g = c.bool_val(false);
+    }
+  }
   st.seconds = since();
+}
+
+/// Whether `goal` is unsatisfiable (under the assumptions) with each
+/// arithmetic circuit it holds replaced by a fresh value. A circuit is the
+/// region of the goal's DAG that one subterm dominates (every use of the
+/// region goes through it: the quotient of a long division dominates its
+/// 64 steps) when the region is large and holds a divider or a product of
+/// variables; the lowest such dominators are replaced. Once a sweep has
+/// made both sides share the circuit, what differs is usually the light
+/// logic above it (admission_control: `-q + 1.0 > draw` against
+/// `draw < 1.0 - q`), true for every value of the circuit, which the
+/// solver would otherwise bit-blast whole. A generalisation, so unsat is a
+/// proof.
+bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
+                                    const std::vector<z3::expr> &assumptions) {
+  constexpr size_t kMinRegion = 200;
+  // The DAG in reverse post-order (parents before children).
+  std::vector<Z3_ast> order;
+  llvm::DenseMap<unsigned, unsigned> pos;
+  std::vector<llvm::SmallVector<unsigned, 3>> children;
+  {
+    std::vector<std::pair<Z3_ast, bool>> stack = {{goal, false}};
+    llvm::DenseSet<unsigned> visited;
+    while (!stack.empty()) {
+      auto [n, expanded] = stack.back();
+      stack.pop_back();
+      unsigned id = Z3_get_ast_id(c, n);
+      if (expanded) {
+        pos[id] = order.size();
+        order.push_back(n);
+        continue;
+      }
+      if (!visited.insert(id).second)
+        continue;
+      stack.push_back({n, true});
+      if (Z3_get_ast_kind(c, n) != Z3_APP_AST)
+        continue;
+      Z3_app app = Z3_to_app(c, n);
+      for (unsigned a = 0; a < Z3_get_app_num_args(c, app); ++a)
+        stack.push_back({Z3_get_app_arg(c, app, a), false});
+    }
+    std::reverse(order.begin(), order.end());
+    for (auto &[id, p] : pos)
+      p = order.size() - 1 - p;
+    children.resize(order.size());
+    for (unsigned i = 0; i < order.size(); ++i) {
+      if (Z3_get_ast_kind(c, order[i]) != Z3_APP_AST)
+        continue;
+      Z3_app app = Z3_to_app(c, order[i]);
+      for (unsigned a = 0; a < Z3_get_app_num_args(c, app); ++a)
+        children[i].push_back(pos.lookup(Z3_get_ast_id(
+            c, Z3_get_app_arg(c, app, a))));
+    }
+  }
+  size_t n = order.size();
+  if (n < kMinRegion)
+    return false;
+  // Immediate dominators (Cooper, Harvey, Kennedy; one pass suffices on a
+  // DAG in reverse post-order).
+  constexpr unsigned kUndef = ~0u;
+  std::vector<unsigned> idom(n, kUndef);
+  idom[0] = 0;
+  auto intersect = [&](unsigned a, unsigned b) {
+    while (a != b) {
+      while (a > b)
+        a = idom[a];
+      while (b > a)
+        b = idom[b];
+    }
+    return a;
+  };
+  for (unsigned i = 0; i < n; ++i)
+    for (unsigned ch : children[i])
+      idom[ch] = idom[ch] == kUndef ? i : intersect(idom[ch], i);
+  // Region sizes and whether a region holds a circuit, bottom-up.
+  std::vector<size_t> size(n, 1);
+  std::vector<char> circuit(n, 0), circuitBelow(n, 0);
+  for (unsigned i = 0; i < n; ++i) {
+    z3::expr e(c, order[i]);
+    if (!e.is_app())
+      continue;
+    Z3_decl_kind k = e.decl().decl_kind();
+    if (k == Z3_OP_BUDIV || k == Z3_OP_BUDIV_I || k == Z3_OP_BUREM ||
+        k == Z3_OP_BUREM_I)
+      circuit[i] = 1;
+    else if (k == Z3_OP_BMUL && e.num_args() == 2 && !e.arg(0).is_numeral() &&
+             !e.arg(1).is_numeral())
+      circuit[i] = 1;
+  }
+  for (unsigned i = n; i-- > 1;) {
+    size[idom[i]] += size[i];
+    circuit[idom[i]] |= circuit[i];
+  }
+  // A dominator of a large circuit region none of whose dominated subterms
+  // is one too.
+  for (unsigned i = 1; i < n; ++i)
+    if (size[i] >= kMinRegion && circuit[i])
+      circuitBelow[idom[i]] = 1;
+  z3::expr_vector from(c), to(c);
+  for (unsigned i = 1; i < n; ++i) {
+    if (size[i] < kMinRegion || !circuit[i] || circuitBelow[i] ||
+        Z3_get_sort_kind(c, Z3_get_sort(c, order[i])) != Z3_BV_SORT)
+      continue;
+    from.push_back(z3::expr(c, order[i]));
+    to.push_back(z3::expr(
+        c, Z3_mk_fresh_const(c, "sweep.circuit", Z3_get_sort(c, order[i]))));
+  }
+  if (from.empty())
+    return false;
+  z3::expr q = goal;
+  q = q.substitute(from, to);
+  for (const z3::expr &a : assumptions)
+    q = q && a;
+  z3::check_result r = check(q, 4 * opt.coneTimeoutMs, nullptr);
+  if (getenv("SBPF_SWEEP_TRACE"))
+    llvm::errs() << "sweep: goal with " << from.size()
+                 << " circuits cut -> " << int(r) << "\n";
+  return r == z3::unsat;
 }
 
 llvm::DenseSet<unsigned> Sweeper::near(const z3::expr &n) {

@@ -66,13 +66,14 @@ struct SweepOptions {
   std::chrono::steady_clock::time_point deadline =
       std::chrono::steady_clock::time_point::max();
   uint64_t seed = 0x5eed;
-  /// The later sweeps of a query the first left open (Check.cpp): vectors
-  /// with small divisors, operands of conditions guided too, a first pass
-  /// of cut proofs only (partners ordered by shared subterms), cut
-  /// subterms with their one-level definitions, cut queries refuted by
-  /// evaluation first, deeper cuts, a small divisor to refute with.
-  /// Measured on latency_log: off 3.5 s every run; on 5-49 s from run to
-  /// run, so not for the first sweep.
+  /// Vectors with small divisors, operands of conditions guided too, a
+  /// first pass of cut proofs only (partners ordered by shared subterms),
+  /// cut subterms with their one-level definitions, cut queries refuted by
+  /// evaluation first, deeper cuts, a small divisor to refute with, and
+  /// each goal asked with its arithmetic circuits cut. Check.cpp uses it
+  /// for every sweep of a query dividing by a variable and for the later
+  /// sweeps of the others (latency_log: 3.5 s every run with a plain first
+  /// sweep, 5-49 s with a thorough one). docs/checker.md, "Sweeping".
   bool thorough = false;
 };
 
@@ -97,6 +98,8 @@ struct SweepStats {
   size_t solverCalls = 0;
   /// Cut queries found satisfiable by evaluation, without a solver call.
   size_t sampled = 0;
+  /// Goals proven with their arithmetic circuits cut (thorough sweeps).
+  size_t goalsByCircuitCut = 0;
   double seconds = 0;
   bool outOfTime = false;
 };
