@@ -1587,12 +1587,13 @@ void Sweeper::pass(bool full, std::vector<int> &mergedInto) {
     if (constant && sim[0][i].kind != Val::Tup) {
       if (auto v = toExpr(sim[0][i], Z3_get_sort(c, n))) {
         if (!z3::eq(*v, rebuilt[i])) {
-          bool proven = !full ? provenByCut(rebuilt[i], *v) : false;
-          if (full) {
+          // Pass 1 counts only what it merges (a failed cut proof is
+          // tried again in pass 2); prove() counts its own outcomes.
+          bool proven = full ? prove(rebuilt[i], *v) == Proven
+                             : provenByCut(rebuilt[i], *v);
+          if (full || proven)
             ++st.candidates;
-            proven = prove(rebuilt[i], *v) == Proven;
-          } else if (proven) {
-            ++st.candidates;
+          if (!full && proven) {
             ++st.mergedByCut;
             mergedInto[i] = kConstant;
           }
