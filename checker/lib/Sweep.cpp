@@ -205,11 +205,10 @@ private:
   void rebucket();
   enum Outcome { Proven, Refuted, Unknown };
   Outcome prove(const z3::expr &x, const z3::expr &y);
-  /// `deep`: also a six-level cut when the three-level one fails.
-  /// `full`: also a sixteen-level one (the second pass: the outcomes'
-  /// comparisons of a shared quotient sit that far above it).
-  bool provenByCut(const z3::expr &x, const z3::expr &y, bool deep = false,
-                   bool full = false);
+  /// Cut proofs of 3, 7 and 16 levels, in that order, up to `maxDepth`
+  /// (deeper than 3 only in thorough sweeps).
+  bool provenByCut(const z3::expr &x, const z3::expr &y,
+                   unsigned maxDepth = 3);
   z3::check_result check(const z3::expr &cond, unsigned ms,
                          std::optional<z3::model> *model);
   /// x != y with subterms cut (see the definition), or nullopt.
@@ -1009,16 +1008,20 @@ bool Sweeper::refutedBySampling(const z3::expr &x, const z3::expr &y,
   return false;
 }
 
-bool Sweeper::provenByCut(const z3::expr &x, const z3::expr &y, bool deep,
-                          bool full) {
+bool Sweeper::provenByCut(const z3::expr &x, const z3::expr &y,
+                          unsigned maxDepth) {
   // Three levels: enough for the local rewrites compilers make (an abs by
-  // xor/sub against an ite, a mask against shifts). Six when three fail: a
-  // division step's "no borrow" bit is computed from the remainder before
-  // the shift on one side, after it on the other, five levels above the
-  // shared remainder. Deeper cuts (12 was tried) mostly failed and cost
-  // more than the cone query.
+  // xor/sub against an ite, a mask against shifts). Seven when three fail:
+  // a division step's "no borrow" bit is computed from the remainder
+  // before the shift on one side, after it on the other, and the bit
+  // shifted in (0 or 1) is seven levels down. Sixteen for the second
+  // pass's candidates (outcomes comparing a shared quotient). Without the
+  // thorough mode's definitions deeper cuts mostly failed (12 was tried)
+  // and cost more than the cone query, hence three only there.
+  if (!opt.thorough)
+    maxDepth = 3;
   for (unsigned depth : {3u, 7u, 16u}) {
-    if (depth > (deep && opt.thorough ? (full ? 16u : 7u) : 3u))
+    if (depth > maxDepth)
       break;
     std::optional<Cut> q = cut(x, y, depth);
     if (!q && depth > 3)
@@ -1049,7 +1052,7 @@ Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
   auto since = [&] {
     return std::chrono::duration<double>(Clock::now() - t0).count();
   };
-  if (provenByCut(x, y, /*deep=*/true, /*full=*/true)) {
+  if (provenByCut(x, y, /*maxDepth=*/16)) {
     ++st.mergedByCut;
     return Proven;
   }
@@ -1275,7 +1278,6 @@ void Sweeper::divide(const std::vector<z3::expr> &assumptions) {
   // then with the dividend left to the solver.
   llvm::DenseSet<unsigned> seen;
   unsigned added = 0;
-  auto start = Clock::now();
   for (auto &[id, divisor] : lemmas) {
     // findLemmas() ran over the nodes: every key is a node's.
     z3::expr dividend = nodes[index.lookup(id)].arg(0);
@@ -1314,10 +1316,6 @@ void Sweeper::divide(const std::vector<z3::expr> &assumptions) {
       }
     }
   }
-  if (getenv("SBPF_SWEEP_TRACE"))
-    llvm::errs() << "sweep: " << added << " divider vectors in "
-                 << std::chrono::duration<double>(Clock::now() - start).count()
-                 << " s\n";
   st.dividerVectors = added;
 }
 
@@ -1350,7 +1348,7 @@ void Sweeper::run(std::vector<z3::expr> &goals,
   std::vector<int> mergedInto(nodes.size(), -1);
   if (opt.thorough)
     pass(/*full=*/false, mergedInto);
-  if (trace)
+  if (trace && opt.thorough)
     llvm::errs() << "sweep: cut pass done at " << since() << " s, "
                  << st.merged << " merged\n";
   pass(/*full=*/true, mergedInto);
@@ -1639,7 +1637,8 @@ void Sweeper::pass(bool full, std::vector<int> &mergedInto) {
         // Only the partners sharing the most; the deeper cut for the first.
         if (placed || shared < partners.front().first)
           break;
-        if (provenByCut(rebuilt[i], rebuilt[r], r == partners.front().second)) {
+        if (provenByCut(rebuilt[i], rebuilt[r],
+                        r == partners.front().second ? 7 : 3)) {
           ++st.candidates;
           ++st.merged;
           ++st.mergedByCut;
