@@ -37,7 +37,10 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <cstdlib>
+#include <unordered_map>
 #include <unordered_set>
 
 using namespace sbpf;
@@ -185,6 +188,117 @@ z3::expr fewEntries(z3::context &c, const z3::expr &present,
   }
   return present == chain && count == n && z3::distinct(keys);
 }
+
+/// Equality of two keys of an array, as a read through a store asks it.
+using KeyEq = std::function<z3::expr(const z3::expr &, const z3::expr &)>;
+
+/// Reads array `a` at `idx` with the read pushed through the stores,
+/// if-then-elses and lambdas `a` is built of: A[i := v][j] is
+/// ite(keyEq(i, j), v, A[j]), (ite c A B)[j] is ite(c, A[j], B[j]), and
+/// (lambda k. body)[j] is body with j for k. A map difference then reads
+/// as two if-then-else trees over the same leaves (the map's contents
+/// before, at the key; the values stored), which the solver compares
+/// without reasoning about arrays. `memo` holds each array term's read by
+/// its id (the trees are DAGs).
+z3::expr readThrough(const z3::expr &a, const z3::expr &idx, const KeyEq &keyEq,
+                     std::unordered_map<unsigned, z3::expr> &memo) {
+  unsigned id = Z3_get_ast_id(a.ctx(), a);
+  if (auto it = memo.find(id); it != memo.end())
+    return it->second;
+  z3::expr r(a.ctx());
+  if (a.is_lambda() && Z3_get_quantifier_num_bound(a.ctx(), a) == 1) {
+    z3::expr_vector with(a.ctx());
+    with.push_back(idx);
+    r = a.body().substitute(with);
+  } else if (a.is_app() && a.decl().decl_kind() == Z3_OP_STORE &&
+             a.num_args() == 3) {
+    r = z3::ite(keyEq(a.arg(1), idx), a.arg(2),
+                readThrough(a.arg(0), idx, keyEq, memo));
+  } else if (a.is_app() && a.decl().decl_kind() == Z3_OP_ITE) {
+    r = z3::ite(a.arg(0), readThrough(a.arg(1), idx, keyEq, memo),
+                readThrough(a.arg(2), idx, keyEq, memo));
+  } else {
+    r = z3::select(a, idx);
+  }
+  memo.emplace(id, r);
+  return r;
+}
+
+/// Whether NUL-free values (SemContext::isNulFree) written into `slot`
+/// decode back to themselves, and two of them are equal exactly when
+/// their bytes are: a NUL-padded string slot holding the type's whole
+/// capacity (unit-tested in BindingTest).
+bool nulPaddedWhole(const Slot &slot) {
+  auto st = llvm::dyn_cast<netfn::StringType>(slot.type);
+  return st && slot.encoding == "str" && slot.size >= st.getCapacity();
+}
+
+/// Reads the values that map value bytes hold, for comparing them with the
+/// element's. The decoding is pushed through if-then-elses to the leaves.
+/// For a NUL-padded string slot (nulPaddedWhole), a leaf's value is an
+/// uninterpreted function D of its bytes, defined at each leaf (D(b) =
+/// decode(b)), and known to give a NUL-free value v back from its
+/// encoding: D(encode(v)) = v, a theorem for those. With these, the
+/// conjunction is equisatisfiable with the decoded comparison (D = decode
+/// satisfies it; D is decode wherever it is read), and the solver need
+/// not decode at all where the object stores bytes it can show equal to
+/// the element's value's encoding, or bytes read at equal keys: the
+/// decoding of a NUL-padded string is a 64-byte scan the solver otherwise
+/// matches bit by bit (kinds/cache: unknown after 60 s; 10 s with D).
+class ValueReader {
+public:
+  ValueReader(SemContext &sc, const Slot &slot, const std::string &mapName)
+      : sc(sc), slot(slot), definitions(sc.z3().bool_val(true)) {
+    if (nulPaddedWhole(slot))
+      D.emplace(sc.z3().function(("decode." + mapName).c_str(),
+                                 sc.z3().bv_sort(8 * slot.size),
+                                 sc.sortOf(slot.type)));
+  }
+
+  z3::expr read(const z3::expr &bits) {
+    unsigned id = Z3_get_ast_id(bits.ctx(), bits);
+    if (auto it = memo.find(id); it != memo.end())
+      return it->second;
+    z3::expr r(bits.ctx());
+    if (bits.is_app() && bits.decl().decl_kind() == Z3_OP_ITE) {
+      r = z3::ite(bits.arg(0), read(bits.arg(1)), read(bits.arg(2)));
+    } else if (D) {
+      r = (*D)(bits);
+      definitions = definitions && r == decode(sc, slot, bits);
+    } else {
+      r = decode(sc, slot, bits);
+    }
+    memo.emplace(id, r);
+    return r;
+  }
+
+  /// Adds D(encode(v)) = v for each NUL-free leaf v of the if-then-else
+  /// tree `value` (the element's values).
+  void knowValues(const z3::expr &value) {
+    if (!D || !seen.insert(Z3_get_ast_id(value.ctx(), value)).second)
+      return;
+    if (value.is_app() && value.decl().decl_kind() == Z3_OP_ITE) {
+      knowValues(value.arg(1));
+      knowValues(value.arg(2));
+    } else if (sc.isNulFree(value) &&
+               z3::eq(value.get_sort(), sc.sortOf(slot.type))) {
+      definitions = definitions &&
+                    (*D)(encode(sc, slot, value, /*canonicalValue=*/true)) == value;
+    }
+  }
+
+  /// The leaves' definitions and the known values: a conjunct of the
+  /// comparison.
+  const z3::expr &facts() const { return definitions; }
+
+private:
+  SemContext &sc;
+  const Slot &slot;
+  std::optional<z3::func_decl> D;
+  z3::expr definitions;
+  std::unordered_map<unsigned, z3::expr> memo;
+  std::unordered_set<unsigned> seen;
+};
 
 /// The answer of askEach.
 struct Query {
@@ -658,24 +772,53 @@ Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
     const MapTerms &fin = el.finalState.maps.at(name);
     const bc::MapState &init = el.world.maps.at(name);
     auto &[keySlot, valueSlot] = slots;
-    // At a witness key's bytes: a canonical key is the netfn key it
-    // encodes; other bytes the element never touches. Values compare by
-    // what they decode to (a bool byte 2 and 1 are both true).
+    // At a witness key's bytes kb: a canonical key is the netfn key k it
+    // encodes (so the object is read at encode(k), equal to kb there: the
+    // very bytes the element reads its map's initial contents at); other
+    // bytes the element never touches. Values compare by what they decode
+    // to (a bool byte 2 and 1 are both true). Reads go through the stores
+    // (readThrough); two NUL-free string keys are equal when their bytes
+    // are, and a NUL-free string stored decodes back to itself.
     z3::expr kb = c.constant(("witness.key." + name).c_str(),
                              c.bv_sort(8 * keySlot.size));
     z3::expr k = decode(sc, keySlot, kb);
-    z3::expr canonical = isCanonical(sc, keySlot, kb);
-    z3::expr objPresent = z3::select(*o.maps[i].present, kb);
-    z3::expr objValue = z3::select(o.maps[i].values, kb);
-    z3::expr elemPresent = z3::ite(canonical, z3::select(fin.present, k),
-                                   z3::select(*init.present, kb));
-    z3::expr sameValue = z3::ite(
-        canonical,
-        sc.valueEq(valueSlot.type, decode(sc, valueSlot, objValue),
-                   valueSlot.type, z3::select(fin.values, k)),
-        objValue == z3::select(init.values, kb));
+    z3::expr ek = encode(sc, keySlot, k, /*canonicalValue=*/true);
+    z3::expr canonical = ek == kb;
+    KeyEq bytesEq = [](const z3::expr &x, const z3::expr &y) { return x == y; };
+    bool wholeKeys = nulPaddedWhole(keySlot);
+    KeyEq keyEq = [&](const z3::expr &x, const z3::expr &y) {
+      if (wholeKeys && sc.isNulFree(x) && sc.isNulFree(y))
+        return encode(sc, keySlot, x, true) == encode(sc, keySlot, y, true);
+      return x == y;
+    };
+    std::unordered_map<unsigned, z3::expr> m1, m2, m3, m4, m5, m6;
+    z3::expr objPresent = readThrough(*o.maps[i].present, ek, bytesEq, m1);
+    z3::expr objBytes = readThrough(o.maps[i].values, ek, bytesEq, m2);
+    z3::expr elemPresent = readThrough(fin.present, k, keyEq, m3);
+    z3::expr elemValue = readThrough(fin.values, k, keyEq, m4);
+    // The element reads its map's contents before at k as the decoding of
+    // the bytes at ek (Binding.cpp's lambda): read through the reader
+    // too, so both sides read the bytes at a key the same way.
+    ValueReader values(sc, valueSlot, name);
+    z3::expr before = z3::select(init.values, ek);
+    z3::expr_vector from(c), to(c);
+    from.push_back(decode(sc, valueSlot, before));
+    to.push_back(values.read(before));
+    elemValue = elemValue.substitute(from, to);
+    z3::expr objValue = values.read(objBytes);
+    values.knowValues(elemValue);
+    z3::expr canonicalDiff =
+        objPresent != elemPresent ||
+        (objPresent && !sc.valueEq(valueSlot.type, objValue, valueSlot.type,
+                                   elemValue));
+    z3::expr otherPresent = readThrough(*o.maps[i].present, kb, bytesEq, m5);
+    z3::expr otherDiff =
+        otherPresent != z3::select(*init.present, kb) ||
+        (otherPresent && readThrough(o.maps[i].values, kb, bytesEq, m6) !=
+                             z3::select(init.values, kb));
     d.emplace_back("map @" + name,
-                   objPresent != elemPresent || (objPresent && !sameValue));
+                   values.facts() &&
+                       z3::ite(canonical, canonicalDiff, otherDiff));
     d.emplace_back("map @" + name + " count", *o.maps[i].count != fin.count);
   }
 

@@ -293,9 +293,14 @@ z3::expr SemContext::castString(StringType from, StringType to,
   // identity. Built without it, a string widened into a map key stays the
   // term of the field it came from (and its encoding the field's bytes).
   if (wt >= wf && to.getCapacity() >= from.getCapacity() &&
-      z3::eq(canonical(from, v), v))
-    return markCanonical(
+      z3::eq(canonical(from, v), v)) {
+    z3::expr r = markCanonical(
         to, tupleCtor(to)(len, wt > wf ? z3::zext(data, wt - wf) : data));
+    // Widening keeps the bytes, so a NUL-free value stays NUL-free.
+    if (isNulFree(v))
+      nulFree.emplace(Z3_get_ast_id(c, r), r);
+    return r;
+  }
   z3::expr cap = c.bv_val(to.getCapacity(), 32);
   z3::expr len2 = z3::ite(z3::ule(len, cap), len, cap);
   z3::expr data2 = wt < wf ? data.extract(wt - 1, 0)
@@ -334,8 +339,15 @@ z3::expr SemContext::nulPadded(StringType st,
                          .extract(7, 0);
     data = i == 0 ? b : z3::concat(b, data);
   }
-  // Canonical by construction: len <= n <= capacity, bytes from len on 0.
-  return markCanonical(st, tupleCtor(st)(len, data));
+  // Canonical by construction: len <= n <= capacity, bytes from len on 0;
+  // and NUL-free: len is the first NUL.
+  z3::expr r = markCanonical(st, tupleCtor(st)(len, data));
+  nulFree.emplace(Z3_get_ast_id(c, r), r);
+  return r;
+}
+
+bool SemContext::isNulFree(const z3::expr &value) const {
+  return nulFree.count(Z3_get_ast_id(value.ctx(), value));
 }
 
 //===----------------------------------------------------------------------===//

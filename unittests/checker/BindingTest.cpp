@@ -169,6 +169,43 @@ TEST_F(BindingTest, CanonicalShortcutsKeepTheMeaning) {
   EXPECT_EQ(t.check(), z3::unsat);
 }
 
+TEST_F(BindingTest, NulFreeValuesRoundTripAndCompareAsBytes) {
+  // The facts Check.cpp's map comparison states about values isNulFree
+  // answers true for (nulPadded's results, widened by castString), for a
+  // slot holding the whole capacity (nulPaddedWhole): decode(encode(v)) is
+  // v, and two of them are equal exactly when their bytes are. Slots as
+  // long as and longer than the capacity; a value widened from a shorter
+  // type too.
+  z3::context &c = sc.z3();
+  auto s4 = netfn::StringType::get(&ctx, 4), s6 = netfn::StringType::get(&ctx, 6);
+  for (unsigned size : {6u, 9u}) {
+    Slot slot{s6, "str", size};
+    std::string n = std::to_string(size);
+    z3::expr x = decode(sc, slot, c.constant(("x" + n).c_str(), c.bv_sort(8 * size)));
+    z3::expr y = sc.castString(
+        s4, s6, decode(sc, {s4, "str", 4}, c.constant(("y" + n).c_str(), c.bv_sort(32))));
+    ASSERT_TRUE(sc.isNulFree(x));
+    ASSERT_TRUE(sc.isNulFree(y));
+    for (const z3::expr &v : {x, y}) {
+      z3::solver s(c);
+      s.add(!sc.valueEq(s6, decode(sc, slot, encode(sc, slot, v, true)), s6, v));
+      EXPECT_EQ(s.check(), z3::unsat) << "round trip, slot of " << size;
+    }
+    z3::solver s(c);
+    s.add((x == y) != (encode(sc, slot, x, true) == encode(sc, slot, y, true)));
+    EXPECT_EQ(s.check(), z3::unsat) << "equality as bytes, slot of " << size;
+  }
+  // A string that may hold a NUL is not NUL-free, and for it the facts fail.
+  z3::expr free = c.constant("free6", sc.sortOf(s6));
+  EXPECT_FALSE(sc.isNulFree(free));
+  EXPECT_FALSE(sc.isNulFree(sc.canonical(s6, free)));
+  Slot slot{s6, "str", 6};
+  z3::solver s(c);
+  s.add(sc.canonical(s6, free) == free);
+  s.add(!sc.valueEq(s6, decode(sc, slot, encode(sc, slot, free, true)), s6, free));
+  EXPECT_EQ(s.check(), z3::sat);
+}
+
 TEST_F(BindingTest, IntegersAndBools) {
   mlir::Builder b(&ctx);
   Slot s16{b.getIntegerType(32, true), "s16", 2};

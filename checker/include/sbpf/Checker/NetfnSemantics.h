@@ -114,6 +114,12 @@ public:
   /// len clamped to it.
   z3::expr castString(netfn::StringType from, netfn::StringType to,
                       const z3::expr &value);
+  /// Whether `value` is a string built by nulPadded (or widened from one by
+  /// castString): canonical, and no NUL among its first len bytes. For such
+  /// a value, decoding its NUL-padded bytes gives the value back, and two
+  /// of them are equal exactly when their bytes are (the checker reads map
+  /// values and compares map keys through this).
+  bool isNulFree(const z3::expr &value) const;
 
 private:
   struct TupleInfo;
@@ -131,6 +137,9 @@ private:
   std::map<std::pair<const void *, unsigned>,
            std::pair<z3::expr, z3::expr>>
       canonicalCache;
+  /// The values isNulFree answers true for, by term id (holding the terms
+  /// keeps the ids unique).
+  std::map<unsigned, z3::expr> nulFree;
 };
 
 struct MapTerms {
