@@ -37,9 +37,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <optional>
-#include <cstdlib>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -212,8 +212,15 @@ z3::expr readThrough(const z3::expr &a, const z3::expr &idx, const KeyEq &keyEq,
     r = a.body().substitute(with);
   } else if (a.is_app() && a.decl().decl_kind() == Z3_OP_STORE &&
              a.num_args() == 3) {
-    r = z3::ite(keyEq(a.arg(1), idx), a.arg(2),
-                readThrough(a.arg(0), idx, keyEq, memo));
+    // Keys the simplifier tells apart or equal (a byte of a field at its
+    // offset + i against the stores at offset + j) decide the read here.
+    z3::expr same = keyEq(a.arg(1), idx).simplify();
+    if (same.is_true())
+      r = a.arg(2);
+    else if (same.is_false())
+      r = readThrough(a.arg(0), idx, keyEq, memo);
+    else
+      r = z3::ite(same, a.arg(2), readThrough(a.arg(0), idx, keyEq, memo));
   } else if (a.is_app() && a.decl().decl_kind() == Z3_OP_ITE) {
     r = z3::ite(a.arg(0), readThrough(a.arg(1), idx, keyEq, memo),
                 readThrough(a.arg(2), idx, keyEq, memo));
@@ -305,18 +312,29 @@ struct Query {
   SolverStatus status = SolverStatus::Unknown;
   std::string reason;
   std::optional<z3::model> model;
+  /// Unknown because a time or resource limit ran out (not for a reason
+  /// more time would not change, e.g. incompleteness).
+  bool outOfBudget() const {
+    return status == SolverStatus::Unknown &&
+           (reason == "timeout" || reason == "canceled" ||
+            reason == kOutOfResources);
+  }
+  static constexpr const char *kOutOfResources = "resource limit";
 };
 
 /// Asks, observable by observable, whether `named[i]` can hold under
 /// `assumptions`: smaller queries than their disjunction, which the solver
 /// answers much faster. Unsat for all is the proof. The first Sat one is
 /// asked again with each of `preferences` in turn, keeping those that leave
-/// it Sat, for a shorter, replayable counterexample. Unknown when some query is Unknown and none
-/// is Sat, or when `deadline` passes.
+/// it Sat, for a shorter, replayable counterexample. Unknown when some
+/// query is Unknown and none is Sat, or when `deadline` passes, or when a
+/// query needs more than `rlimit` of Z3's resource units (0: no such
+/// limit), a count of the solver's work that, unlike wall time, does not
+/// depend on what else the machine is doing.
 Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
               const Diffs &named, const std::vector<z3::expr> &preferences,
               Clock::time_point deadline, size_t &solverCalls,
-              size_t *proven = nullptr) {
+              size_t *proven = nullptr, uint64_t rlimit = 0) {
   auto ask = [&](const std::vector<z3::expr> &extra, Query &out) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - Clock::now())
@@ -337,6 +355,8 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
     }
     z3::params p(c);
     p.set("timeout", unsigned(left));
+    if (rlimit)
+      p.set("rlimit", unsigned(std::min<uint64_t>(rlimit, UINT32_MAX)));
     // Relevancy propagation off: measured 5-10x faster on the string-keyed
     // map lookups (user_acl: timeout at 60 s -> 23 s; first_seen -> 44 s),
     // no slower on the others.
@@ -363,7 +383,14 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
     for (const z3::expr &e : extra)
       s.add(e);
     ++solverCalls;
-    switch (s.check()) {
+    z3::check_result r = s.check();
+    if (getenv("SBPF_CHECK_TRACE")) {
+      z3::stats st = s.statistics();
+      for (unsigned i = 0; i < st.size(); ++i)
+        if (st.key(i) == "rlimit count")
+          llvm::errs() << "check: rlimit count " << st.uint_value(i) << "\n";
+    }
+    switch (r) {
     case z3::sat:
       out.status = SolverStatus::Sat;
       out.model.emplace(s.get_model());
@@ -374,6 +401,9 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
     case z3::unknown:
       out.status = SolverStatus::Unknown;
       out.reason = s.reason_unknown();
+      // Z3 4.8 says "max. resource limit exceeded".
+      if (rlimit && out.reason.find("resource") != std::string::npos)
+        out.reason = Query::kOutOfResources;
       return;
     }
   };
@@ -398,7 +428,7 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
     if (q.status == SolverStatus::Unknown) {
       result.status = SolverStatus::Unknown;
       result.reason = q.reason;
-      if (q.reason == "timeout" || q.reason == "canceled")
+      if (q.outOfBudget())
         return result;
       continue;
     }
@@ -530,15 +560,22 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
     return askEach(c, assumptions, named, preferences, deadline,
                    report.solverCalls);
   size_t proven = 0;
-  // When to give up on the direct queries and sweep. Queries with divider
-  // or multiplier circuits: after 2 s. Bit-blasting two differently built
-  // dividers rarely succeeds directly, while the sweep matches their steps
-  // (measured on this machine: token_bucket 18 -> 10 s, latency_log
+  // When to give up on a direct query and sweep: when it has used a given
+  // amount of Z3's resource units, which count the solver's work (about
+  // 6,000-10,000 a millisecond on this machine), so that which queries are
+  // swept does not depend on how loaded the machine is (with a wall-clock
+  // limit, kinds/cache's 13 s direct proof went over 20 s in a loaded CI
+  // run and the proof failed). Queries with divider or multiplier
+  // circuits: 20 million units (about 2 s). Bit-blasting two differently
+  // built dividers rarely succeeds directly, while the sweep matches their
+  // steps (measured on this machine: token_bucket 18 -> 10 s, latency_log
   // 12 -> 4 s against sweeping after 10 s). Other queries (strings, maps)
   // mostly finish directly and a sweep costs them more than it saves
   // (user_acl 12 s direct, 44 s when swept after 10 s; first_seen 19 s
-  // against 27 s): after 20 s. (scramble counts as arithmetic: its
-  // object's key index is a remainder by the key length it reads back.)
+  // against 27 s; cache's largest query needs 79 million units): 200
+  // million (20-30 s). (scramble counts as arithmetic: its object's key
+  // index is a remainder by the key length it reads back.) Half the
+  // budget at most, to leave the sweep time when the budget is short.
   bool arithmetic = hasArithmeticCircuits(named);
   // Thorough sweeps (SweepOptions::thorough) from the first one on for a
   // long division of two variables (admission_control: proven in 32 s,
@@ -546,19 +583,17 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   // every run with the plain first sweep, 5-49 s with a thorough one).
   bool longDivision =
       arithmetic && hasArithmeticCircuits(named, /*variableDivisor=*/true);
-  unsigned firstMs =
-      std::min(options.timeoutMs / 3, arithmetic ? 2000u : 20000u);
+  uint64_t firstUnits = arithmetic ? 3000000 : 200000000;
   Query q = askEach(c, assumptions, named, preferences,
-                    start + std::chrono::milliseconds(firstMs),
-                    report.solverCalls, &proven);
+                    start + std::chrono::milliseconds(options.timeoutMs / 2),
+                    report.solverCalls, &proven, firstUnits);
   // A sweep that leaves a step unmerged leaves the query open (latency_log,
   // when the sweep's limits were wall-clock: one run in four stayed open
   // for the remaining 50 s). Arithmetic queries therefore get later sweeps
   // with longer limits instead of one long direct attempt.
   unsigned rounds = arithmetic ? 3 : 1;
   for (unsigned round = 0; round < rounds; ++round) {
-    if (q.status != SolverStatus::Unknown ||
-        (q.reason != "timeout" && q.reason != "canceled"))
+    if (!q.outOfBudget())
       return q;
     Clock::time_point now = Clock::now();
     if (now >= deadline)
@@ -585,7 +620,7 @@ bool setStatus(const Query &q, const CheckOptions &options,
   }
   if (q.status == SolverStatus::Unknown) {
     report.status = CheckReport::Unknown;
-    report.reason = q.reason == "timeout" || q.reason == "canceled"
+    report.reason = q.outOfBudget()
                         ? "timeout after " + std::to_string(options.timeoutMs) +
                               " ms (--timeout-ms)"
                         : "solver: " + q.reason;
@@ -707,6 +742,7 @@ void ElementCheck::predictMapsAndRecords(Element &el,
 Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
                           const bc::ExecOutcome &o) {
   Diffs d;
+  KeyEq bytesEq = [](const z3::expr &x, const z3::expr &y) { return x == y; };
   World &w = el.world;
   z3::expr action = o.r0.extract(31, 0);
   d.emplace_back("return code", action != el.action);
@@ -728,10 +764,15 @@ Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
       // encoding writes it. (Not the object's bytes decoded: a string
       // with a NUL inside, e.g. a XOR that zeroed a byte, is written in
       // full, and "the bytes before the first NUL" of it is shorter.)
+      z3::expr got = c.bv_val(0, 8);
+      for (unsigned j = 0; j < f.slot.size; ++j) {
+        std::unordered_map<unsigned, z3::expr> memo;
+        z3::expr b = readThrough(o.packet, f.offset + bv64(j), bytesEq, memo);
+        got = j == 0 ? b : z3::concat(b, got);
+      }
       d.emplace_back("field " + f.name + " of " + r.event,
                      bothPass && r.runs &&
-                         readBytes(o.packet, f.offset, f.slot.size) !=
-                             encode(sc, f.slot, r.sem.fields.at(f.name)));
+                         got != encode(sc, f.slot, r.sem.fields.at(f.name)));
     }
   d.emplace_back("frame bytes", bothPass && z3::ult(at, w.packetLen) &&
                                     !inSetField &&
@@ -784,7 +825,6 @@ Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
     z3::expr k = decode(sc, keySlot, kb);
     z3::expr ek = encode(sc, keySlot, k, /*canonicalValue=*/true);
     z3::expr canonical = ek == kb;
-    KeyEq bytesEq = [](const z3::expr &x, const z3::expr &y) { return x == y; };
     bool wholeKeys = nulPaddedWhole(keySlot);
     KeyEq keyEq = [&](const z3::expr &x, const z3::expr &y) {
       if (wholeKeys && sc.isNulFree(x) && sc.isNulFree(y))

@@ -1346,20 +1346,47 @@ void Sweeper::run(std::vector<z3::expr> &goals,
   // vector) took the cone query's whole timeout each, and the sweep ran
   // out of time before it reached the other side's loop.
   std::vector<int> mergedInto(nodes.size(), -1);
-  if (opt.thorough)
+  // Each goal as the last pass rebuilt it, asked with its circuits cut
+  // (thorough sweeps); true when every goal is proven.
+  std::vector<char> done(goals.size(), 0);
+  auto cutGoals = [&] {
+    bool all = true;
+    for (size_t k = 0; k < goals.size(); ++k) {
+      if (done[k])
+        continue;
+      z3::expr g = rebuilt[index.lookup(Z3_get_ast_id(c, goals[k]))];
+      if (z3::eq(g, c.bool_val(false)) ||
+          (opt.thorough && provenWithCircuitsCut(g, assumptions))) {
+        st.goalsByCircuitCut += !z3::eq(g, c.bool_val(false));
+        done[k] = 1;
+        continue;
+      }
+      all = false;
+    }
+    return all;
+  };
+  if (opt.thorough) {
     pass(/*full=*/false, mergedInto);
-  if (trace && opt.thorough)
-    llvm::errs() << "sweep: cut pass done at " << since() << " s, "
-                 << st.merged << " merged\n";
-  pass(/*full=*/true, mergedInto);
-  for (z3::expr &g : goals) {
-    g = rebuilt[index.lookup(Z3_get_ast_id(c, g))];
-    if (opt.thorough && !z3::eq(g, c.bool_val(false)) &&
-        provenWithCircuitsCut(g, assumptions)) {
-      ++st.goalsByCircuitCut;
-      g = c.bool_val(false);
+    if (trace)
+      llvm::errs() << "sweep: cut pass done at " << since() << " s, "
+                   << st.merged << " merged\n";
+    // What the cut pass shared is often all the goals need (success_ratio:
+    // both long divisions merged step by step, the logic above them
+    // proven with the quotient cut): then the full pass, whose cone
+    // queries on wrong candidates run until the deadline (success_ratio:
+    // 30 s of a 60 s budget, 118 s of 240 s), is not needed.
+    if (cutGoals()) {
+      for (z3::expr &g : goals)
+        g = c.bool_val(false);
+      st.seconds = since();
+      return;
     }
   }
+  pass(/*full=*/true, mergedInto);
+  cutGoals();
+  for (size_t k = 0; k < goals.size(); ++k)
+    goals[k] = done[k] ? c.bool_val(false)
+                       : rebuilt[index.lookup(Z3_get_ast_id(c, goals[k]))];
   st.seconds = since();
 }
 

@@ -101,6 +101,13 @@ cl::opt<bool> noValidate(
     cl::desc("With --emit=obj, write the object without proving it "
              "equivalent to the netfn program first (sbpf check; "
              "docs/checker.md)"));
+cl::opt<unsigned> validateTimeoutMs(
+    "validate-timeout-ms", cl::cat(sbpfCategory), cl::init(60000),
+    cl::desc("With --emit=obj, the checker's time limit for proving the "
+             "object (default 60000; the slowest examples take 13-46 s, "
+             "docs/checker.md); an object not proven in time is not "
+             "written"),
+    cl::value_desc("ms"));
 cl::opt<std::string> hookKind(
     "hook", cl::cat(sbpfCategory), cl::init("xdp"),
     cl::desc("Attach point of the generated BPF program: xdp (default) or tc"),
@@ -388,7 +395,7 @@ static bool validateObject(ModuleOp module, llvm::StringRef object,
   sbpf::netfn::ProgramOp program;
   module.walk([&](sbpf::netfn::ProgramOp p) { program = p; });
   sbpf::checker::CheckOptions options;
-  options.timeoutMs = 60000; // string-keyed maps take ~25 s (docs/checker.md)
+  options.timeoutMs = validateTimeoutMs;
   auto report = sbpf::checker::checkObject(
       program,
       llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
@@ -403,6 +410,10 @@ static bool validateObject(ModuleOp module, llvm::StringRef object,
     llvm::errs() << "a compiler bug, please report it with this "
                     "counterexample:\n"
                  << report.counterexample.text;
+  else if (llvm::StringRef(report.reason).contains("(--timeout-ms)"))
+    // The checker names sbpf check's flag; here it is ours.
+    llvm::errs() << llvm::StringRef(report.reason).split(" (--timeout-ms)").first
+                 << " (--validate-timeout-ms gives it longer)\n";
   else
     llvm::errs() << report.reason << "\n";
   return false;
@@ -594,6 +605,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   backend.rpcPort = uint16_t(rpcPort);
+  if (validateTimeoutMs == 0) {
+    llvm::errs() << "sbpf-opt: error: --validate-timeout-ms must be at least "
+                    "1 (--no-validate skips the proof)\n";
+    return 1;
+  }
   if (!abiOut.empty() && emitKind == "mlir") {
     llvm::errs() << "sbpf-opt: error: --abi-out needs --emit=c or --emit=obj\n";
     return 1;
