@@ -19,6 +19,7 @@
 #include "sbpf/Passes/Passes.h"
 #include "sbpf/Passes/Validate.h"
 #include "sbpf/Checker/ConcreteEval.h"
+#include "sbpf/Checker/FixedConstant.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -263,6 +264,43 @@ struct PropagateStateConstantsPass
 // netfn-simplify
 //===----------------------------------------------------------------------===//
 
+/// `x` (fixed<W, F>) times the constant `s` stands for, as a siW integer:
+/// the steps of arith::fixedMulBySplit, one op each, skipping the same
+/// ones (a product by 0 or 1; (r * 1) >> t, always 0).
+Value productBySplit(OpBuilder &b, Location loc, Value x,
+                     const sbpf::checker::FixedConstantSplit &s) {
+  unsigned w = cast<nf::FixedType>(x.getType()).getWidth();
+  auto it = IntegerType::get(b.getContext(), w, IntegerType::Signed);
+  auto num = [&](const APInt &v) {
+    return b.create<nf::ConstOp>(loc, it, IntegerAttr::get(it, v)).getResult();
+  };
+  // v >>a t: v read as fixed<W, t>, converted to an integer.
+  auto ashr = [&](Value v) {
+    auto ft = nf::FixedType::get(b.getContext(), w, s.shift);
+    Value f = b.create<nf::BitcastOp>(loc, ft, v);
+    return b.create<nf::CastOp>(loc, it, f).getResult();
+  };
+  auto mul = [&](Value v, const APInt &k) {
+    return k.isOne() ? v : b.create<nf::MulOp>(loc, it, v, num(k)).getResult();
+  };
+  Value xi = b.create<nf::BitcastOp>(loc, it, x);
+  Value sum;
+  auto add = [&](Value v) {
+    sum = sum ? b.create<nf::AddOp>(loc, it, sum, v).getResult() : v;
+  };
+  if (!s.whole.isZero())
+    add(mul(xi, s.whole));
+  if (s.shift) {
+    add(mul(ashr(xi), s.odd));
+    if (!s.odd.isOne()) {
+      Value r = b.create<nf::AndOp>(
+          loc, it, xi, num(APInt::getLowBitsSet(w, s.shift)));
+      add(ashr(mul(r, s.odd)));
+    }
+  }
+  return sum ? sum : num(APInt(w, 0));
+}
+
 /// One local rewrite of `op`; true when the IR changed (op may be gone).
 bool simplifyOp(Operation *op) {
   OpBuilder b(op);
@@ -324,25 +362,35 @@ bool simplifyOp(Operation *op) {
     return replaceWith(b.create<nf::CmpOp>(loc, pred, r32, c32));
   }
 
-  // A fixed-point product with a whole-number constant k (raw value
-  // k << F): (x * (k << F)) >> F is x * k exactly in 2W bits, so its low W
-  // bits are the W-bit integer product: one multiply instead of four
-  // partial products and a sign correction.
+  // A fixed-point product with a constant c = n + m / 2^t (FixedConstant.h):
+  // whole numbers (t = 0) at any width, and at W = 64 constants with a
+  // fraction of t < 32 bits (1.5, 0.25, 0.1 rounded to 31 fraction bits):
+  //   x * n + (x >>a t) * m + (((x & (2^t - 1)) * m) >>a t)
+  // in W-bit integers, which is floor(x * c) exactly: at most three
+  // multiplies by constants instead of four partial products of 32-bit
+  // halves and a sign correction. `x >>a t` is written as a bitcast to
+  // fixed<W, t> and a cast back (netfn has no shift; that cast is one).
+  // The checker encodes the product in exactly these steps
+  // (arith::fixedMulBySplit), so the proof of this rewrite is by
+  // simplification. The constant on the right is tried first, as there.
   if (auto mul = dyn_cast<nf::MulOp>(op)) {
     auto fixed = dyn_cast<nf::FixedType>(mul.getType());
     if (!fixed)
       return false;
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 1; i >= 0; --i) {
       auto c = constInt(op->getOperand(i));
-      unsigned f = fixed.getFrac();
-      if (!c || (f && c->countTrailingZeros() < f))
+      if (!c)
         continue;
-      auto it = IntegerType::get(op->getContext(), fixed.getWidth(),
-                                 IntegerType::Signed);
-      Value x = b.create<nf::BitcastOp>(loc, it, op->getOperand(1 - i));
-      Value k = b.create<nf::ConstOp>(loc, it, IntegerAttr::get(it, c->ashr(f)));
-      Value p = b.create<nf::MulOp>(loc, it, x, k);
-      return replaceWith(b.create<nf::BitcastOp>(loc, fixed, p));
+      // The raw attribute may be wider than the type (fixed<32, F> constants
+      // are stored as i64): the split is of the W-bit value.
+      auto split = sbpf::checker::cheapFixedConstantSplit(
+          c->sextOrTrunc(fixed.getWidth()), fixed.getFrac());
+      if (!split)
+        continue;
+      return replaceWith(
+          b.create<nf::BitcastOp>(loc, fixed,
+                                  productBySplit(b, loc, op->getOperand(1 - i),
+                                                 *split)));
     }
     return false;
   }

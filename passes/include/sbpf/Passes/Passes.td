@@ -125,12 +125,19 @@ def NetfnSimplify : Pass<"netfn-simplify", "mlir::ModuleOp"> {
       with a constant becomes the same comparison of the draw itself with a
       32-bit constant (exact: no value is rounded), or a boolean constant
       when the threshold lies outside [0, 2^32);
-    - a fixed-point `netfn.mul` with a whole-number constant k (raw value
-      k << F) becomes the integer product with k between bitcasts (exact:
-      (x * (k << F)) >> F is x * k in 2W bits): one multiply instead of
-      four partial products and a sign correction. The checker encodes
-      such a product the same way, so the rewrite is proven by
-      simplification (netfn-validate sends no wide multiplication to Z3);
+    - a fixed-point `netfn.mul` with a constant c = n + m / 2^t (n =
+      floor(c), m odd, t fraction bits) becomes integer ops between
+      bitcasts, exactly floor(x * c) (checker/include/sbpf/Checker/
+      FixedConstant.h):
+      `x * n + (x >>a t) * m + (((x & (2^t - 1)) * m) >>a t)` in W bits,
+      `>>a t` written as a bitcast to `fixed<W, t>` and a cast to `siW`;
+      steps with n or m in {0, 1} are left out. For whole numbers (t = 0:
+      one multiply) at any width, and with a fraction of t < W / 2 bits at
+      W = 64 (1.5 is `x + (x >>a 1)`), where the general product takes
+      four partial products of 32-bit halves and a sign correction. The
+      checker encodes such a product in the same steps, so the rewrite is
+      proven by simplification (netfn-validate sends no wide
+      multiplication to Z3);
     - common subexpressions in handlers: an op computing what an earlier
       op that dominates it computes (same op, attributes, operands and
       result types) is replaced by it, for pure ops and for
