@@ -45,6 +45,7 @@ namespace sbpf {
 #define GEN_PASS_DEF_NETFNVALIDATE
 #define GEN_PASS_DEF_NETFNTESTSWAPBRANCHES
 #define GEN_PASS_DEF_NETFNPROFILEPREDICATES
+#define GEN_PASS_DEF_NETFNSINK
 #include "NetfnPasses.h.inc"
 } // namespace sbpf
 
@@ -590,8 +591,11 @@ bool mergeOne(nf::IfOp outer) {
 struct MergeConditionsPass
     : sbpf::impl::NetfnMergeConditionsBase<MergeConditionsPass> {
   void runOnOperation() override {
+    // Each move takes an op later in its block past an op it does not wait
+    // with, or into a region, so this ends; the bound only guards against a
+    // case that argument misses (stopping early leaves a correct program).
     bool changed = true;
-    while (changed) {
+    for (unsigned round = 0; changed && round < 100; ++round) {
       changed = false;
       SmallVector<nf::IfOp> ifs;
       getOperation().walk([&](nf::IfOp op) { ifs.push_back(op); });
@@ -1071,6 +1075,125 @@ struct ProfilePredicatesPass
 };
 
 //===----------------------------------------------------------------------===//
+// netfn-sink
+//===----------------------------------------------------------------------===//
+
+/// Whether running `op` (and what its regions hold) may change what a read
+/// returns: it writes a field, state, a map or a log. Draws and clock
+/// readings advance their own sequences, which no read observes, and
+/// verdicts and yields only end a path.
+bool mayWrite(Operation *op) {
+  return op
+      ->walk([](Operation *inner) {
+        if (isa<nf::RandomOp, nf::NowOp, nf::ForwardOp, nf::RejectOp,
+                nf::YieldOp, nf::ReturnOp>(inner) ||
+            inner->getNumRegions() != 0)
+          return WalkResult::advance();
+        auto effects = dyn_cast<MemoryEffectOpInterface>(inner);
+        if (effects && (effects.hasNoEffect() ||
+                        effects.onlyHasEffect<MemoryEffects::Read>()))
+          return WalkResult::advance();
+        return WalkResult::interrupt();
+      })
+      .wasInterrupted();
+}
+
+/// The first op of `op`'s block that uses it, itself or through an op in
+/// its regions; null when `op` is unused or used outside its block.
+Operation *firstUseInBlock(Operation *op) {
+  Block *block = op->getBlock();
+  Operation *first = nullptr;
+  for (Operation *user : op->getUsers()) {
+    Operation *holder = block->findAncestorOpInBlock(*user);
+    if (!holder)
+      return nullptr;
+    if (!first || holder->isBeforeInBlock(first))
+      first = holder;
+  }
+  return first;
+}
+
+/// The region of `holder` that holds every use of `op`, when there is one
+/// and sinking there pays: not a loop body (which would compute `op` once
+/// per record), and `holder` does not use `op` itself (as its condition).
+Region *regionOfAllUses(Operation *op, Operation *holder) {
+  if (holder->getNumRegions() == 0 || isa<nf::ForeachOp>(holder))
+    return nullptr;
+  Region *into = nullptr;
+  for (Operation *user : op->getUsers()) {
+    if (user == holder ||
+        op->getBlock()->findAncestorOpInBlock(*user) != holder)
+      return nullptr;
+    Region *r = user->getParentRegion();
+    while (r->getParentOp() != holder)
+      r = r->getParentOp()->getParentRegion();
+    if (into && r != into)
+      return nullptr;
+    into = r;
+  }
+  return into;
+}
+
+/// One step of sinking the movable `op`: into the one region of the
+/// structured op that holds all its uses, at its front (the next round
+/// sinks it further there), else to just before the first op of its block
+/// that uses it. True when it moved. A read moves only past ops that write
+/// nothing.
+bool sinkOne(Operation *op) {
+  Operation *first = firstUseInBlock(op);
+  if (!first)
+    return false;
+  // Everything between op and its new place must leave a read's value
+  // unchanged.
+  if (!isMemoryEffectFree(op))
+    for (Operation *p = op->getNextNode(); p != first; p = p->getNextNode())
+      if (mayWrite(p))
+        return false;
+  if (Region *into = regionOfAllUses(op, first)) {
+    op->moveBefore(&into->front().front());
+    return true;
+  }
+  // In place when only movable ops waiting for the same `first` stand
+  // between: moving past them would swap them back and forth.
+  for (Operation *p = op->getNextNode(); p != first; p = p->getNextNode())
+    if (!isMovable(p) || firstUseInBlock(p) != first) {
+      op->moveBefore(first);
+      return true;
+    }
+  return false;
+}
+
+struct SinkPass : sbpf::impl::NetfnSinkBase<SinkPass> {
+  void runOnOperation() override {
+    // Later ops first, so that an op's users have found their places
+    // before it looks for its own; again until nothing moves (an op moved
+    // into a region may sink further there). Each move takes an op later in its block past an op it does not wait
+    // with, or into a region, so this ends; the bound only guards against a
+    // case that argument misses (stopping early leaves a correct program).
+    bool changed = true;
+    for (unsigned round = 0; changed && round < 100; ++round) {
+      changed = false;
+      // Not strings: moving kinds/cache's 64-byte `body` read past its map
+      // lookup shortens the C path by 208 instructions, but lengthens the
+      // LLVM path by one and makes the checker's proof of the object take
+      // 4x as long, past the validation budget (Passes.td).
+      SmallVector<Operation *> ops;
+      getOperation().walk([&](nf::HandlerOp h) {
+        h.walk([&](Operation *op) {
+          if (op != h.getOperation() && isMovable(op) &&
+              !llvm::any_of(op->getResultTypes(), [](Type t) {
+                return isa<nf::StringType>(t);
+              }))
+            ops.push_back(op);
+        });
+      });
+      for (Operation *op : llvm::reverse(ops))
+        changed |= sinkOne(op);
+    }
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // netfn-validate
 //===----------------------------------------------------------------------===//
 
@@ -1201,6 +1324,9 @@ std::unique_ptr<Pass> sbpf::createNetfnTestSwapBranchesPass() {
 }
 std::unique_ptr<Pass> sbpf::createNetfnPropagateStateConstantsPass() {
   return std::make_unique<PropagateStateConstantsPass>();
+}
+std::unique_ptr<Pass> sbpf::createNetfnSinkPass() {
+  return std::make_unique<SinkPass>();
 }
 std::unique_ptr<Pass> sbpf::createNetfnSimplifyPass() {
   return std::make_unique<SimplifyPass>();

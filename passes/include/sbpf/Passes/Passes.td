@@ -264,6 +264,56 @@ def NetfnOrderPredicates : Pass<"netfn-order-predicates", "mlir::ModuleOp"> {
   let dependentDialects = ["sbpf::netfn::NetfnDialect"];
 }
 
+def NetfnSink : Pass<"netfn-sink", "mlir::ModuleOp"> {
+  let summary = "Moves ops that write nothing next to their uses";
+  let description = [{
+    Narrows live ranges and lets a handler exit early: an op without write
+    effects (pure ops, and reads of fields, state, maps and logs; never
+    `netfn.random` or `netfn.now`, and no op with a string result) moves
+    - into the region of the structured op (`netfn.if`, `netfn.match`,
+      `netfn.match_option`) that holds all its uses, when they are all in
+      one region, so the paths that do not need it never compute it (not
+      into a `netfn.foreach` body, which would compute it once per record);
+    - else to just before the first op of its block that uses it, so a
+      test that ends the handler (a `netfn.reject` in a branch) comes
+      before work only the continuing path needs.
+    A read moves only past ops that write nothing (no field, state, map or
+    log write, in their regions either), so it reads the same value. Ops
+    are visited last first and the pass repeats until nothing moves; ops
+    waiting for the same user do not pass each other. Strings stay where
+    they are: moving kinds/cache's `body` read past its map lookup saves
+    208 instructions on the C path but costs one on the LLVM path and makes
+    `sbpf check` of the object take 87 s instead of 19 (past the 60 s
+    validation budget). A
+    handler's meaning does not depend on where a pure op stands, so the
+    checker's terms of the two are the same (netfn-validate proves it by
+    simplification).
+
+    Before / after:
+    ```mlir
+    %n = netfn.state.read @n : ui64
+    %m = netfn.add %n, %one : ui64
+    netfn.if %bad {
+      netfn.reject "bad"
+    } else {
+      netfn.yield
+    }
+    netfn.state.write @n, %m : ui64
+    // becomes
+    netfn.if %bad {
+      netfn.reject "bad"
+    } else {
+      netfn.yield
+    }
+    %n = netfn.state.read @n : ui64
+    %m = netfn.add %n, %one : ui64
+    netfn.state.write @n, %m : ui64
+    ```
+  }];
+  let constructor = "sbpf::createNetfnSinkPass()";
+  let dependentDialects = ["sbpf::netfn::NetfnDialect"];
+}
+
 def NetfnValidate : Pass<"netfn-validate", "mlir::ModuleOp"> {
   let summary = "Runs a pipeline and proves every handler unchanged in meaning";
   let description = [{
