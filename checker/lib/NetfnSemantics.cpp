@@ -1258,8 +1258,8 @@ z3::expr sbpf::checker::arith::fixedMul(const z3::expr &a, const z3::expr &b,
     const z3::expr &k = i ? a : b, &x = i ? b : a;
     if (!k.is_numeral())
       continue;
-    auto split = cheapFixedConstantSplit(
-        llvm::APInt(w, k.get_numeral_uint64()), frac);
+    auto split =
+        cheapFixedConstantSplit(llvm::APInt(w, k.get_numeral_uint64()), frac);
     if (!split)
       continue;
     return fixedMulBySplit(x, *split);

@@ -136,7 +136,8 @@ TEST(FixedPointProof, ProductWithShortFractionConstantW8) {
       llvm::APInt k(w, raw);
       unsigned t = f - std::min<unsigned>(k.countTrailingZeros(), f);
       auto split = splitFixedConstant(k, f);
-      std::string at = " F=" + std::to_string(f) + " raw=" + std::to_string(raw);
+      std::string at =
+          " F=" + std::to_string(f) + " raw=" + std::to_string(raw);
       if (!split) {
         EXPECT_GE(2 * t, w) << "refused" << at;
         ++refused;
@@ -190,9 +191,16 @@ TEST(FixedPointProof, ProductWithShortFractionConstantQ31_32) {
   const unsigned w = 64, f = 32;
   z3::expr a = c.bv_const("a", w);
   std::mt19937_64 rng(7);
-  std::vector<uint64_t> xs = {0, 1, 2, 3, 0x7fffffffffffffffULL,
-                              0x8000000000000000ULL, 0xffffffffffffffffULL,
-                              0x100000000ULL, 0xffffffffULL, 0x180000000ULL};
+  std::vector<uint64_t> xs = {0,
+                              1,
+                              2,
+                              3,
+                              0x7fffffffffffffffULL,
+                              0x8000000000000000ULL,
+                              0xffffffffffffffffULL,
+                              0x100000000ULL,
+                              0xffffffffULL,
+                              0x180000000ULL};
   for (int i = 0; i < 10; ++i) {
     uint64_t r = rng();
     xs.push_back(r);
@@ -213,7 +221,8 @@ TEST(FixedPointProof, ProductWithShortFractionConstantQ31_32) {
         EXPECT_EQ(split->shift, t) << at;
         EXPECT_EQ(split->whole.getSExtValue(), n) << at;
         EXPECT_EQ(split->odd.getZExtValue(), m) << at;
-        z3::expr left = arith::fixedMul(k, a, f), right = arith::fixedMul(a, k, f);
+        z3::expr left = arith::fixedMul(k, a, f),
+                 right = arith::fixedMul(a, k, f);
         z3::expr form = arith::fixedMulBySplit(a, *split);
         EXPECT_TRUE(z3::eq(left, form)) << "not the split form:" << at;
         EXPECT_TRUE(z3::eq(right, form)) << "not the split form:" << at;
@@ -234,9 +243,9 @@ TEST(FixedPointProof, ProductWithShortFractionConstantQ31_32) {
   EXPECT_EQ(checked, 31u * 6u * 3u * 40u);
   // Proven for every operand: success_ratio's 1.5, and 0.5, 2.25, -1.5
   // (n = -2), 0.75, 2^31 - 0.5.
-  for (uint64_t raw : {0x180000000ULL, 0x80000000ULL, 0x240000000ULL,
-                       0xfffffffe80000000ULL, 0xc0000000ULL,
-                       0x7fffffff80000000ULL}) {
+  for (uint64_t raw :
+       {0x180000000ULL, 0x80000000ULL, 0x240000000ULL, 0xfffffffe80000000ULL,
+        0xc0000000ULL, 0x7fffffff80000000ULL}) {
     auto split = cheapFixedConstantSplit(llvm::APInt(w, raw), f);
     ASSERT_TRUE(split.has_value()) << raw;
     expectValid(c, arith::fixedMul(a, c.bv_val(raw, w), f),

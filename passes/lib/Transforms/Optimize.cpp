@@ -294,8 +294,8 @@ Value productBySplit(OpBuilder &b, Location loc, Value x,
   if (s.shift) {
     add(mul(ashr(xi), s.odd));
     if (!s.odd.isOne()) {
-      Value r = b.create<nf::AndOp>(
-          loc, it, xi, num(APInt::getLowBitsSet(w, s.shift)));
+      Value r = b.create<nf::AndOp>(loc, it, xi,
+                                    num(APInt::getLowBitsSet(w, s.shift)));
       add(ashr(mul(r, s.odd)));
     }
   }
@@ -388,10 +388,8 @@ bool simplifyOp(Operation *op) {
           c->sextOrTrunc(fixed.getWidth()), fixed.getFrac());
       if (!split)
         continue;
-      return replaceWith(
-          b.create<nf::BitcastOp>(loc, fixed,
-                                  productBySplit(b, loc, op->getOperand(1 - i),
-                                                 *split)));
+      return replaceWith(b.create<nf::BitcastOp>(
+          loc, fixed, productBySplit(b, loc, op->getOperand(1 - i), *split)));
     }
     return false;
   }
@@ -1167,9 +1165,10 @@ struct SinkPass : sbpf::impl::NetfnSinkBase<SinkPass> {
   void runOnOperation() override {
     // Later ops first, so that an op's users have found their places
     // before it looks for its own; again until nothing moves (an op moved
-    // into a region may sink further there). Each move takes an op later in its block past an op it does not wait
-    // with, or into a region, so this ends; the bound only guards against a
-    // case that argument misses (stopping early leaves a correct program).
+    // into a region may sink further there). Each move takes an op later
+    // in its block past an op it does not wait with, or into a region, so
+    // this ends; the bound only guards against a case that argument misses
+    // (stopping early leaves a correct program).
     bool changed = true;
     for (unsigned round = 0; changed && round < 100; ++round) {
       changed = false;
@@ -1181,9 +1180,8 @@ struct SinkPass : sbpf::impl::NetfnSinkBase<SinkPass> {
       getOperation().walk([&](nf::HandlerOp h) {
         h.walk([&](Operation *op) {
           if (op != h.getOperation() && isMovable(op) &&
-              !llvm::any_of(op->getResultTypes(), [](Type t) {
-                return isa<nf::StringType>(t);
-              }))
+              !llvm::any_of(op->getResultTypes(),
+                            [](Type t) { return isa<nf::StringType>(t); }))
             ops.push_back(op);
         });
       });

@@ -49,8 +49,8 @@ splitFixedConstant(const llvm::APInt &raw, unsigned frac) {
   s.whole = raw.ashr(frac);
   s.shift = t;
   // The fraction bits, shifted down to their lowest set bit.
-  llvm::APInt fracBits = frac ? raw & llvm::APInt::getLowBitsSet(w, frac)
-                              : llvm::APInt(w, 0);
+  llvm::APInt fracBits =
+      frac ? raw & llvm::APInt::getLowBitsSet(w, frac) : llvm::APInt(w, 0);
   s.odd = fracBits.lshr(zeros);
   return s;
 }
