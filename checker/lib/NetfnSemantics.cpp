@@ -1246,16 +1246,23 @@ z3::expr sbpf::checker::arith::rem(const z3::expr &a, const z3::expr &b,
 z3::expr sbpf::checker::arith::fixedMul(const z3::expr &a, const z3::expr &b,
                                         unsigned frac) {
   unsigned w = a.get_sort().bv_size();
-  // By a whole-number constant k (raw k << F): x * k in W bits, exactly the
-  // definition's value ((x * (k << F)) >> F = x * k in 2W bits), and what
-  // code compiled from netfn-simplify's rewrite of such a product computes.
-  z3::context &c = a.ctx();
+  // By a constant c = n + m / 2^t that cheapFixedConstantSplit accepts (whole
+  // numbers, and at W = 64 those with a short fraction): x * n + (x >>a t)
+  // * m + (((x & (2^t - 1)) * m) >>a t) in W bits, the definition's value
+  // (FixedConstant.h), built step by step exactly as netfn-simplify's
+  // integer rewrite of such a product is encoded (the same terms, so its
+  // proof and the check of the code compiled from it are by simplification;
+  // steps with n or m in {0, 1} are left out there and here alike). The
+  // constant on the right is tried first, as the rewrite does.
   for (int i = 0; i < 2; ++i) {
     const z3::expr &k = i ? a : b, &x = i ? b : a;
-    if (!k.is_numeral() ||
-        (frac && !z3::eq(k.extract(frac - 1, 0).simplify(), c.bv_val(0, frac))))
+    if (!k.is_numeral())
       continue;
-    return x * z3::ashr(k, c.bv_val(frac, w)).simplify();
+    auto split =
+        cheapFixedConstantSplit(llvm::APInt(w, k.get_numeral_uint64()), frac);
+    if (!split)
+      continue;
+    return fixedMulBySplit(x, *split);
   }
   if (w < 64) {
     // Fits a 64-bit product (the backends multiply sign-extended operands).
@@ -1263,6 +1270,31 @@ z3::expr sbpf::checker::arith::fixedMul(const z3::expr &a, const z3::expr &b,
     return z3::ashr(p, a.ctx().bv_val(frac, 2 * w)).extract(w - 1, 0);
   }
   return fixedMulHalves(a, b, frac);
+}
+
+z3::expr sbpf::checker::arith::fixedMulBySplit(const z3::expr &x,
+                                               const FixedConstantSplit &s) {
+  z3::context &c = x.ctx();
+  unsigned w = x.get_sort().bv_size();
+  auto num = [&](const llvm::APInt &v) {
+    return c.bv_val(static_cast<uint64_t>(v.getZExtValue()), w);
+  };
+  // Term by term, skipping what the rewrite skips: x * 0 and q * 0 are
+  // absent, a product by 1 is its operand, (r * 1) >> t = 0 (r < 2^t).
+  std::optional<z3::expr> sum;
+  auto add = [&](const z3::expr &v) { sum = sum ? *sum + v : v; };
+  if (!s.whole.isZero())
+    add(s.whole.isOne() ? x : x * num(s.whole));
+  if (s.shift) {
+    z3::expr t = c.bv_val(s.shift, w);
+    z3::expr q = z3::ashr(x, t);
+    add(s.odd.isOne() ? q : q * num(s.odd));
+    if (!s.odd.isOne()) {
+      llvm::APInt mask = llvm::APInt::getLowBitsSet(w, s.shift);
+      add(z3::ashr((x & num(mask)) * num(s.odd), t));
+    }
+  }
+  return sum ? *sum : c.bv_val(0, w);
 }
 
 z3::expr sbpf::checker::arith::fixedMulHalves(const z3::expr &a,

@@ -113,9 +113,11 @@ netfn.program @nothing_to_fold {
 // -----
 
 // A fixed-point product with a whole-number constant (20.0 = raw 20 << 32)
-// is the integer product with 20: one multiply. Proven by simplification
-// (the validator sends no wide multiplication to Z3). The product with 1.5
-// (raw 3 << 31) is no integer product and stays.
+// is the integer product with 20: one multiply. The product with 1.5
+// (raw 3 << 31: n = 1, m = 1, t = 1) is x + (x >>a 1), the shift written as
+// a bitcast to fixed<64, 1> and a cast to si64. Proven by simplification
+// (the checker encodes such products in the same steps; the validator sends
+// no wide multiplication to Z3).
 // CHECK-LABEL: netfn.program @whole_number_product
 netfn.program @whole_number_product {
   netfn.event @request "rpc.request" (kind : ui32)
@@ -127,8 +129,11 @@ netfn.program @whole_number_product {
     // CHECK-NEXT: %[[K:.*]] = netfn.const 20 : si64
     // CHECK-NEXT: %[[P:.*]] = netfn.mul %[[XI]], %[[K]] : si64
     // CHECK-NEXT: %[[PF:.*]] = netfn.bitcast %[[P]] : si64 to !netfn.fixed<64, 32>
-    // CHECK-NEXT: %[[H:.*]] = netfn.const raw(6442450944)
-    // CHECK-NEXT: %[[Q:.*]] = netfn.mul %[[H]], %[[PF]] : !netfn.fixed<64, 32>
+    // CHECK-NEXT: %[[PI:.*]] = netfn.bitcast %[[PF]] : !netfn.fixed<64, 32> to si64
+    // CHECK-NEXT: %[[PH:.*]] = netfn.bitcast %[[PI]] : si64 to !netfn.fixed<64, 1>
+    // CHECK-NEXT: %[[HALF:.*]] = netfn.cast %[[PH]] : !netfn.fixed<64, 1> to si64
+    // CHECK-NEXT: %[[S:.*]] = netfn.add %[[PI]], %[[HALF]] : si64
+    // CHECK-NEXT: %[[Q:.*]] = netfn.bitcast %[[S]] : si64 to !netfn.fixed<64, 32>
     // CHECK-NEXT: netfn.state.write @x, %[[Q]]
     %x = netfn.state.read @x : !netfn.fixed<64, 32>
     %twenty = netfn.const raw(85899345920) : !netfn.fixed<64, 32>
@@ -136,6 +141,63 @@ netfn.program @whole_number_product {
     %half3 = netfn.const raw(6442450944) : !netfn.fixed<64, 32>
     %q = netfn.mul %half3, %p : !netfn.fixed<64, 32>
     netfn.state.write @x, %q : !netfn.fixed<64, 32>
+    netfn.forward
+  }
+}
+
+// -----
+
+// Short fractions (FixedConstant.h): 2.75 (n = 2, m = 3, t = 2) is
+// x * 2 + (x >>a 2) * 3 + (((x & 3) * 3) >>a 2), all in si64. A constant
+// with 32 fraction bits (0.1 rounded down, t = 32) and any fraction at a
+// width below 64 (1.5 in fixed<32, 16>, one 64-bit multiply in eBPF) keep
+// the general product; a whole number at 32 bits is split.
+// CHECK-LABEL: netfn.program @short_fraction_product
+netfn.program @short_fraction_product {
+  netfn.event @request "rpc.request" (kind : ui32)
+  netfn.state @x : !netfn.fixed<64, 32>
+  netfn.state @y : !netfn.fixed<32, 16>
+  // CHECK: netfn.handler @req
+  netfn.handler @req on @request {
+    // CHECK-NEXT: %[[X:.*]] = netfn.state.read @x
+    // CHECK-NEXT: %[[XI:.*]] = netfn.bitcast %[[X]] : !netfn.fixed<64, 32> to si64
+    // CHECK-NEXT: %[[TWO:.*]] = netfn.const 2 : si64
+    // CHECK-NEXT: %[[A:.*]] = netfn.mul %[[XI]], %[[TWO]] : si64
+    // CHECK-NEXT: %[[XQ:.*]] = netfn.bitcast %[[XI]] : si64 to !netfn.fixed<64, 2>
+    // CHECK-NEXT: %[[Q:.*]] = netfn.cast %[[XQ]] : !netfn.fixed<64, 2> to si64
+    // CHECK-NEXT: %[[THREE:.*]] = netfn.const 3 : si64
+    // CHECK-NEXT: %[[B:.*]] = netfn.mul %[[Q]], %[[THREE]] : si64
+    // CHECK-NEXT: %[[AB:.*]] = netfn.add %[[A]], %[[B]] : si64
+    // The mask 2^t - 1 is the constant m = 3 here (one op after CSE).
+    // CHECK-NEXT: %[[R:.*]] = netfn.and %[[XI]], %[[THREE]] : si64
+    // CHECK-NEXT: %[[RM:.*]] = netfn.mul %[[R]], %[[THREE]] : si64
+    // CHECK-NEXT: %[[RMF:.*]] = netfn.bitcast %[[RM]] : si64 to !netfn.fixed<64, 2>
+    // CHECK-NEXT: %[[C:.*]] = netfn.cast %[[RMF]] : !netfn.fixed<64, 2> to si64
+    // CHECK-NEXT: %[[SUM:.*]] = netfn.add %[[AB]], %[[C]] : si64
+    // CHECK-NEXT: %[[P:.*]] = netfn.bitcast %[[SUM]] : si64 to !netfn.fixed<64, 32>
+    // CHECK-NEXT: %[[TENTH:.*]] = netfn.const raw(429496729)
+    // CHECK-NEXT: %[[P2:.*]] = netfn.mul %[[P]], %[[TENTH]] : !netfn.fixed<64, 32>
+    // CHECK-NEXT: netfn.state.write @x, %[[P2]]
+    %x = netfn.state.read @x : !netfn.fixed<64, 32>
+    %k = netfn.const raw(11811160064) : !netfn.fixed<64, 32>
+    %p = netfn.mul %x, %k : !netfn.fixed<64, 32>
+    %tenth = netfn.const raw(429496729) : !netfn.fixed<64, 32>
+    %p2 = netfn.mul %p, %tenth : !netfn.fixed<64, 32>
+    netfn.state.write @x, %p2 : !netfn.fixed<64, 32>
+    // CHECK-NEXT: %[[Y:.*]] = netfn.state.read @y
+    // CHECK-NEXT: %[[H:.*]] = netfn.const raw(98304) : !netfn.fixed<32, 16>
+    // CHECK-NEXT: %[[YH:.*]] = netfn.mul %[[Y]], %[[H]] : !netfn.fixed<32, 16>
+    // CHECK-NEXT: %[[YI:.*]] = netfn.bitcast %[[YH]] : !netfn.fixed<32, 16> to si32
+    // CHECK-NEXT: %[[THREE3:.*]] = netfn.const 3 : si32
+    // CHECK-NEXT: %[[Y3:.*]] = netfn.mul %[[YI]], %[[THREE3]] : si32
+    // CHECK-NEXT: %[[Y3F:.*]] = netfn.bitcast %[[Y3]] : si32 to !netfn.fixed<32, 16>
+    // CHECK-NEXT: netfn.state.write @y, %[[Y3F]]
+    %y = netfn.state.read @y : !netfn.fixed<32, 16>
+    %h = netfn.const raw(98304) : !netfn.fixed<32, 16>
+    %yh = netfn.mul %y, %h : !netfn.fixed<32, 16>
+    %three = netfn.const raw(196608) : !netfn.fixed<32, 16>
+    %y3 = netfn.mul %yh, %three : !netfn.fixed<32, 16>
+    netfn.state.write @y, %y3 : !netfn.fixed<32, 16>
     netfn.forward
   }
 }

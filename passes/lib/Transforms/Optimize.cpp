@@ -19,6 +19,7 @@
 #include "sbpf/Passes/Passes.h"
 #include "sbpf/Passes/Validate.h"
 #include "sbpf/Checker/ConcreteEval.h"
+#include "sbpf/Checker/FixedConstant.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -44,6 +45,7 @@ namespace sbpf {
 #define GEN_PASS_DEF_NETFNVALIDATE
 #define GEN_PASS_DEF_NETFNTESTSWAPBRANCHES
 #define GEN_PASS_DEF_NETFNPROFILEPREDICATES
+#define GEN_PASS_DEF_NETFNSINK
 #include "NetfnPasses.h.inc"
 } // namespace sbpf
 
@@ -263,6 +265,43 @@ struct PropagateStateConstantsPass
 // netfn-simplify
 //===----------------------------------------------------------------------===//
 
+/// `x` (fixed<W, F>) times the constant `s` stands for, as a siW integer:
+/// the steps of arith::fixedMulBySplit, one op each, skipping the same
+/// ones (a product by 0 or 1; (r * 1) >> t, always 0).
+Value productBySplit(OpBuilder &b, Location loc, Value x,
+                     const sbpf::checker::FixedConstantSplit &s) {
+  unsigned w = cast<nf::FixedType>(x.getType()).getWidth();
+  auto it = IntegerType::get(b.getContext(), w, IntegerType::Signed);
+  auto num = [&](const APInt &v) {
+    return b.create<nf::ConstOp>(loc, it, IntegerAttr::get(it, v)).getResult();
+  };
+  // v >>a t: v read as fixed<W, t>, converted to an integer.
+  auto ashr = [&](Value v) {
+    auto ft = nf::FixedType::get(b.getContext(), w, s.shift);
+    Value f = b.create<nf::BitcastOp>(loc, ft, v);
+    return b.create<nf::CastOp>(loc, it, f).getResult();
+  };
+  auto mul = [&](Value v, const APInt &k) {
+    return k.isOne() ? v : b.create<nf::MulOp>(loc, it, v, num(k)).getResult();
+  };
+  Value xi = b.create<nf::BitcastOp>(loc, it, x);
+  Value sum;
+  auto add = [&](Value v) {
+    sum = sum ? b.create<nf::AddOp>(loc, it, sum, v).getResult() : v;
+  };
+  if (!s.whole.isZero())
+    add(mul(xi, s.whole));
+  if (s.shift) {
+    add(mul(ashr(xi), s.odd));
+    if (!s.odd.isOne()) {
+      Value r = b.create<nf::AndOp>(loc, it, xi,
+                                    num(APInt::getLowBitsSet(w, s.shift)));
+      add(ashr(mul(r, s.odd)));
+    }
+  }
+  return sum ? sum : num(APInt(w, 0));
+}
+
 /// One local rewrite of `op`; true when the IR changed (op may be gone).
 bool simplifyOp(Operation *op) {
   OpBuilder b(op);
@@ -324,25 +363,33 @@ bool simplifyOp(Operation *op) {
     return replaceWith(b.create<nf::CmpOp>(loc, pred, r32, c32));
   }
 
-  // A fixed-point product with a whole-number constant k (raw value
-  // k << F): (x * (k << F)) >> F is x * k exactly in 2W bits, so its low W
-  // bits are the W-bit integer product: one multiply instead of four
-  // partial products and a sign correction.
+  // A fixed-point product with a constant c = n + m / 2^t (FixedConstant.h):
+  // whole numbers (t = 0) at any width, and at W = 64 constants with a
+  // fraction of t < 32 bits (1.5, 0.25, 0.1 rounded to 31 fraction bits):
+  //   x * n + (x >>a t) * m + (((x & (2^t - 1)) * m) >>a t)
+  // in W-bit integers, which is floor(x * c) exactly: at most three
+  // multiplies by constants instead of four partial products of 32-bit
+  // halves and a sign correction. `x >>a t` is written as a bitcast to
+  // fixed<W, t> and a cast back (netfn has no shift; that cast is one).
+  // The checker encodes the product in exactly these steps
+  // (arith::fixedMulBySplit), so the proof of this rewrite is by
+  // simplification. The constant on the right is tried first, as there.
   if (auto mul = dyn_cast<nf::MulOp>(op)) {
     auto fixed = dyn_cast<nf::FixedType>(mul.getType());
     if (!fixed)
       return false;
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 1; i >= 0; --i) {
       auto c = constInt(op->getOperand(i));
-      unsigned f = fixed.getFrac();
-      if (!c || (f && c->countTrailingZeros() < f))
+      if (!c)
         continue;
-      auto it = IntegerType::get(op->getContext(), fixed.getWidth(),
-                                 IntegerType::Signed);
-      Value x = b.create<nf::BitcastOp>(loc, it, op->getOperand(1 - i));
-      Value k = b.create<nf::ConstOp>(loc, it, IntegerAttr::get(it, c->ashr(f)));
-      Value p = b.create<nf::MulOp>(loc, it, x, k);
-      return replaceWith(b.create<nf::BitcastOp>(loc, fixed, p));
+      // The raw attribute may be wider than the type (fixed<32, F> constants
+      // are stored as i64): the split is of the W-bit value.
+      auto split = sbpf::checker::cheapFixedConstantSplit(
+          c->sextOrTrunc(fixed.getWidth()), fixed.getFrac());
+      if (!split)
+        continue;
+      return replaceWith(b.create<nf::BitcastOp>(
+          loc, fixed, productBySplit(b, loc, op->getOperand(1 - i), *split)));
     }
     return false;
   }
@@ -542,8 +589,11 @@ bool mergeOne(nf::IfOp outer) {
 struct MergeConditionsPass
     : sbpf::impl::NetfnMergeConditionsBase<MergeConditionsPass> {
   void runOnOperation() override {
+    // Each move takes an op later in its block past an op it does not wait
+    // with, or into a region, so this ends; the bound only guards against a
+    // case that argument misses (stopping early leaves a correct program).
     bool changed = true;
-    while (changed) {
+    for (unsigned round = 0; changed && round < 100; ++round) {
       changed = false;
       SmallVector<nf::IfOp> ifs;
       getOperation().walk([&](nf::IfOp op) { ifs.push_back(op); });
@@ -1023,6 +1073,125 @@ struct ProfilePredicatesPass
 };
 
 //===----------------------------------------------------------------------===//
+// netfn-sink
+//===----------------------------------------------------------------------===//
+
+/// Whether running `op` (and what its regions hold) may change what a read
+/// returns: it writes a field, state, a map or a log. Draws and clock
+/// readings advance their own sequences, which no read observes, and
+/// verdicts and yields only end a path.
+bool mayWrite(Operation *op) {
+  return op
+      ->walk([](Operation *inner) {
+        if (isa<nf::RandomOp, nf::NowOp, nf::ForwardOp, nf::RejectOp,
+                nf::YieldOp, nf::ReturnOp>(inner) ||
+            inner->getNumRegions() != 0)
+          return WalkResult::advance();
+        auto effects = dyn_cast<MemoryEffectOpInterface>(inner);
+        if (effects && (effects.hasNoEffect() ||
+                        effects.onlyHasEffect<MemoryEffects::Read>()))
+          return WalkResult::advance();
+        return WalkResult::interrupt();
+      })
+      .wasInterrupted();
+}
+
+/// The first op of `op`'s block that uses it, itself or through an op in
+/// its regions; null when `op` is unused or used outside its block.
+Operation *firstUseInBlock(Operation *op) {
+  Block *block = op->getBlock();
+  Operation *first = nullptr;
+  for (Operation *user : op->getUsers()) {
+    Operation *holder = block->findAncestorOpInBlock(*user);
+    if (!holder)
+      return nullptr;
+    if (!first || holder->isBeforeInBlock(first))
+      first = holder;
+  }
+  return first;
+}
+
+/// The region of `holder` that holds every use of `op`, when there is one
+/// and sinking there pays: not a loop body (which would compute `op` once
+/// per record), and `holder` does not use `op` itself (as its condition).
+Region *regionOfAllUses(Operation *op, Operation *holder) {
+  if (holder->getNumRegions() == 0 || isa<nf::ForeachOp>(holder))
+    return nullptr;
+  Region *into = nullptr;
+  for (Operation *user : op->getUsers()) {
+    if (user == holder ||
+        op->getBlock()->findAncestorOpInBlock(*user) != holder)
+      return nullptr;
+    Region *r = user->getParentRegion();
+    while (r->getParentOp() != holder)
+      r = r->getParentOp()->getParentRegion();
+    if (into && r != into)
+      return nullptr;
+    into = r;
+  }
+  return into;
+}
+
+/// One step of sinking the movable `op`: into the one region of the
+/// structured op that holds all its uses, at its front (the next round
+/// sinks it further there), else to just before the first op of its block
+/// that uses it. True when it moved. A read moves only past ops that write
+/// nothing.
+bool sinkOne(Operation *op) {
+  Operation *first = firstUseInBlock(op);
+  if (!first)
+    return false;
+  // Everything between op and its new place must leave a read's value
+  // unchanged.
+  if (!isMemoryEffectFree(op))
+    for (Operation *p = op->getNextNode(); p != first; p = p->getNextNode())
+      if (mayWrite(p))
+        return false;
+  if (Region *into = regionOfAllUses(op, first)) {
+    op->moveBefore(&into->front().front());
+    return true;
+  }
+  // In place when only movable ops waiting for the same `first` stand
+  // between: moving past them would swap them back and forth.
+  for (Operation *p = op->getNextNode(); p != first; p = p->getNextNode())
+    if (!isMovable(p) || firstUseInBlock(p) != first) {
+      op->moveBefore(first);
+      return true;
+    }
+  return false;
+}
+
+struct SinkPass : sbpf::impl::NetfnSinkBase<SinkPass> {
+  void runOnOperation() override {
+    // Later ops first, so that an op's users have found their places
+    // before it looks for its own; again until nothing moves (an op moved
+    // into a region may sink further there). Each move takes an op later
+    // in its block past an op it does not wait with, or into a region, so
+    // this ends; the bound only guards against a case that argument misses
+    // (stopping early leaves a correct program).
+    bool changed = true;
+    for (unsigned round = 0; changed && round < 100; ++round) {
+      changed = false;
+      // Not strings: moving kinds/cache's 64-byte `body` read past its map
+      // lookup shortens the C path by 208 instructions, but lengthens the
+      // LLVM path by one and makes the checker's proof of the object take
+      // 4x as long, past the validation budget (Passes.td).
+      SmallVector<Operation *> ops;
+      getOperation().walk([&](nf::HandlerOp h) {
+        h.walk([&](Operation *op) {
+          if (op != h.getOperation() && isMovable(op) &&
+              !llvm::any_of(op->getResultTypes(),
+                            [](Type t) { return isa<nf::StringType>(t); }))
+            ops.push_back(op);
+        });
+      });
+      for (Operation *op : llvm::reverse(ops))
+        changed |= sinkOne(op);
+    }
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // netfn-validate
 //===----------------------------------------------------------------------===//
 
@@ -1153,6 +1322,9 @@ std::unique_ptr<Pass> sbpf::createNetfnTestSwapBranchesPass() {
 }
 std::unique_ptr<Pass> sbpf::createNetfnPropagateStateConstantsPass() {
   return std::make_unique<PropagateStateConstantsPass>();
+}
+std::unique_ptr<Pass> sbpf::createNetfnSinkPass() {
+  return std::make_unique<SinkPass>();
 }
 std::unique_ptr<Pass> sbpf::createNetfnSimplifyPass() {
   return std::make_unique<SimplifyPass>();

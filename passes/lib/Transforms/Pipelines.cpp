@@ -53,7 +53,11 @@ void sbpf::buildAppNetToBPFPipeline(mlir::OpPassManager &pm,
       // Conjuncts implied (or refuted) by the path to them are dropped,
       // each proven with Z3 before it is; after merging, so that the merged
       // condition's parts see each other. It folds what it decides.
-      "netfn-remove-implied-predicates{timeout-ms=500}";
+      "netfn-remove-implied-predicates{timeout-ms=500},"
+      // Ops that write nothing next to their uses: into the one branch
+      // that needs them, after a test that may end the handler. Last, so
+      // that it moves what the folds above left.
+      "netfn-sink";
   pm.addPass(createNetfnValidatePass(group, proofMs));
   // The backend itself (netfn -> eBPF C -> object, then the kernel verifier)
   // runs after the pipeline, in sbpf-opt's --emit=c|obj step. Profile-guided

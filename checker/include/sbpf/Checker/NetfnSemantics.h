@@ -43,6 +43,7 @@
 #ifndef SBPF_CHECKER_NETFNSEMANTICS_H
 #define SBPF_CHECKER_NETFNSEMANTICS_H
 
+#include "sbpf/Checker/FixedConstant.h"
 #include "sbpf/Netfn/Netfn.h"
 
 #include "llvm/Support/Error.h"
@@ -305,6 +306,10 @@ z3::expr fixedDiv(const z3::expr &a, const z3::expr &b, unsigned frac);
 /// that tests can prove them at small widths): partial products of W/2-bit
 /// halves; the remainder of the high word, then W steps of long division.
 z3::expr fixedMulHalves(const z3::expr &a, const z3::expr &b, unsigned frac);
+/// x times the constant `s` stands for (FixedConstant.h): x * n + (x >>a t)
+/// * m + (((x & (2^t - 1)) * m) >>a t), any W; fixedMul's form for the
+/// constants cheapFixedConstantSplit accepts.
+z3::expr fixedMulBySplit(const z3::expr &x, const FixedConstantSplit &s);
 z3::expr fixedDivLong(const z3::expr &a, const z3::expr &b, unsigned frac);
 } // namespace arith
 

@@ -19,6 +19,7 @@ std::unique_ptr<mlir::Pass> createNetfnSimplifyPass();
 std::unique_ptr<mlir::Pass> createNetfnMergeConditionsPass();
 std::unique_ptr<mlir::Pass> createNetfnRemoveImpliedPredicatesPass();
 std::unique_ptr<mlir::Pass> createNetfnOrderPredicatesPass();
+std::unique_ptr<mlir::Pass> createNetfnSinkPass();
 std::unique_ptr<mlir::Pass> createNetfnProfilePredicatesPass();
 std::unique_ptr<mlir::Pass> createNetfnValidatePass();
 std::unique_ptr<mlir::Pass> createNetfnTestSwapBranchesPass();
