@@ -388,7 +388,9 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
       z3::stats st = s.statistics();
       for (unsigned i = 0; i < st.size(); ++i)
         if (st.key(i) == "rlimit count")
-          llvm::errs() << "check: rlimit count " << st.uint_value(i) << "\n";
+          llvm::errs() << "check: Z3 resource units used so far (the "
+                          "context's, all queries) "
+                       << st.uint_value(i) << "\n";
     }
     switch (r) {
     case z3::sat:
@@ -572,7 +574,7 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   // 12 -> 4 s against sweeping after 10 s). Other queries (strings, maps)
   // mostly finish directly and a sweep costs them more than it saves
   // (user_acl 12 s direct, 44 s when swept after 10 s; first_seen 19 s
-  // against 27 s; cache's largest query needs 79 million units): 200
+  // against 27 s; cache's largest query needs 67 million units): 200
   // million (20-30 s). (scramble counts as arithmetic: its object's key
   // index is a remainder by the key length it reads back.) Half the
   // budget at most, to leave the sweep time when the budget is short.
