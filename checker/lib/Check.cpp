@@ -231,6 +231,24 @@ z3::expr readThrough(const z3::expr &a, const z3::expr &idx, const KeyEq &keyEq,
   return r;
 }
 
+/// Keys compared as they are (byte addresses, map keys' bytes).
+z3::expr bytesEq(const z3::expr &x, const z3::expr &y) { return x == y; }
+
+/// `size` bytes of the byte array `bytes` from `offset`, little-endian as
+/// binding::readBytes reads them, each read through the stores
+/// (readThrough, bytes compared as they are).
+z3::expr readBytesThrough(const z3::expr &bytes, const z3::expr &offset,
+                          unsigned size) {
+  z3::expr_vector parts(bytes.ctx());
+  for (unsigned j = size; j-- > 0;) {
+    // A memo per byte: it holds reads at one index.
+    std::unordered_map<unsigned, z3::expr> memo;
+    parts.push_back(readThrough(
+        bytes, offset + bytes.ctx().bv_val(j, 64), bytesEq, memo));
+  }
+  return z3::concat(parts);
+}
+
 /// Whether NUL-free values (SemContext::isNulFree) written into `slot`
 /// decode back to themselves, and two of them are equal exactly when
 /// their bytes are: a NUL-padded string slot holding the type's whole
@@ -564,11 +582,11 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   size_t proven = 0;
   // When to give up on a direct query and sweep: when it has used a given
   // amount of Z3's resource units, which count the solver's work (about
-  // 6,000-10,000 a millisecond on this machine), so that which queries are
-  // swept does not depend on how loaded the machine is (with a wall-clock
-  // limit, kinds/cache's 13 s direct proof went over 20 s in a loaded CI
-  // run and the proof failed). Queries with divider or multiplier
-  // circuits: 20 million units (about 2 s). Bit-blasting two differently
+  // 1,000-10,000 a millisecond on this machine, depending on the query),
+  // so that which queries are swept does not depend on how loaded the
+  // machine is (with a wall-clock limit, kinds/cache's 13 s direct proof
+  // went over 20 s in a loaded CI run and the proof failed). Queries with
+  // divider or multiplier circuits: 3 million units (2-5 s). Bit-blasting two differently
   // built dividers rarely succeeds directly, while the sweep matches their
   // steps (measured on this machine: token_bucket 18 -> 10 s, latency_log
   // 12 -> 4 s against sweeping after 10 s). Other queries (strings, maps)
@@ -622,10 +640,8 @@ bool setStatus(const Query &q, const CheckOptions &options,
   }
   if (q.status == SolverStatus::Unknown) {
     report.status = CheckReport::Unknown;
-    report.reason = q.outOfBudget()
-                        ? "timeout after " + std::to_string(options.timeoutMs) +
-                              " ms (--timeout-ms)"
-                        : "solver: " + q.reason;
+    report.reason =
+        q.outOfBudget() ? timeoutReason(options) : "solver: " + q.reason;
     return false;
   }
   report.status = CheckReport::Different;
@@ -744,7 +760,6 @@ void ElementCheck::predictMapsAndRecords(Element &el,
 Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
                           const bc::ExecOutcome &o) {
   Diffs d;
-  KeyEq bytesEq = [](const z3::expr &x, const z3::expr &y) { return x == y; };
   World &w = el.world;
   z3::expr action = o.r0.extract(31, 0);
   d.emplace_back("return code", action != el.action);
@@ -766,15 +781,10 @@ Diffs ElementCheck::diffs(Element &el, const bc::ProgramExecResult &res,
       // encoding writes it. (Not the object's bytes decoded: a string
       // with a NUL inside, e.g. a XOR that zeroed a byte, is written in
       // full, and "the bytes before the first NUL" of it is shorter.)
-      z3::expr got = c.bv_val(0, 8);
-      for (unsigned j = 0; j < f.slot.size; ++j) {
-        std::unordered_map<unsigned, z3::expr> memo;
-        z3::expr b = readThrough(o.packet, f.offset + bv64(j), bytesEq, memo);
-        got = j == 0 ? b : z3::concat(b, got);
-      }
       d.emplace_back("field " + f.name + " of " + r.event,
                      bothPass && r.runs &&
-                         got != encode(sc, f.slot, r.sem.fields.at(f.name)));
+                         readBytesThrough(o.packet, f.offset, f.slot.size) !=
+                             encode(sc, f.slot, r.sem.fields.at(f.name)));
     }
   d.emplace_back("frame bytes", bothPass && z3::ult(at, w.packetLen) &&
                                     !inSetField &&

@@ -476,8 +476,7 @@ bool InitChecker::run() {
                     .count();
     if (left < 1) {
       report.status = CheckReport::Unknown;
-      report.reason = "timeout after " + std::to_string(options.timeoutMs) +
-                      " ms (--timeout-ms), checking init";
+      report.reason = timeoutReason(options) + ", checking init";
       return false;
     }
     z3::solver s(c);
@@ -495,9 +494,7 @@ bool InitChecker::run() {
       report.status = CheckReport::Unknown;
       report.reason = s.reason_unknown() == "timeout" ||
                               s.reason_unknown() == "canceled"
-                          ? "timeout after " +
-                                std::to_string(options.timeoutMs) +
-                                " ms (--timeout-ms), checking init"
+                          ? timeoutReason(options) + ", checking init"
                           : "solver: " + s.reason_unknown() +
                                 ", checking init (" + o.name + ")";
       return false;

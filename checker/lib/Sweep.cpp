@@ -1365,25 +1365,23 @@ void Sweeper::run(std::vector<z3::expr> &goals,
     }
     return all;
   };
+  // What the cut pass shared is often all the goals need (success_ratio:
+  // both long divisions merged step by step, the logic above them proven
+  // with the quotient cut): then the full pass, whose cone queries on
+  // wrong candidates run until the deadline (success_ratio: 30 s of a
+  // 60 s budget, 118 s of 240 s), is skipped.
+  bool allProven = false;
   if (opt.thorough) {
     pass(/*full=*/false, mergedInto);
     if (trace)
       llvm::errs() << "sweep: cut pass done at " << since() << " s, "
                    << st.merged << " merged\n";
-    // What the cut pass shared is often all the goals need (success_ratio:
-    // both long divisions merged step by step, the logic above them
-    // proven with the quotient cut): then the full pass, whose cone
-    // queries on wrong candidates run until the deadline (success_ratio:
-    // 30 s of a 60 s budget, 118 s of 240 s), is not needed.
-    if (cutGoals()) {
-      for (z3::expr &g : goals)
-        g = c.bool_val(false);
-      st.seconds = since();
-      return;
-    }
+    allProven = cutGoals();
   }
-  pass(/*full=*/true, mergedInto);
-  cutGoals();
+  if (!allProven) {
+    pass(/*full=*/true, mergedInto);
+    cutGoals();
+  }
   for (size_t k = 0; k < goals.size(); ++k)
     goals[k] = done[k] ? c.bool_val(false)
                        : rebuilt[index.lookup(Z3_get_ast_id(c, goals[k]))];

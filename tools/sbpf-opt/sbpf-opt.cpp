@@ -396,6 +396,7 @@ static bool validateObject(ModuleOp module, llvm::StringRef object,
   module.walk([&](sbpf::netfn::ProgramOp p) { program = p; });
   sbpf::checker::CheckOptions options;
   options.timeoutMs = validateTimeoutMs;
+  options.budgetOption = "--validate-timeout-ms";
   auto report = sbpf::checker::checkObject(
       program,
       llvm::ArrayRef<uint8_t>((const uint8_t *)object.data(), object.size()),
@@ -410,10 +411,6 @@ static bool validateObject(ModuleOp module, llvm::StringRef object,
     llvm::errs() << "a compiler bug, please report it with this "
                     "counterexample:\n"
                  << report.counterexample.text;
-  else if (llvm::StringRef(report.reason).contains("(--timeout-ms)"))
-    // The checker names sbpf check's flag; here it is ours.
-    llvm::errs() << llvm::StringRef(report.reason).split(" (--timeout-ms)").first
-                 << " (--validate-timeout-ms gives it longer)\n";
   else
     llvm::errs() << report.reason << "\n";
   return false;

@@ -35,13 +35,24 @@ namespace sbpf::checker {
 struct CheckOptions {
   /// Total solver budget; past it the answer is Unknown ("timeout").
   unsigned timeoutMs = 20000;
-  /// When a query is still open after a third of the budget (at most 2 s
-  /// when the queries divide or multiply variables, else 20 s), sweep the
-  /// queries (Sweep.h; docs/checker.md, "Sweeping") and ask the unanswered
-  /// ones again with what is left (arithmetic queries: up to three sweeps,
-  /// the later ones thorough: SweepOptions::thorough).
+  /// The command-line option that sets timeoutMs, named in the "timeout"
+  /// reason (sbpf check's; sbpf-opt's validation has its own).
+  std::string budgetOption = "--timeout-ms";
+  /// When a query is still open after a number of Z3 resource units (3
+  /// million when the queries divide or multiply variables, else 200
+  /// million) or half the budget, sweep the queries (Sweep.h;
+  /// docs/checker.md, "Sweeping") and ask the unanswered ones again with
+  /// what is left (arithmetic queries: up to three sweeps, the later ones
+  /// thorough: SweepOptions::thorough).
   bool sweep = true;
 };
+
+/// "timeout after N ms (OPTION)": the reason of an Unknown that ran out of
+/// the budget.
+inline std::string timeoutReason(const CheckOptions &options) {
+  return "timeout after " + std::to_string(options.timeoutMs) + " ms (" +
+         options.budgetOption + ")";
+}
 
 /// A counterexample in a form the kernel can replay (runtime: load the
 /// object, write `globalData` and `mapEntries`, run `packet` with
