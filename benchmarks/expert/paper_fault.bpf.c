@@ -6,8 +6,9 @@
 // lit-tests/bench/expert.test).
 //
 // Meaning (netfn after float-to-fixed): on an aRPC request, with a 32-bit
-// draw r, forward if r < 4080218931 (prob = 0.95 in Q31.32, which no handler
-// writes), else reject "fault_injected". Every other packet passes.
+// draw r, forward if r < 4080218932 (prob = 0.95, exact in fixed<64, 62>,
+// which no handler writes; r * 2^-32 < 0.95 iff r < ceil(0.95 * 2^32)), else
+// reject "fault_injected". Every other packet passes.
 #include "arpc.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -15,7 +16,7 @@ char LICENSE[] SEC("license") = "GPL";
 struct sbpf_state_t {
   __s64 prob;
 };
-struct sbpf_state_t sbpf_state SEC(".data") = {.prob = 4080218931LL};
+struct sbpf_state_t sbpf_state SEC(".data") = {.prob = 4381101717506018304LL};
 
 SBPF_REJECTS(1); // 0 = fault_injected
 
@@ -23,7 +24,7 @@ SEC("xdp")
 int paper_fault(struct xdp_md *ctx)
 {
   ARPC_REQUEST_OR_PASS(ctx, udp, 104);
-  if (bpf_get_prandom_u32() < 4080218931u)
+  if (bpf_get_prandom_u32() < 4080218932u)
     return XDP_PASS;
   REJECT(0);
 }

@@ -821,14 +821,19 @@ private:
       }
       if (auto ft = llvm::dyn_cast<FixedType>(to)) {
         unsigned w2 = ft.getWidth(), f2 = ft.getFrac();
+        z3::expr r = v;
         if (f2 >= f) {
           unsigned big = std::max(w, w2);
-          z3::expr r = resize(v, w, true, big);
+          r = resize(v, w, true, big);
           r = z3::shl(r, c.bv_val(f2 - f, big));
-          return resize(r, big, true, w2);
+          r = resize(r, big, true, w2);
+        } else {
+          r = resize(z3::ashr(v, c.bv_val(f - f2, w)), w, true, w2);
         }
-        z3::expr r = z3::ashr(v, c.bv_val(f - f2, w));
-        return resize(r, w, true, w2);
+        // A constant rescaled (netfn-float-to-fixed's state at a larger
+        // scale than its use) stays a numeral, so that a product by it
+        // is encoded by its split as netfn-simplify's folded form is.
+        return v.is_numeral() ? r.simplify() : r;
       }
     }
     if (auto sf = llvm::dyn_cast<StringType>(from)) {

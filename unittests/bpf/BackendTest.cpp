@@ -576,11 +576,14 @@ TEST_F(BackendTest, TokenBucketStartsAtLoadTime) {
   uint64_t lastRefill = uint64_t(e->scalar("last_refill"));
   EXPECT_GE(lastRefill, before);
   EXPECT_LE(lastRefill, after);
-  // Constant init is the .data initializer: 50.0 in fixed<64, 32>.
+  // Constant init is the .data initializer, each state at the scale its
+  // range gives (netfn-float-to-fixed): tokens is unbounded below (the
+  // refill is a product by an unbounded time difference), so Q31.32;
+  // capacity is 50 (fixed<64, 56>) and refill_per_sec 20 (fixed<64, 57>).
   const int64_t one = int64_t(1) << 32;
-  EXPECT_EQ(e->scalar("capacity"), 50 * one);
+  EXPECT_EQ(e->scalar("capacity"), int64_t(50) << 56);
   EXPECT_EQ(e->scalar("tokens"), 50 * one);
-  EXPECT_EQ(e->scalar("refill_per_sec"), 20 * one);
+  EXPECT_EQ(e->scalar("refill_per_sec"), int64_t(20) << 57);
   // A burst of 100 requests within well under a second: 50 tokens, and a
   // refill of 20 per second, so about half are rate limited.
   auto r = testRunPacket(e->program->fd, request(requestPayload("b")), 100);

@@ -328,6 +328,19 @@ bool simplifyOp(Operation *op) {
       pred = swapPredicate(pred);
     }
     auto fixed = dyn_cast<nf::FixedType>(t);
+    // The draw may be rescaled from the Q31.32 exact form to a larger scale
+    // F (netfn-float-to-fixed does so to compare with a threshold exact at
+    // F): its raw value is then r * 2^s with s = F - 32 < 31, no overflow.
+    unsigned s = 0;
+    if (auto up = draw.getDefiningOp<nf::CastOp>()) {
+      auto from = dyn_cast<nf::FixedType>(up.getOperand().getType());
+      if (fixed && from && from.getWidth() == 64 &&
+          fixed.getFrac() > from.getFrac() &&
+          fixed.getFrac() - from.getFrac() < 31) {
+        s = fixed.getFrac() - from.getFrac();
+        draw = up.getOperand();
+      }
+    }
     auto bc = draw.getDefiningOp<nf::BitcastOp>();
     auto cast = bc ? bc.getOperand().getDefiningOp<nf::CastOp>() : nf::CastOp();
     if (!k || !fixed || fixed.getWidth() != 64 || !cast)
@@ -337,6 +350,28 @@ bool simplifyOp(Operation *op) {
     if (!it || it.getWidth() != 32 || !it.isUnsigned() ||
         !cast.getType().isUnsignedInteger(64))
       return false;
+    // r * 2^s against k is r against k / 2^s, rounded the way that keeps
+    // the comparison exact: r * 2^s < k iff r < ceil(k / 2^s), <= iff
+    // r <= floor(k / 2^s), > with floor, >= with ceil; eq / ne only when
+    // 2^s divides k (otherwise never / always: k' = -1 says so below).
+    if (s) {
+      APInt floorK = k->ashr(s);
+      bool exact = k->countTrailingZeros() >= s;
+      APInt ceilK = exact ? floorK : floorK + 1;
+      switch (pred) {
+      case nf::CmpPredicate::lt:
+      case nf::CmpPredicate::ge:
+        k = ceilK;
+        break;
+      case nf::CmpPredicate::le:
+      case nf::CmpPredicate::gt:
+        k = floorK;
+        break;
+      default: // eq, ne
+        k = exact ? floorK : APInt(64, -1, /*isSigned=*/true);
+        break;
+      }
+    }
     // The fixed value's raw bits are r in [0, 2^32): compare r with k.
     int64_t kv = k->getSExtValue();
     if (kv < 0 || kv > int64_t(UINT32_MAX)) {
@@ -408,6 +443,29 @@ bool simplifyOp(Operation *op) {
       return replaceWith(identity ? y : x);
     }
     return false;
+  }
+
+  // A constant rescaled between fixed-point types is a constant (the cast's
+  // meaning: shift in the wider width, arithmetic to the right, then wrap).
+  // netfn-float-to-fixed leaves such casts where a state it gave a large
+  // scale is used at a smaller one; netfn-propagate-state-constants turns
+  // the state read into a constant.
+  if (auto cast = dyn_cast<nf::CastOp>(op)) {
+    auto from = dyn_cast<nf::FixedType>(cast.getOperand().getType());
+    auto to = dyn_cast<nf::FixedType>(cast.getType());
+    auto c = constInt(cast.getOperand());
+    if (!from || !to || !c)
+      return false;
+    unsigned w = from.getWidth(), w2 = to.getWidth();
+    APInt v = c->sextOrTrunc(w);
+    if (to.getFrac() >= from.getFrac())
+      v = v.sext(std::max(w, w2)).shl(to.getFrac() - from.getFrac());
+    else
+      v = v.ashr(from.getFrac() - to.getFrac());
+    v = v.sextOrTrunc(w2).sext(64);
+    auto i64 = IntegerType::get(b.getContext(), 64);
+    return replaceWith(
+        b.create<nf::ConstOp>(loc, to, IntegerAttr::get(i64, v)));
   }
 
   if (auto n = dyn_cast<nf::NotOp>(op)) {

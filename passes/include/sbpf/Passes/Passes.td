@@ -5,53 +5,95 @@
 include "mlir/Pass/PassBase.td"
 
 def NetfnFloatToFixed : Pass<"netfn-float-to-fixed", "mlir::ModuleOp"> {
-  let summary = "Represents every real number in Q31.32 fixed point";
+  let summary = "Represents every real number in fixed point, the scale "
+                "chosen per value range";
   let description = [{
     eBPF has no floating point. This pass rewrites every `f64` value, state
-    variable, map and log element into `!netfn.fixed<64, 32>` (32 integer
-    bits including the sign, 32 fractional bits), so the backends only see
-    integer arithmetic with exactly defined rounding.
+    variable, map and log element into a signed 64-bit fixed-point number
+    `!netfn.fixed<64, F>` (value = raw / 2^F), so the backends only see
+    integer arithmetic with exactly defined rounding. The scale F is chosen
+    per value from a range analysis.
 
     Exact forms come first:
-    - a random fraction `r * 2^-32` of a `ui32` draw becomes the fixed-point
-      number whose raw value is `r` (no rounding at all), so
-      `randomf(0, 1) < p` compares `r` with a 32-bit threshold;
+    - a random fraction `r * 2^-32` of a `ui32` draw becomes the Q31.32
+      number whose raw value is `r` (no rounding at all);
     - nanoseconds over 10^9 (AppNet's `time_diff` and Instants kept as
-      floats) is computed in integers as `trunc(ns * 2^32 / 10^9)` without
-      overflow for any 64-bit count of seconds below 2^31.
+      floats) is computed in integers as `trunc(ns * 2^32 / 10^9)` (Q31.32)
+      without overflow for any 64-bit count of seconds below 2^31.
 
-    Elsewhere the documented fixed-point semantics apply: constants round to
-    the nearest multiple of 2^-32 (an error of at most 2^-33), products and
-    quotients truncate (2^-32 per operation), and values must stay within
-    (-2^31, 2^31). A constant outside that range is an error. Event fields of
-    type f64 stay f64 and are converted where they are read or written.
+    Ranges: interval arithmetic over the reals. Constants are points, a
+    random fraction is [0, 1 - 2^-32], a cast from an integer type spans that
+    type, f64 event fields are unbounded; `+ - * / min max select` follow
+    interval arithmetic (a divisor whose range contains 0 gives an unbounded
+    quotient); structured results join their regions' yields. A scalar state
+    variable's range is the join of what `init` and every handler write
+    (plus its zero unless init overwrites it at the top level before any
+    read), a fixpoint over rounds of init then the handlers; a bound still
+    moving after 3 rounds is widened to the next threshold (0, a power of
+    two, beyond 2^31 infinity), so a counter is [0, inf) and an average
+    `x = x / 2 + u / 2` of draws u is [0, 1].
+    `configurable` state (set at deployment) is unbounded. Pairs, options,
+    map values and log elements are not range-tracked yet: their reals are
+    Q31.32 and unbounded.
+
+    Scales: a value gets the largest F in [32, max-scale] (max-scale at most
+    62) with |v| * 2^F <= 2^62 for every v in its range (one bit of headroom
+    for rounding); an unbounded range, or one beyond 2^30, keeps Q31.32 and
+    the fixed-point overflow contract (addition wraps, values must stay
+    within (-2^31, 2^31)). `+ - * / min max select` compute at the smallest
+    scale of their operands and result, a comparison at the smaller scale of
+    its operands, a state write at the state's scale, a yield at its
+    result's; where a value's scale differs, a `netfn.cast` between fixed
+    types converts it (to a larger scale exactly, to a smaller one rounding
+    toward minus infinity). A constant is rounded to the nearest multiple of
+    2^-F directly at the scale of its use, so it is exact when it is a
+    multiple of 2^-F: a probability p = 0.9 (an f64 m * 2^-53) is exact at
+    F >= 53, and `randomf(0, 1) < p` becomes an exact comparison of the draw
+    (the f64 program's decision on every draw; at Q31.32 p would round to
+    the nearest 2^-32 and the draw ceil(p * 2^32) - 1 would decide
+    differently). A constant outside the range of its scale is an error.
+    Event fields of type f64 stay f64 and are converted where they are read
+    (Q31.32) or written.
 
     Before / after:
     ```mlir
+    %p = netfn.const 0.9 : f64            // in init: state.write @prob
+    ...
     %r = netfn.random : ui32
     %f = netfn.cast %r : ui32 to f64
     %s = netfn.const 2.3283064365386963E-10 : f64
     %u = netfn.mul %f, %s : f64
     %p = netfn.state.read @prob : f64
     %c = netfn.cmp lt, %u, %p : f64
-    // becomes
+    // becomes (@prob : !netfn.fixed<64, 62>, 0.9 exact)
+    %p = netfn.const raw(4150517416584649216) : !netfn.fixed<64, 62>
+    ...
     %r = netfn.random : ui32
     %w = netfn.cast %r : ui32 to ui64
     %u = netfn.bitcast %w : ui64 to !netfn.fixed<64, 32>
-    %p = netfn.state.read @prob : !netfn.fixed<64, 32>
-    %c = netfn.cmp lt, %u, %p : !netfn.fixed<64, 32>
+    %u62 = netfn.cast %u : !netfn.fixed<64, 32> to !netfn.fixed<64, 62>
+    %p = netfn.state.read @prob : !netfn.fixed<64, 62>
+    %c = netfn.cmp lt, %u62, %p : !netfn.fixed<64, 62>
     ```
-    With `report=FILE` the pass writes the error accounting as JSON: every
+    With `report=FILE` the pass writes the error accounting as JSON: per
+    real state and value its range, scale and a propagated absolute error
+    bound against the real it stands for (constants: their rounding error;
+    `a + b`: e_a + e_b; `a * b`: |a| e_b + |b| e_a + e_a e_b + 2^-F; `a / b`:
+    (e_a + max|a/b| e_b) / (min|b| - e_b) + 2^-F when min|b| > e_b; min,
+    max, select and joins: the largest; a cast to a smaller scale: + 2^-F;
+    state: a fixpoint, a growing bound widened to the next power of two and
+    beyond 1 to unbounded), "unbounded" where a range
+    is; the bound assumes both programs take the same branches. Then every
     converted constant with its exact rounding error, every exact form
-    (error 0, or its bound), every fixed-point product, quotient and f64
-    field conversion with its per-operation bound (2^-32), and the maxima.
-
-    Not done yet: choosing the scale per value range (every value gets the
-    one Q31.32 form).
+    (error 0, or its bound), every fixed-point product, quotient, rescale
+    and f64 field conversion with its per-operation bound 2^-F, and the
+    maxima. `max-scale=32` gives every real the one Q31.32 form.
   }];
   let options = [
     Option<"reportFile", "report", "std::string", /*default=*/"\"\"",
            "Write the rounding-error report (JSON) to this file">,
+    Option<"maxScale", "max-scale", "unsigned", /*default=*/"62",
+           "The largest scale F chosen for fixed<64, F> (32..62)">,
   ];
   let constructor = "sbpf::createNetfnFloatToFixedPass()";
   let dependentDialects = ["sbpf::netfn::NetfnDialect"];
