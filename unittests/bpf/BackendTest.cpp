@@ -932,6 +932,10 @@ TEST_F(BackendTest, FixedPointSemantics) {
     EXPECT_EQ(e->scalar("mul32"), fxMul(a32, b32, 32, 16));
     EXPECT_EQ(e->scalar("div32"), fxDiv(a32, b32, 32, 16));
     EXPECT_EQ(uint64_t(e->scalar("bits")), 4080218931u);
+    EXPECT_EQ(e->scalar("mul62"), fxMul(k.a, k.b, 64, 62));
+    EXPECT_EQ(e->scalar("div62"), fxDiv(k.a, k.b, 64, 62));
+    EXPECT_EQ(e->scalar("mul56"), fxMul(k.a, k.b, 64, 56));
+    EXPECT_EQ(e->scalar("div56"), fxDiv(k.a, k.b, 64, 56));
   }
 }
 

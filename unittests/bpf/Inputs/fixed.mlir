@@ -15,6 +15,10 @@ netfn.program @fixed attributes {domain = "appnet"} {
   netfn.state @div32 : !netfn.fixed<32, 16>
   netfn.state @konst : !netfn.fixed<64, 32>
   netfn.state @bits : ui64
+  netfn.state @mul62 : !netfn.fixed<64, 62>
+  netfn.state @div62 : !netfn.fixed<64, 62>
+  netfn.state @mul56 : !netfn.fixed<64, 56>
+  netfn.state @div56 : !netfn.fixed<64, 56>
   netfn.init {
     %k = netfn.const raw(4080218931) : !netfn.fixed<64, 32>
     netfn.state.write @konst, %k : !netfn.fixed<64, 32>
@@ -55,6 +59,19 @@ netfn.program @fixed attributes {domain = "appnet"} {
     %k = netfn.state.read @konst : !netfn.fixed<64, 32>
     %kb = netfn.bitcast %k : !netfn.fixed<64, 32> to ui64
     netfn.state.write @bits, %kb : ui64
+    // Scales netfn-float-to-fixed chooses for values in [0, 1] and [0, 50].
+    %a62 = netfn.bitcast %ua : ui64 to !netfn.fixed<64, 62>
+    %b62 = netfn.bitcast %ub : ui64 to !netfn.fixed<64, 62>
+    %m62 = netfn.mul %a62, %b62 : !netfn.fixed<64, 62>
+    netfn.state.write @mul62, %m62 : !netfn.fixed<64, 62>
+    %d62 = netfn.div %a62, %b62 : !netfn.fixed<64, 62>
+    netfn.state.write @div62, %d62 : !netfn.fixed<64, 62>
+    %a56 = netfn.bitcast %ua : ui64 to !netfn.fixed<64, 56>
+    %b56 = netfn.bitcast %ub : ui64 to !netfn.fixed<64, 56>
+    %m56 = netfn.mul %a56, %b56 : !netfn.fixed<64, 56>
+    netfn.state.write @mul56, %m56 : !netfn.fixed<64, 56>
+    %d56 = netfn.div %a56, %b56 : !netfn.fixed<64, 56>
+    netfn.state.write @div56, %d56 : !netfn.fixed<64, 56>
     netfn.forward
   }
 }

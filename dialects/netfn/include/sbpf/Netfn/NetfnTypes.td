@@ -27,7 +27,7 @@ def Netfn_FixedType : Netfn_Type<"Fixed", "fixed"> {
     computed in 2W bits, truncating toward zero, then truncated to W bits
     (wrapping like `mul`), with `x / 0 = 0`. Constants
     are written by their raw integer, `raw(N)`. It is the kernel's representation of a
-    real number; the float-to-fixed step chooses W and F per value range.
+    real number; the float-to-fixed step chooses F per value range (W = 64).
 
     Example: `!netfn.fixed<64, 32>` (0.95 is the raw value 4080218931).
   }];
