@@ -244,3 +244,48 @@ netfn.program @shared_reads {
     netfn.forward
   }
 }
+
+// -----
+
+// The draw rescaled to scale 62 (netfn-float-to-fixed's form when p is a
+// probability exact at 62): r * 2^30 against k is r against k / 2^30, with
+// the rounding that keeps each predicate exact (ceil for eq's divisibility:
+// never equal when 2^30 does not divide k). A constant rescaled between
+// fixed types folds to a constant (here 50 at scale 56 to 32).
+// CHECK-LABEL: netfn.program @narrow_rescaled
+netfn.program @narrow_rescaled {
+  netfn.event @request "rpc.request" ()
+  netfn.state @out : !netfn.fixed<64, 32>
+  // CHECK: netfn.handler @req
+  netfn.handler @req on @request {
+    // 0.9 at scale 62 is 4150517416584649216 = 3865470566.4 * 2^30.
+    // CHECK-NEXT: %[[R:.*]] = netfn.random : ui32
+    // CHECK-NEXT: %[[K:.*]] = netfn.const 3865470567 : ui32
+    // CHECK-NEXT: %[[LT:.*]] = netfn.cmp lt, %[[R]], %[[K]] : ui32
+    // CHECK-NEXT: %[[K2:.*]] = netfn.const 3865470566 : ui32
+    // CHECK-NEXT: %[[GT:.*]] = netfn.cmp gt, %[[R]], %[[K2]] : ui32
+    // CHECK-NEXT: %[[AND:.*]] = netfn.and %[[LT]], %[[GT]] : i1
+    %r = netfn.random : ui32
+    %w = netfn.cast %r : ui32 to ui64
+    %u = netfn.bitcast %w : ui64 to !netfn.fixed<64, 32>
+    %u62 = netfn.cast %u : !netfn.fixed<64, 32> to !netfn.fixed<64, 62>
+    %p = netfn.const raw(4150517416584649216) : !netfn.fixed<64, 62>
+    %lt = netfn.cmp lt, %u62, %p : !netfn.fixed<64, 62>
+    %gt = netfn.cmp gt, %u62, %p : !netfn.fixed<64, 62>
+    %eq = netfn.cmp eq, %u62, %p : !netfn.fixed<64, 62>
+    %both = netfn.and %lt, %gt : i1
+    %c = netfn.or %both, %eq : i1
+    // CHECK-NEXT: %[[CAP:.*]] = netfn.const raw(214748364800) : !netfn.fixed<64, 32>
+    // CHECK-NEXT: netfn.state.write @out, %[[CAP]]
+    // CHECK-NEXT: netfn.if %[[AND]]
+    %k = netfn.const raw(3602879701896396800) : !netfn.fixed<64, 56>
+    %k32 = netfn.cast %k : !netfn.fixed<64, 56> to !netfn.fixed<64, 32>
+    netfn.state.write @out, %k32 : !netfn.fixed<64, 32>
+    netfn.if %c {
+      netfn.forward
+    } else {
+      netfn.reject "fault_injected"
+    }
+    netfn.forward
+  }
+}
