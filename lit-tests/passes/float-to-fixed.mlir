@@ -204,3 +204,25 @@ netfn.program @scales$mixed {
     netfn.forward
   }
 }
+
+// -----
+
+// A `configurable` state is set at deployment (an AppNet init parameter):
+// whatever init writes, its range is unbounded, so Q31.32.
+// CHECK-LABEL: netfn.program @scales$configurable
+netfn.program @scales$configurable {
+  netfn.event @request "rpc.request" ()
+  // CHECK: netfn.state @p : !netfn.fixed<64, 32> {configurable}
+  // CHECK: netfn.state @q : !netfn.fixed<64, 62>
+  netfn.state @p : f64 {configurable}
+  netfn.state @q : f64
+  netfn.init {
+    %c = netfn.const 0.5 : f64
+    netfn.state.write @p, %c : f64
+    netfn.state.write @q, %c : f64
+    netfn.return
+  }
+  netfn.handler @req on @request {
+    netfn.forward
+  }
+}
