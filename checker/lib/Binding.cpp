@@ -34,9 +34,18 @@ using mlir::Type;
 z3::expr binding::readBytes(const z3::expr &bytes, const z3::expr &offset,
                             unsigned size) {
   z3::context &c = bytes.ctx();
-  z3::expr r = z3::select(bytes, offset);
+  // A constant offset is folded into each byte's index: the executor's
+  // loads at constant addresses select at numerals, so the state's bytes
+  // are then the same terms on both sides (not `select(d, 8 + 1)` against
+  // `select(d, 9)`, which only the sweep could match).
+  auto at = [&](unsigned i) {
+    if (offset.is_numeral())
+      return c.bv_val(offset.get_numeral_uint64() + i, 64);
+    return i ? offset + c.bv_val(i, 64) : offset;
+  };
+  z3::expr r = z3::select(bytes, at(0));
   for (unsigned i = 1; i < size; ++i)
-    r = z3::concat(z3::select(bytes, offset + c.bv_val(i, 64)), r);
+    r = z3::concat(z3::select(bytes, at(i)), r);
   return r;
 }
 

@@ -1307,13 +1307,15 @@ z3::expr sbpf::checker::arith::fixedMulHalves(const z3::expr &a,
                                               unsigned frac) {
   // The 2W-bit signed product from W/2-bit halves (eBPF has no wider
   // multiply): unsigned partial products, then the two's complement
-  // correction of the high half.
+  // correction of the high half. The step order and shapes are the
+  // backends' (NetfnToLLVM fxMul64, EmitC sbpf_fx_mul64), which pin them
+  // with optimisation barriers, so that compiled code computes these very
+  // terms: the high half's sum left to right, then each correction as a
+  // mask (x >>a (W-1) is all ones exactly when x < 0), not a select.
   z3::context &c = a.ctx();
   unsigned w = a.get_sort().bv_size();
   unsigned h = w / 2;
-  z3::expr mask = c.bv_val(0, w) - 1;
-  mask = z3::lshr(mask, h);
-  z3::expr zero = c.bv_val(0, w);
+  z3::expr mask = c.bv_val((uint64_t(1) << h) - 1, w); // w <= 64
   auto shr = [&](const z3::expr &v, unsigned n) {
     return z3::lshr(v, c.bv_val(n, w));
   };
@@ -1325,8 +1327,9 @@ z3::expr sbpf::checker::arith::fixedMulHalves(const z3::expr &a,
   z3::expr mid = shr(ll, h) + (lh & mask) + (hl & mask);
   z3::expr lo = shl(mid, h) | (ll & mask);
   z3::expr hi = hh + shr(lh, h) + shr(hl, h) + shr(mid, h);
-  hi = z3::ite(a < zero, hi - b, hi);
-  hi = z3::ite(b < zero, hi - a, hi);
+  z3::expr signBit = c.bv_val(w - 1, w);
+  hi = hi - (z3::ashr(a, signBit) & b);
+  hi = hi - (z3::ashr(b, signBit) & a);
   if (frac == 0)
     return lo;
   return shr(lo, frac) | shl(hi, w - frac);

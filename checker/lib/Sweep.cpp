@@ -19,6 +19,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/Hashing.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -181,8 +182,11 @@ private:
                                       const std::vector<z3::expr> &extra);
   void divide(const std::vector<z3::expr> &assumptions);
   void pass(bool full, std::vector<int> &mergedInto);
+  /// `regions`: large circuit regions are cut; `products`: products of
+  /// two variables are, whatever their size (see the definition).
   bool provenWithCircuitsCut(const z3::expr &goal,
-                             const std::vector<z3::expr> &assumptions);
+                             const std::vector<z3::expr> &assumptions,
+                             bool regions, bool products);
   /// Ids of the subterms of n up to six levels down (at most a few hundred).
   llvm::DenseSet<unsigned> near(const z3::expr &n);
   /// The rare conditions guide() drew vectors for (negated where the
@@ -1355,8 +1359,12 @@ void Sweeper::run(std::vector<z3::expr> &goals,
       if (done[k])
         continue;
       z3::expr g = rebuilt[index.lookup(Z3_get_ast_id(c, goals[k]))];
+      // Thorough sweeps cut large regions, then also every product of two
+      // variables; plain sweeps only the products (none, and so no query,
+      // in most elements).
       if (z3::eq(g, c.bool_val(false)) ||
-          (opt.thorough && provenWithCircuitsCut(g, assumptions))) {
+          (opt.thorough && provenWithCircuitsCut(g, assumptions, true, false)) ||
+          provenWithCircuitsCut(g, assumptions, opt.thorough, true)) {
         st.goalsByCircuitCut += !z3::eq(g, c.bool_val(false));
         done[k] = 1;
         continue;
@@ -1398,9 +1406,15 @@ void Sweeper::run(std::vector<z3::expr> &goals,
 /// logic above it (admission_control: `-q + 1.0 > draw` against
 /// `draw < 1.0 - q`), true for every value of the circuit, which the
 /// solver would otherwise bit-blast whole. A generalisation, so unsat is a
-/// proof.
+/// proof. With `products`, every product of two variables is cut as well,
+/// whatever its size (false when the goal has none): a 64-bit multiply is
+/// a few terms but thousands of adders once bit-blasted (a -O0 fixed-point
+/// product of two state values, shared by the sweep, under the path logic
+/// that decides whether the object stores it: token_bucket,
+/// success_ratio).
 bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
-                                    const std::vector<z3::expr> &assumptions) {
+                                    const std::vector<z3::expr> &assumptions,
+                                    bool regions, bool products) {
   constexpr size_t kMinRegion = 200;
   // The DAG in reverse post-order (parents before children).
   std::vector<Z3_ast> order;
@@ -1441,8 +1455,6 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
     }
   }
   size_t n = order.size();
-  if (n < kMinRegion)
-    return false;
   // Immediate dominators (Cooper, Harvey, Kennedy; one pass suffices on a
   // DAG in reverse post-order).
   constexpr unsigned kUndef = ~0u;
@@ -1462,7 +1474,7 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
       idom[ch] = idom[ch] == kUndef ? i : intersect(idom[ch], i);
   // Region sizes and whether a region holds a circuit, bottom-up.
   std::vector<size_t> size(n, 1);
-  std::vector<char> circuit(n, 0), circuitBelow(n, 0);
+  std::vector<char> circuit(n, 0), circuitBelow(n, 0), product(n, 0);
   for (unsigned i = 0; i < n; ++i) {
     z3::expr e(c, order[i]);
     if (!e.is_app())
@@ -1473,7 +1485,7 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
       circuit[i] = 1;
     else if (k == Z3_OP_BMUL && e.num_args() == 2 && !e.arg(0).is_numeral() &&
              !e.arg(1).is_numeral())
-      circuit[i] = 1;
+      circuit[i] = product[i] = 1;
   }
   for (unsigned i = n; i-- > 1;) {
     size[idom[i]] += size[i];
@@ -1486,14 +1498,17 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
       circuitBelow[idom[i]] = 1;
   z3::expr_vector from(c), to(c);
   for (unsigned i = 1; i < n; ++i) {
-    if (size[i] < kMinRegion || !circuit[i] || circuitBelow[i] ||
+    bool region = regions && size[i] >= kMinRegion && circuit[i] &&
+                  !circuitBelow[i];
+    if (!(region || (products && product[i])) ||
         Z3_get_sort_kind(c, Z3_get_sort(c, order[i])) != Z3_BV_SORT)
       continue;
     from.push_back(z3::expr(c, order[i]));
     to.push_back(z3::expr(
         c, Z3_mk_fresh_const(c, "sweep.circuit", Z3_get_sort(c, order[i]))));
   }
-  if (from.empty())
+  if (from.empty() ||
+      (products && llvm::find(product, char(1)) == product.end()))
     return false;
   z3::expr q = goal;
   q = q.substitute(from, to);

@@ -1650,21 +1650,35 @@ static __always_inline __s64 sbpf_f64_threshold32(__u64 bits)
 )";
   os << R"(/* netfn fixed<64, F> multiplication: the 128-bit product of the raw
    values shifted right arithmetically by F, truncated to 64 bits (clang's
-   BPF target has no 128-bit arithmetic: 32-bit halves). */
+   BPF target has no 128-bit arithmetic: 32-bit halves). The steps are the
+   checker's encoding (arith::fixedMulHalves), each sum pinned with an empty
+   asm so that clang computes those very terms: otherwise it narrows the
+   high word to 32-bit multiplies, re-associates its sum and folds what it
+   knows of an operand, and the proof is one of two multiplier circuits. */
 static __always_inline __s64 sbpf_fx_mul64(__s64 a, __s64 b, __u32 f)
 {
   __u64 ua = (__u64)a, ub = (__u64)b;
+  asm volatile("" : "+r"(ua), "+r"(ub));
   __u64 al = ua & 0xffffffffULL, ah = ua >> 32;
   __u64 bl = ub & 0xffffffffULL, bh = ub >> 32;
   __u64 ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
-  __u64 mid = (ll >> 32) + (lh & 0xffffffffULL) + (hl & 0xffffffffULL);
+  __u64 mid = (ll >> 32) + (lh & 0xffffffffULL);
+  asm volatile("" : "+r"(mid));
+  mid += hl & 0xffffffffULL;
+  asm volatile("" : "+r"(mid));
   __u64 lo = (mid << 32) | (ll & 0xffffffffULL);
-  __u64 hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-  /* two's complement: the signed product's high half */
-  if (a < 0)
-    hi -= ub;
-  if (b < 0)
-    hi -= ua;
+  __u64 hi = hh + (lh >> 32);
+  asm volatile("" : "+r"(hi));
+  hi += hl >> 32;
+  asm volatile("" : "+r"(hi));
+  hi += mid >> 32;
+  asm volatile("" : "+r"(hi));
+  /* two's complement: the signed product's high half (x >> 63 is all
+     ones when x < 0) */
+  hi -= (__u64)((__s64)ua >> 63) & ub;
+  asm volatile("" : "+r"(hi));
+  hi -= (__u64)((__s64)ub >> 63) & ua;
+  asm volatile("" : "+r"(hi));
   if (f == 0)
     return (__s64)lo;
   return (__s64)((lo >> f) | (hi << (64 - f)));

@@ -516,6 +516,36 @@ static z3::expr divisionInBytecodeShape(z3::context &c, const z3::expr &a,
   return z3::ite(isZero, zero, z3::ite(neg, -q, q));
 }
 
+TEST(Sweep, ProductOfTwoVariablesIsCutUnderThePathLogic) {
+  // A -O0 object's shape (token_bucket, success_ratio): the code stores the
+  // product's bytes unless its parse failed, the element writes the product
+  // when its parse succeeded. The product itself is shared, the two
+  // conditions are complements built differently; the goal holds for every
+  // value of the product. A plain sweep asks it with each product of two
+  // variables cut (counted in goalsByCircuitCut; 0 without that cut). This
+  // small goal the sweep also proves without it; the elements' goals, with
+  // their parse conditions, it did not (unknown after 240 s): that is
+  // lit-tests/bpf/o0-validation.test.
+  z3::context c;
+  z3::expr a = c.bv_const("a", 64), b = c.bv_const("b", 64);
+  z3::expr old = c.bv_const("old", 64), p = c.bv_const("p", 8);
+  z3::expr v = arith::fixedMul(a, b, 32);
+  z3::expr failed = z3::ult(p, c.bv_val(5, 8)) || p == c.bv_val(9, 8);
+  z3::expr parsed = z3::uge(p, c.bv_val(5, 8)) && p != c.bv_val(9, 8);
+  z3::expr stored = z3::ite(failed, old.extract(7, 0), v.extract(7, 0));
+  for (unsigned i = 1; i < 8; ++i)
+    stored = z3::concat(z3::ite(failed, old.extract(8 * i + 7, 8 * i),
+                                v.extract(8 * i + 7, 8 * i)),
+                        stored);
+  std::vector<z3::expr> goals = {stored != z3::ite(parsed, v, old)};
+  SweepStats st;
+  sweep(c, goals, {}, SweepOptions(), st);
+  EXPECT_TRUE(z3::eq(goals[0].simplify(), c.bool_val(false)))
+      << st.merged << " merged, " << st.refuted << " refuted, " << st.unknown
+      << " unknown";
+  EXPECT_EQ(st.goalsByCircuitCut, 1u);
+}
+
 TEST(Sweep, ThoroughSweepSharesDivisionStepsInTwoShapes) {
   // Each step's bits agree only through the step's own structure: the
   // remainder r1 = (r << 1) | bit, with bit in {0, 1}. A cut without the

@@ -799,6 +799,17 @@ Value Lowering::srem64(Value a, Value bv) {
 /// fixed<64, F> product: the 128-bit product shifted right arithmetically by
 /// F, truncated (32-bit halves, as the C's sbpf_fx_mul64).
 Value Lowering::fxMul64(Value a, Value bv, unsigned f) {
+  // The steps of the checker's encoding (arith::fixedMulHalves), pinned
+  // with optimisation barriers (no instructions) so that the compiled code
+  // computes those very terms and the proof matches them one by one.
+  // Without them LLVM narrows the high word to 32-bit multiplies and sums
+  // (only its low bits survive the final shift), re-associates its sum and
+  // folds what it knows of an operand (a time conversion's zero low bits)
+  // into the partial products; the proof is then one of two different
+  // multiplier circuits, which the solver does not find (token_bucket and
+  // success_ratio at -O0: unknown after 240 s). Products of two variables
+  // reach here only unoptimised (-O0) or when nothing folds them; a
+  // product by a constant is split by netfn-simplify.
   auto shr = [&](Value v, int64_t s) {
     return b.create<LLVM::LShrOp>(loc, v, cst(i64, s)).getResult();
   };
@@ -806,7 +817,7 @@ Value Lowering::fxMul64(Value a, Value bv, unsigned f) {
     return b.create<LLVM::ShlOp>(loc, v, cst(i64, s)).getResult();
   };
   auto add = [&](Value x, Value y) {
-    return b.create<LLVM::AddOp>(loc, x, y).getResult();
+    return opaque(b.create<LLVM::AddOp>(loc, x, y).getResult());
   };
   auto mul = [&](Value x, Value y) {
     return b.create<LLVM::MulOp>(loc, x, y).getResult();
@@ -815,17 +826,21 @@ Value Lowering::fxMul64(Value a, Value bv, unsigned f) {
   auto lo32 = [&](Value v) {
     return b.create<LLVM::AndOp>(loc, v, mask).getResult();
   };
+  a = opaque(a);
+  bv = opaque(bv);
   Value al = lo32(a), ah = shr(a, 32), bl = lo32(bv), bh = shr(bv, 32);
   Value ll = mul(al, bl), lh = mul(al, bh), hl = mul(ah, bl), hh = mul(ah, bh);
   Value mid = add(add(shr(ll, 32), lo32(lh)), lo32(hl));
   Value lo = b.create<LLVM::OrOp>(loc, shl(mid, 32), lo32(ll));
-  Value hi = add(add(hh, shr(lh, 32)), add(shr(hl, 32), shr(mid, 32)));
-  Value zero = cst(i64, 0);
-  // Two's complement: the signed product's high half.
-  hi = select(icmp(LLVM::ICmpPredicate::slt, a, zero),
-              b.create<LLVM::SubOp>(loc, hi, bv), hi);
-  hi = select(icmp(LLVM::ICmpPredicate::slt, bv, zero),
-              b.create<LLVM::SubOp>(loc, hi, a), hi);
+  Value hi = add(add(add(hh, shr(lh, 32)), shr(hl, 32)), shr(mid, 32));
+  // Two's complement: the signed product's high half, each correction a
+  // mask of the other operand by the sign (x >>a 63 is all ones when x < 0).
+  auto correct = [&](Value h, Value x, Value y) {
+    Value sign = b.create<LLVM::AShrOp>(loc, x, cst(i64, 63));
+    return opaque(b.create<LLVM::SubOp>(
+        loc, h, b.create<LLVM::AndOp>(loc, sign, y)));
+  };
+  hi = correct(correct(hi, a, bv), bv, a);
   if (f == 0)
     return lo;
   return b.create<LLVM::OrOp>(loc, shr(lo, f), shl(hi, 64 - f));
