@@ -1156,6 +1156,19 @@ Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
 /// `rem` when |rem| < 2^31), so some equivalences depend on it. Added only
 /// to the cone queries whose cone holds the remainder: dividers in every
 /// query would slow all of them down.
+/// Whether `cond` is `b == 0` (either side).
+static bool isZeroTest(const z3::expr &cond, const z3::expr &b) {
+  if (!cond.is_app() || cond.decl().decl_kind() != Z3_OP_EQ ||
+      cond.num_args() != 2)
+    return false;
+  auto isZero = [](const z3::expr &e) {
+    uint64_t v;
+    return e.is_numeral() && e.is_numeral_u64(v) && v == 0;
+  };
+  return (z3::eq(cond.arg(0), b) && isZero(cond.arg(1))) ||
+         (z3::eq(cond.arg(1), b) && isZero(cond.arg(0)));
+}
+
 std::optional<z3::expr> Sweeper::remainderDivisor(const z3::expr &n) {
   if (!n.is_app() || n.decl().decl_kind() != Z3_OP_BSUB || n.num_args() != 2)
     return std::nullopt;
@@ -1164,9 +1177,15 @@ std::optional<z3::expr> Sweeper::remainderDivisor(const z3::expr &n) {
     return std::nullopt;
   for (int side = 0; side < 2; ++side) {
     z3::expr q = p.arg(side), b = p.arg(1 - side);
-    // q is udiv(a, b), possibly guarded as ite(b == 0, 0, udiv(a, b)).
-    if (q.is_app() && q.decl().decl_kind() == Z3_OP_ITE)
+    // q is udiv(a, b), possibly guarded as ite(b == 0, X, udiv(a, b)):
+    // the guard must be b == 0 (the lemma says nothing when b is 0, so X
+    // does not matter); under any other guard q may be X with b != 0 and
+    // a - X * b need not be below b.
+    if (q.is_app() && q.decl().decl_kind() == Z3_OP_ITE) {
+      if (!isZeroTest(q.arg(0), b))
+        continue;
       q = q.arg(2);
+    }
     if (!q.is_app() || (q.decl().decl_kind() != Z3_OP_BUDIV &&
                         q.decl().decl_kind() != Z3_OP_BUDIV_I) ||
         !z3::eq(q.arg(0), a) || !z3::eq(q.arg(1), b))
