@@ -1400,16 +1400,18 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
     std::string found = fresh("found"), val = fresh("val");
     line("int " + found + " = 0;");
     auto vs = dyn_cast<nf::StringType>(mt.getValueType());
-    if (vs) {
-      // Decoded straight from the map's bytes (the LLVM path's shape):
-      // a copy of the NUL-padded value first was byte by byte (it has no
-      // alignment) and the checker read the bytes back through it. Only
-      // the Some arm reads it.
+    // Zeroed first, found or not (as the LLVM path): only the Some arm
+    // reads it, but code that read it regardless (a mutant with `found`
+    // forced to 1) would otherwise see what an earlier packet left in the
+    // per-CPU scratch, which no replay of a counterexample sets.
+    if (vs)
+      // Decoded straight from the map's bytes (the LLVM path's shape): a
+      // copy of the NUL-padded value first was byte by byte (it has no
+      // alignment) and the checker read the bytes back through it.
       val = scratchVar(cType(vs), val);
-    } else {
+    else
       line(m->value.cType + " " + val + ";");
-      line("__builtin_memset(&" + val + ", 0, sizeof(" + val + "));");
-    }
+    line("__builtin_memset(&" + val + ", 0, sizeof(" + val + "));");
     line("{");
     line("  " + m->value.cType + " *p = bpf_map_lookup_elem(&" +
          globalVar(m->name) + ", " + key + ");");
