@@ -122,10 +122,17 @@ private:
                             nf::EventOp eventOp);
   std::string constant(Attribute value, Type type, Operation *at);
   std::string binary(Operation *op);
+  /// A C pointer expression to the stored form of `v` (map keys, values).
   std::string encodeStored(Value v, Type t);
   void decodeStored(const std::string &dst, const std::string &src, Type t);
   std::string strHelper(unsigned cap);
   std::string strlenHelper(unsigned n);
+  std::string strLoadHelper(unsigned cap, unsigned n);
+  std::string copyHelper(unsigned n);
+  /// Writes into the string `dst` the NUL-padded string of `n` bytes at
+  /// the C expression `src` (a `const __u8 *`).
+  void loadString(const std::string &dst, const std::string &src,
+                  unsigned cap, unsigned n);
   std::string castHelper(unsigned from, unsigned to);
   std::string xorHelper(unsigned n, unsigned k);
   std::string preamble();
@@ -136,6 +143,11 @@ private:
   llvm::StringMap<nf::StateOp> states;
   std::map<std::string, std::string> scalarInit; // member -> C initializer
   std::set<unsigned> strCaps;
+  /// (capacity, bytes) of the strings read from NUL-padded bytes
+  /// (sbpf_strN_fromM).
+  std::set<std::pair<unsigned, unsigned>> strLoads;
+  /// Byte counts of the string bytes copied into the frame (sbpf_copy_N).
+  std::set<unsigned> copies;
   /// Lengths of NUL-padded wire strings scanned in place (sbpf_strlen_N).
   std::set<unsigned> strlens;
   /// String fields only measured (every use a string.len): not copied;
@@ -695,8 +707,29 @@ static std::string subst(std::string text,
   return text;
 }
 
+/// Rolled loops over the bytes [lo, hi) with counter i: `word` for each
+/// 8-byte word, then `byte` for each byte left. Word loads and stores at
+/// any offset are sbpf_u64_unaligned (the preamble says why).
+static std::string wordLoops(unsigned lo, unsigned hi, StringRef word,
+                             StringRef byte) {
+  if (hi <= lo)
+    return "";
+  unsigned mid = lo + (hi - lo) / 8 * 8;
+  std::string text;
+  if (mid > lo)
+    text += ("#pragma clang loop unroll(disable)\n  for (__u32 i = " +
+             Twine(lo) + "; i < " + Twine(mid) + "; i += 8)\n    " + word +
+             "\n")
+                .str();
+  if (hi > mid)
+    text += ("#pragma clang loop unroll(disable)\n  for (__u32 i = " +
+             Twine(mid) + "; i < " + Twine(hi) + "; i++)\n    " + byte + "\n")
+                .str();
+  return text;
+}
+
 std::string Emitter::strHelper(unsigned cap) {
-  return subst(R"(/* string<@N@>: len bytes in b, every byte from len on is zero. */
+  std::string text = subst(R"(/* string<@N@>: len bytes in b, every byte from len on is zero. */
 struct sbpf_str@N@ {
   __u32 len;
   char b[@N@];
@@ -705,33 +738,71 @@ struct sbpf_str@N@ {
 struct sbpf_pad@N@ {
   char b[@N@];
 };
-/* Sets len to the index of the first NUL (or @N@) and zeroes what follows.
-   Rolled loops (smaller than unrolled; see sbpf_strlen_N for the scan).
-   The zeroing is branch-free, the mask all ones when i < len (both below
-   2^31): a branch in a loop body lets the checker's executor meet states
-   of different iterations at one join. */
-static __always_inline void sbpf_str@N@_norm(struct sbpf_str@N@ *s)
+/* Bytes from len on are zero on both sides, so comparing the whole padded
+   slots compares the strings: in words (as the LLVM path; with a rolled
+   byte loop kinds/cache's C object was not proven in 150 s). Word loads
+   at offset 4 of the struct: the kernel allows them. */
+static __always_inline int sbpf_str@N@_eq(const struct sbpf_str@N@ *a,
+                                         const struct sbpf_str@N@ *b)
 {
-  __u32 len = sbpf_strlen_@N@((const __u8 *)s->b);
+  __u64 diff = 0;
+)",
+                           {{"@N@", std::to_string(cap)}});
+  text += wordLoops(0, cap,
+                    "diff |= *(const sbpf_u64_unaligned *)(a->b + i) ^\n"
+                    "            *(const sbpf_u64_unaligned *)(b->b + i);",
+                    "diff |= (__u8)(a->b[i] ^ b->b[i]);");
+  return text + "  return a->len == b->len && diff == 0;\n}\n";
+}
+
+/// Writes into `d` the NUL-padded string of n bytes at `p`: len the index
+/// of the first NUL (or n), every byte from len on zero (bytes n..cap are
+/// the caller's to zero). Copy and normalisation in one rolled loop, as
+/// the LLVM path's strNorm and the checker's decoding of a string slot
+/// (SemContext::nulPadded): each byte of d is a byte of p masked, not a
+/// byte read back through a copy (a copy and an in-place pass made the
+/// C object three times larger and its proofs many times slower). The
+/// mask is branch-free, all ones when i < len (both below 2^31): a branch
+/// in a loop body lets the checker's executor meet states of different
+/// iterations at one join.
+std::string Emitter::strLoadHelper(unsigned cap, unsigned n) {
+  return subst(R"(static __always_inline void sbpf_str@N@_from@M@(struct sbpf_str@N@ *d,
+                                              const __u8 *p)
+{
+  __u32 len = sbpf_strlen_@M@(p);
 #pragma clang loop unroll(disable)
-  for (__u32 i = 0; i < @N@; i++)
-    s->b[i] &= (__u8)((__s32)(i - len) >> 31);
-  s->len = len;
+  for (__u32 i = 0; i < @M@; i++)
+    d->b[i] = p[i] & (__u8)((__s32)(i - len) >> 31);
+  d->len = len;
   /* A compiler barrier: without it clang keeps the bytes of several strings
      in registers across helpers and spills them past the 512-byte stack. */
   asm volatile("" ::: "memory");
 }
-static __always_inline int sbpf_str@N@_eq(const struct sbpf_str@N@ *a,
-                                         const struct sbpf_str@N@ *b)
-{
-  __u8 diff = 0;
-#pragma clang loop unroll(disable)
-  for (__u32 i = 0; i < @N@; i++)
-    diff |= a->b[i] ^ b->b[i];
-  return a->len == b->len && diff == 0;
-}
 )",
-               {{"@N@", std::to_string(cap)}});
+               {{"@N@", std::to_string(cap)}, {"@M@", std::to_string(n)}});
+}
+
+/// Copies n bytes in words (the rest bytewise), as the LLVM path's
+/// copyBytes: a __builtin_memcpy into the frame, whose alignment clang
+/// does not know, was n byte loads and stores (64 for scramble's body).
+std::string Emitter::copyHelper(unsigned n) {
+  std::string text = subst(R"(static __always_inline void sbpf_copy_@N@(__u8 *d, const char *s)
+{
+)",
+                           {{"@N@", std::to_string(n)}});
+  text += wordLoops(0, n,
+                    "*(sbpf_u64_unaligned *)(d + i) = "
+                    "*(const sbpf_u64_unaligned *)(s + i);",
+                    "d[i] = s[i];");
+  return text + "}\n";
+}
+
+void Emitter::loadString(const std::string &dst, const std::string &src,
+                         unsigned cap, unsigned n) {
+  strLoads.insert({cap, n});
+  strlens.insert(n);
+  line("sbpf_str" + std::to_string(cap) + "_from" + std::to_string(n) + "(&" +
+       dst + ", " + src + ");");
 }
 
 /// The length of a NUL-padded string of n bytes (the index of its first
@@ -752,20 +823,29 @@ std::string Emitter::strlenHelper(unsigned n) {
                {{"@N@", std::to_string(n)}});
 }
 
+/// A string cast: the first min(from, to) bytes copied in words (as the
+/// LLVM path), the rest zeroed, len clamped. (A byte loop choosing between
+/// a byte and 0 had a branch in its body, which lets the checker's
+/// executor meet states of different iterations at one join.)
 std::string Emitter::castHelper(unsigned from, unsigned to) {
   unsigned m = std::min(from, to);
-  return subst(R"(static __always_inline void sbpf_cast_@F@_@T@(struct sbpf_str@T@ *d,
+  std::string text = subst(R"(static __always_inline void sbpf_cast_@F@_@T@(struct sbpf_str@T@ *d,
                                               const struct sbpf_str@F@ *s)
 {
-#pragma clang loop unroll(disable)
-  for (__u32 i = 0; i < @T@; i++)
-    d->b[i] = i < @M@ ? s->b[i] : 0;
-  d->len = s->len < @M@ ? s->len : @M@;
-}
 )",
-               {{"@F@", std::to_string(from)},
-                {"@T@", std::to_string(to)},
-                {"@M@", std::to_string(m)}});
+                           {{"@F@", std::to_string(from)},
+                            {"@T@", std::to_string(to)}});
+  text += wordLoops(0, m,
+                    "*(sbpf_u64_unaligned *)(d->b + i) = "
+                    "*(const sbpf_u64_unaligned *)(s->b + i);",
+                    "d->b[i] = s->b[i];");
+  // The zero tail in words too (a memset at d->b + m is byte stores: clang
+  // does not know its alignment).
+  text += wordLoops(m, to, "*(sbpf_u64_unaligned *)(d->b + i) = 0;",
+                    "d->b[i] = 0;");
+  text += "  d->len = s->len < " + std::to_string(m) + " ? s->len : " +
+          std::to_string(m) + ";\n}\n";
+  return text;
 }
 
 std::string Emitter::xorHelper(unsigned n, unsigned k) {
@@ -944,25 +1024,23 @@ std::string Emitter::binary(Operation *op) {
 
 /// Declares a stored (map/log) form of `v` and returns its C name.
 std::string Emitter::encodeStored(Value v, Type t) {
+  // A string's bytes are its stored form (NUL-padded: every byte from len
+  // on is zero): the slot itself, no copy (as the LLVM path; copies to
+  // unaligned slots were byte by byte, and the checker read map keys and
+  // values back through them).
+  if (isa<nf::StringType>(t))
+    return name(v) + ".b";
   std::string n = fresh("k");
-  if (auto s = dyn_cast<nf::StringType>(t)) {
-    n = scratchVar(storedCType(t), n);
-    line("__builtin_memcpy(" + n + ".b, " + name(v) + ".b, " +
-         std::to_string(s.getCapacity()) + ");");
-  } else {
-    line(storedCType(t) + " " + n + " = " + name(v) + ";");
-  }
-  return n;
+  line(storedCType(t) + " " + n + " = " + name(v) + ";");
+  return "&" + n;
 }
 
 /// Declares `dst` (of the value type) from a stored form `src`.
 void Emitter::decodeStored(const std::string &dst, const std::string &src,
                            Type t) {
   if (auto s = dyn_cast<nf::StringType>(t)) {
-    line("__builtin_memcpy(" + dst + ".b, " + src + ".b, " +
-         std::to_string(s.getCapacity()) + ");");
-    line("sbpf_str" + std::to_string(s.getCapacity()) + "_norm(&" + dst +
-         ");");
+    loadString(dst, "(const __u8 *)" + src + ".b", s.getCapacity(),
+               s.getCapacity());
   } else if (t.isInteger(1)) {
     line("__u8 " + dst + " = " + src + " != 0;");
   } else {
@@ -1238,9 +1316,7 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
         unsigned cap = st.getCapacity();
         if (f.size < cap)
           line("__builtin_memset(&" + v + ", 0, sizeof(" + v + "));");
-        line("__builtin_memcpy(" + v + ".b, " + at + ", " +
-             std::to_string(std::min<uint64_t>(cap, f.size)) + ");");
-        line("sbpf_str" + std::to_string(cap) + "_norm(&" + v + ");");
+        loadString(v, at, cap, unsigned(std::min<uint64_t>(cap, f.size)));
         return success();
       }
       std::string raw;
@@ -1291,8 +1367,8 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
       if (auto st = dyn_cast<nf::StringType>(t)) {
         uint64_t cap = st.getCapacity();
         uint64_t n = std::min<uint64_t>(cap, f.size);
-        line("__builtin_memcpy(" + at + ", " + v + ".b, " + std::to_string(n) +
-             ");");
+        copies.insert(unsigned(n));
+        line("sbpf_copy_" + std::to_string(n) + "(" + at + ", " + v + ".b);");
         if (uint64_t(f.size) > n)
           line("__builtin_memset(" + at + " + " + std::to_string(n) + ", 0, " +
                std::to_string(f.size - n) + ");");
@@ -1323,17 +1399,31 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
     std::string key = encodeStored(get.getKey(), mt.getKeyType());
     std::string found = fresh("found"), val = fresh("val");
     line("int " + found + " = 0;");
-    if (isa<nf::StringType>(mt.getValueType()))
-      val = scratchVar(m->value.cType, val);
+    auto vs = dyn_cast<nf::StringType>(mt.getValueType());
+    // Zeroed first, found or not (as the LLVM path): only the Some arm
+    // reads it, but code that read it regardless (a mutant with `found`
+    // forced to 1) would otherwise see what an earlier packet left in the
+    // per-CPU scratch, which no replay of a counterexample sets.
+    if (vs)
+      // Decoded straight from the map's bytes (the LLVM path's shape): a
+      // copy of the NUL-padded value first was byte by byte (it has no
+      // alignment) and the checker read the bytes back through it.
+      val = scratchVar(cType(vs), val);
     else
       line(m->value.cType + " " + val + ";");
     line("__builtin_memset(&" + val + ", 0, sizeof(" + val + "));");
     line("{");
     line("  " + m->value.cType + " *p = bpf_map_lookup_elem(&" +
-         globalVar(m->name) + ", &" + key + ");");
+         globalVar(m->name) + ", " + key + ");");
     line("  if (p) {");
     line("    " + found + " = 1;");
-    line("    " + val + " = *p;");
+    depth += 2;
+    if (vs)
+      loadString(val, "(const __u8 *)p->b", vs.getCapacity(),
+                 vs.getCapacity());
+    else
+      line(val + " = *p;");
+    depth -= 2;
     line("  }");
     line("}");
     optionals[get.getResult()] = {found, val};
@@ -1343,14 +1433,14 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
     auto mt = cast<nf::MapType>(states[set.getMap()].getType());
     std::string key = encodeStored(set.getKey(), mt.getKeyType());
     std::string val = encodeStored(set.getValue(), mt.getValueType());
-    line("bpf_map_update_elem(&" + globalVar(set.getMap()) + ", &" + key + ", &" +
+    line("bpf_map_update_elem(&" + globalVar(set.getMap()) + ", " + key + ", " +
          val + ", BPF_ANY);");
     return success();
   }
   if (auto del = dyn_cast<nf::MapDeleteOp>(op)) {
     auto mt = cast<nf::MapType>(states[del.getMap()].getType());
     std::string key = encodeStored(del.getKey(), mt.getKeyType());
-    line("bpf_map_delete_elem(&" + globalVar(del.getMap()) + ", &" + key + ");");
+    line("bpf_map_delete_elem(&" + globalVar(del.getMap()) + ", " + key + ");");
     return success();
   }
   if (auto append = dyn_cast<nf::LogAppendOp>(op)) {
@@ -1465,9 +1555,13 @@ LogicalResult Emitter::emitOp(Operation *op, ArrayRef<std::string> results) {
     line("if (" + it->second.first + ") {");
     ++depth;
     Block &some = mo.getSomeRegion().front();
-    if (some.getNumArguments() == 1)
-      decodeStored(name(some.getArgument(0)), it->second.second,
-                   optType.getValueType());
+    if (some.getNumArguments() == 1) {
+      if (isa<nf::StringType>(optType.getValueType()))
+        names[some.getArgument(0)] = it->second.second; // decoded at lookup
+      else
+        decodeStored(name(some.getArgument(0)), it->second.second,
+                     optType.getValueType());
+    }
     if (failed(emitBlock(some, rs)))
       return failure();
     --depth;
@@ -1612,8 +1706,19 @@ LogicalResult Emitter::run(llvm::raw_ostream &out, ProgramABI *abiOut) {
   lens.insert(strCaps.begin(), strCaps.end());
   for (unsigned n : lens)
     os << strlenHelper(n) << "\n";
+  if (!strCaps.empty() || !copies.empty())
+    // Word loads at any byte offset (string bytes are at offset 4 of
+    // their struct): the kernel allows them (x86-64 does not ask for
+    // strict alignment), and the type claims natural alignment as the
+    // LLVM path's loads do, or clang's BPF target would split each load
+    // into eight byte loads.
+    os << "typedef __u64 __attribute__((may_alias)) sbpf_u64_unaligned;\n\n";
   for (unsigned cap : strCaps)
     os << strHelper(cap) << "\n";
+  for (auto [cap, n] : strLoads)
+    os << strLoadHelper(cap, n) << "\n";
+  for (unsigned n : copies)
+    os << copyHelper(n) << "\n";
   for (auto [f, t] : casts)
     os << castHelper(f, t) << "\n";
   for (auto [n, k] : xors)
@@ -1684,18 +1789,27 @@ static __always_inline __s64 sbpf_fx_mul64(__s64 a, __s64 b, __u32 f)
   return (__s64)((lo >> f) | (hi << (64 - f)));
 }
 /* netfn fixed<64, F> division: (a << F) / b in 128 bits, truncating toward
-   zero, truncated to 64 bits; x / 0 = 0. Branch-free long division. */
+   zero, truncated to 64 bits; x / 0 = 0. Branch-free long division.
+   Shaped as the checker's meaning of the op (arith::fixedDivLong) and the
+   LLVM path's: a zero divisor is replaced by 1 and the quotient chosen 0
+   at the end. With an early `return 0` instead, the division's steps
+   differ from the meaning's where the divisor is 0 (there, hi % 0 = hi),
+   so the checker's sweep could not match them and success_ratio's C
+   object stayed unknown at 240 s (proven in about 45 s now). */
 static __always_inline __s64 sbpf_fx_div64(__s64 a, __s64 b, __u32 f)
 {
-  if (b == 0)
-    return 0;
   __u64 ua = a < 0 ? -(__u64)a : (__u64)a;
   __u64 ub = b < 0 ? -(__u64)b : (__u64)b;
+  int zero = b == 0;
+  if (zero)
+    ub = 1;
   __u64 hi = f ? ua >> (64 - f) : 0, lo = ua << f;
   __u64 r = hi % ub, q = 0;
+  __u64 i = 64;
   /* a rolled loop: 64 unrolled steps were most of an element's code */
 #pragma clang loop unroll(disable)
-  for (int i = 63; i >= 0; i--) {
+  do {
+    i--;
     r = (r << 1) | ((lo >> i) & 1); /* r < ub <= 2^63: no overflow */
     __u64 d = r - ub;
     /* 1 when r >= ub: no borrow out of r - ub */
@@ -1705,8 +1819,10 @@ static __always_inline __s64 sbpf_fx_div64(__s64 a, __s64 b, __u32 f)
     asm volatile("" : "+r"(ge));
     r -= ub & -ge;
     q = (q << 1) | ge;
-  }
-  return (__s64)(((a < 0) != (b < 0)) ? -q : q);
+  } while (i);
+  if (zero)
+    return 0;
+  return (__s64)((a ^ b) < 0 ? -q : q);
 }
 /* Signed division and remainder with netfn's meaning (x / 0 = 0,
    x % 0 = x, truncation toward zero, MIN / -1 = MIN): BPF v3 has only

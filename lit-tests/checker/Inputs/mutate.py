@@ -99,6 +99,57 @@ def sites(code, region):
     return out
 
 
+# Verdicts of each hook: the element's forward, and the others a wrong
+# return code could be (XDP_ABORTED 0, XDP_DROP 1, XDP_TX 3, XDP_REDIRECT 4;
+# TC_ACT_UNSPEC -1, TC_ACT_SHOT 2, TC_ACT_PIPE 3).
+VERDICTS = {"xdp": ("XDP_PASS", ["XDP_ABORTED", "XDP_DROP", "XDP_TX",
+                                 "XDP_REDIRECT"]),
+            "tc": ("TC_ACT_OK", ["TC_ACT_UNSPEC", "TC_ACT_SHOT",
+                                 "TC_ACT_PIPE"])}
+# Frame offsets a spurious test may read: EtherType, IPv4 version/IHL,
+# protocol, UDP destination port, aRPC packet type, fragment index, the
+# first payload byte (ip + 20, udp + 8 + 31 for a 20-byte IP header).
+PROBES = [(12, 0x08), (13, 0), (14, 0x45), (23, 17), (33, 2), (36, 0x23),
+          (37, 0x28), (42, 1), (56, 0), (73, 0x61)]
+# Frame lengths a wrong bounds check may demand: one byte more than the
+# Ethernet header, both fixed headers, UDP, the minimum Ethernet frame,
+# the aRPC header, part of a payload, a whole request.
+LENGTHS = [15, 34, 42, 60, 73, 100, 178]
+
+
+def insertion_sites(code, region, hook):
+    """--insertions: sites for an element with few statements (kinds/null,
+    whose program is `return XDP_PASS`): each forwarding return may become
+    another verdict, or get a spurious test before it that returns another
+    verdict (on one frame byte, or on the frame's length). Each mutant
+    changes the return code on some frames, so each is checkable and none
+    is equivalent."""
+    lo, hi = region
+    lo = max(lo, code.rfind('SEC("', lo, hi))  # where data, data_end are
+    forward, others = VERDICTS[hook]
+    swapped = "XDP_DROP" if hook == "xdp" else "TC_ACT_SHOT"  # sites()
+    out = []
+    for m in re.finditer(r"^(\s*)return " + forward + ";", code[lo:hi], re.M):
+        at, indent = lo + m.start(), m.group(1)
+        ret = lo + m.end() - len(forward) - 1
+        for v in others:
+            if v != swapped:
+                out.append(("changed verdict constant", ret,
+                            ret + len(forward), v))
+        for i, (off, byte) in enumerate(PROBES):
+            v = others[i % len(others)]
+            out.append(("inserted byte test", at, at,
+                        "%sif (data + %d < data_end && data[%d] == %d)\n"
+                        "%s  return %s;\n"
+                        % (indent, off, off, byte, indent, v)))
+        for i, n in enumerate(LENGTHS):
+            v = others[(i + 1) % len(others)]
+            out.append(("inserted length test", at, at,
+                        "%sif (data + %d > data_end)\n%s  return %s;\n"
+                        % (indent, n, indent, v)))
+    return out
+
+
 def pick(all_sites, count, rng):
     """Up to `count` sites, round-robin over the operators."""
     by_op = {}
@@ -215,8 +266,12 @@ class Element:
         code = self.code[:a] + repl + self.code[b:]
         c, o = self.f("m%02d.c" % index), self.f("m%02d.o" % index)
         with open(c, "w") as f:
-            f.write("/* mutant %d: %s at byte %d: %r -> %r */\n"
-                    % (index, op, a, self.code[a:b], repl) + code)
+            # The site's text may hold a comment's end (a dropped update
+            # is `; /* mutant: dropped */`): broken up in the header, which
+            # it closed early, so every such mutant failed to compile.
+            what = ("%s at byte %d: %r -> %r" % (op, a, self.code[a:b], repl))
+            f.write("/* mutant %d: %s */\n" % (index, what.replace("*/", "* /"))
+                    + code)
         if run(CLANG + [c, "-o", o]).returncode != 0:
             return {"op": op, "result": "does not compile"}
         if run([self.args.sbpf, "verify", o]).returncode != 0:
@@ -316,7 +371,10 @@ class Element:
             else self.code.index('SEC("')
         hi = self.code.index("/* The ABI record")
         rng = random.Random(self.name)
-        chosen = pick(sites(self.code, (lo, hi)), self.args.mutants, rng)
+        all_sites = sites(self.code, (lo, hi))
+        if self.args.insertions:
+            all_sites += insertion_sites(self.code, (lo, hi), self.abi["hook"])
+        chosen = pick(all_sites, self.args.mutants, rng)
         if len(chosen) < self.args.min_mutants:
             self.failures.append("only %d mutation sites" % len(chosen))
         results = list(pool_executor.map(lambda p: self.mutate(*p),
@@ -361,6 +419,9 @@ def main():
     ap.add_argument("--timeout-ms", type=int, default=30000)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--insertions", action="store_true",
+                    help="also changed verdict constants and inserted "
+                         "tests (elements with few statements: kinds/null)")
     ap.add_argument("elements", nargs="+")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
