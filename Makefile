@@ -12,7 +12,7 @@ PACKAGES := cmake ninja-build g++ ccache python3 pkg-config libgtest-dev \
   libz3-dev libbpf-dev bpftool libcurl4-openssl-dev libboost-dev \
   libboost-filesystem-dev nlohmann-json3-dev
 
-.PHONY: all deps configure build check unit lit demo bench docs clean
+.PHONY: all deps configure build check check-long unit lit demo bench docs clean
 
 all: build
 
@@ -42,6 +42,12 @@ check: build
 	@python3 $(LIT) -q --show-unsupported -j $(JOBS) -o $(BUILD)/test-results.json \
 	  $(BUILD)/lit-tests $(BUILD)/unittests; status=$$?; \
 	python3 scripts/summarize-lit.py $(BUILD)/test-results.json; exit $$status
+
+# The tests too slow for `make check` (REQUIRES: long-tests; today the
+# mutation run of the elements with a long division, 30+ minutes each).
+check-long: build
+	@SBPF_LONG_TESTS=1 python3 $(LIT) -q --show-unsupported -j $(JOBS) \
+	  $(BUILD)/lit-tests/checker/mutation-arith.test
 
 # The main job on an example: netfn, then eBPF C, an object, the kernel
 # verifier and the figures.

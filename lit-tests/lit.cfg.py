@@ -37,3 +37,10 @@ if os.path.exists(_sbpf) and subprocess.run(
         [_sbpf, "probe"], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL).returncode == 0:
     config.available_features.add("bpf-load")
+
+# Tests that take tens of minutes (lit-tests/checker/mutation-arith.test: a
+# sweep of a 64-bit long division per mutant) say `REQUIRES: long-tests`;
+# `make check-long` runs them (SBPF_LONG_TESTS=1). `make check` reports them
+# UNSUPPORTED, never passed.
+if os.environ.get("SBPF_LONG_TESTS") == "1":
+    config.available_features.add("long-tests")
