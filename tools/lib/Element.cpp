@@ -10,7 +10,7 @@
 
 mlir::OwningOpRef<mlir::ModuleOp>
 sbpf::loadElementForBPF(llvm::StringRef path, const DomainOptions &options,
-                        mlir::MLIRContext &context) {
+                        mlir::MLIRContext &context, unsigned optLevel) {
   auto domains = createBuiltinDomains();
   const Domain *domain = findDomainForFile(domains, path);
   if (!domain) {
@@ -40,7 +40,7 @@ sbpf::loadElementForBPF(llvm::StringRef path, const DomainOptions &options,
   static bool registered = (registerNetfnPasses(), true);
   (void)registered;
   mlir::PassManager pm(&context);
-  buildAppNetToBPFPipeline(pm);
+  buildAppNetToBPFPipeline(pm, optLevel);
   if (mlir::failed(pm.run(*module)))
     return nullptr;
   return module;

@@ -71,7 +71,7 @@ const Command kCommands[] = {
      "--emit=c) then gets its initial state (init's map entries, clock and "
      "random scalars); a damaged record is an error",
      true},
-    {"check", "check FILE.appnet OBJ.bpf.o",
+    {"check", "check FILE.appnet OBJ.bpf.o [-O0]",
      "prove an object equivalent to its element (after the netfn passes of "
      "--appnet-to-bpf; the binding is the object's ABI record), first its "
      "initial state (init: .data bytes and the record's loader work), then "
@@ -149,15 +149,21 @@ void printHelp(llvm::raw_ostream &os) {
       {"--init-only", "check: only whether the object starts in the state "
                       "the element's init produces (its .data bytes and the "
                       "ABI record's loader work), not the handlers"},
+      {"-O0", "check: the object was built with sbpf-opt -O0: compare it with "
+              "the element without the netfn optimisations (by default, "
+              "with them, as sbpf-opt builds it; state that only init sets "
+              "is then a constant, and an -O0 object, which reads it from "
+              ".data, differs when .data holds another value)"},
       {"--rpc-schema S", "check: the message schema the element was compiled "
                          "with"},
       {"--timeout-ms N", "check, equiv: solver budget in milliseconds "
                          "(default 20000); past it the answer is unknown"},
       {"--no-sweep", "check, equiv: do not fall back to SAT sweeping (by "
-                     "default, queries still open after 2 s when they divide or "
-                     "multiply variables, else 20 s, at most a third of the "
-                     "budget, are rewritten with their proven-equal subterms "
-                     "shared and asked again; docs/checker.md)"},
+                     "default, queries still open after 3 million of Z3's "
+                     "resource units when they divide or multiply variables, "
+                     "else 200 million, at most half the budget, are "
+                     "rewritten with their proven-equal subterms shared and "
+                     "asked again; docs/checker.md)"},
       {"--repeat N", "stats: test runs averaged for ns_per_run (default " +
                          std::to_string(kDefaultRepeat) + ")"},
       {"--payload-bytes N", "stats: aRPC payload size of the measured packet "
@@ -253,6 +259,8 @@ struct Arguments {
   bool help = false;
   bool jitAsm = false;
   bool initOnly = false;
+  /// check -O0: the element as `sbpf-opt -O0 --appnet-to-bpf` builds it.
+  bool optNone = false;
   unsigned repeat = kDefaultRepeat;
   unsigned payloadBytes = 64;
   unsigned timeoutMs = 20000;
@@ -306,6 +314,8 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
       args.sweep = false;
       if (args.checkOnlyOption.empty())
         args.checkOnlyOption = "--no-sweep";
+    } else if (arg == "-O0") {
+      args.optNone = true;
     } else if (arg == "--init-only") {
       args.initOnly = true;
       if (args.checkOnlyOption.empty())
@@ -356,6 +366,8 @@ std::optional<int> parseArguments(StringRef command, int argc, char **argv,
                       (args.initOnly ? std::string("--init-only")
                                      : args.checkOnlyOption) +
                       "' is an option of 'check'");
+  if (args.optNone && command != "check")
+    return usageError("'-O0' is an option of 'check'");
   if (args.json && command != "stats" && command != "check" &&
       command != "equiv")
     return usageError("'--json' is an option of 'stats', 'check' and 'equiv'");
@@ -717,7 +729,11 @@ int runCheck(const Arguments &args) {
                  << "'\n";
     return kExitUnknown;
   }
-  auto module = sbpf::loadElementForBPF(args.positional[0], options, context);
+  // The element as the object was built from it: -O0 objects read state
+  // that the default level turns into constants, so against the optimised
+  // element they differ on .data bytes init never leaves.
+  auto module = sbpf::loadElementForBPF(args.positional[0], options, context,
+                                        args.optNone ? 0 : 2);
   if (!module)
     return kExitUnknown; // the frontend printed FILE:LINE:COL: error: ...
   sbpf::netfn::ProgramOp program;

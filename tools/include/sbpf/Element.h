@@ -24,10 +24,11 @@ namespace sbpf {
 /// `options` and runs the netfn passes of --appnet-to-bpf on it. The context
 /// must have the netfn dialect loaded. Diagnostics (FILE:LINE:COL: error:
 /// ...) are printed on stderr; returns null after an error (unreadable file,
-/// unknown extension, frontend or pass failure).
+/// unknown extension, frontend or pass failure). `optLevel` is sbpf-opt's:
+/// 0 for -O0 (no netfn optimisations), 2 by default.
 mlir::OwningOpRef<mlir::ModuleOp>
 loadElementForBPF(llvm::StringRef path, const DomainOptions &options,
-                  mlir::MLIRContext &context);
+                  mlir::MLIRContext &context, unsigned optLevel = 2);
 
 } // namespace sbpf
 
