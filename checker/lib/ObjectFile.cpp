@@ -56,15 +56,18 @@ struct Failure {
 std::optional<std::string> readMapBtf(const struct btf *btf, int varId,
                                       MapDef &m) {
   const struct btf_type *var = btf__type_by_id(btf, varId);
-  int structId = btf__resolve_type(btf, var->type);
+  int structId = var ? btf__resolve_type(btf, var->type) : -1;
   if (structId < 0)
     return "map " + m.name + ": unresolvable BTF type";
   const struct btf_type *st = btf__type_by_id(btf, structId);
-  if (btf_kind(st) != BTF_KIND_STRUCT)
+  if (!st || btf_kind(st) != BTF_KIND_STRUCT)
     return "map " + m.name + ": BTF definition is not a struct";
   const struct btf_member *mem = btf_members(st);
   for (unsigned i = 0; i < btf_vlen(st); ++i, ++mem) {
-    std::string field = btf__name_by_offset(btf, mem->name_off);
+    const char *fieldName = btf__name_by_offset(btf, mem->name_off);
+    if (!fieldName)
+      return "map " + m.name + ": a BTF member name out of range";
+    std::string field = fieldName;
     const struct btf_type *ptr = btf__type_by_id(btf, mem->type);
     if (!ptr || btf_kind(ptr) != BTF_KIND_PTR)
       return "map " + m.name + ": member " + field + " is not a pointer";
@@ -435,6 +438,74 @@ int BpfObject::findMap(const std::string &n) const {
   return -1;
 }
 
+/// Checks the section headers LLVM's ELFObjectFile trusts: its symbol and
+/// relocation iterators call report_fatal_error (an abort) on a table whose
+/// size is not a whole number of entries or whose links are out of range,
+/// so a damaged object is refused here, with the reason, before they run.
+static std::optional<std::string>
+checkSectionTables(const ELFFile<ELF64LE> &file) {
+  using Elf = ELF64LE;
+  Expected<Elf::ShdrRange> secs = file.sections();
+  if (!secs)
+    return toString(secs.takeError());
+  size_t fileSize = file.getBufSize();
+  size_t count = secs->size();
+  auto where = [](size_t i) { return "section [index " + std::to_string(i) + "]"; };
+  for (size_t i = 0; i < count; ++i) {
+    const Elf::Shdr &sh = (*secs)[i];
+    if (sh.sh_type != ELF::SHT_NOBITS &&
+        (sh.sh_offset > fileSize || sh.sh_size > fileSize - sh.sh_offset))
+      return where(i) + " goes past the end of the file";
+    uint64_t entry = 0;
+    if (sh.sh_type == ELF::SHT_SYMTAB || sh.sh_type == ELF::SHT_DYNSYM)
+      entry = sizeof(Elf::Sym);
+    else if (sh.sh_type == ELF::SHT_REL)
+      entry = sizeof(Elf::Rel);
+    else if (sh.sh_type == ELF::SHT_RELA)
+      entry = sizeof(Elf::Rela);
+    if (!entry)
+      continue;
+    if (sh.sh_entsize != entry)
+      return where(i) + ": entries of " + std::to_string(sh.sh_entsize) +
+             " bytes (expected " + std::to_string(entry) + ")";
+    if (sh.sh_size % entry)
+      return where(i) + ": " + std::to_string(sh.sh_size) +
+             " bytes are not a whole number of " + std::to_string(entry) +
+             "-byte entries";
+    if (sh.sh_link >= count)
+      return where(i) + ": link to section " + std::to_string(sh.sh_link) +
+             " of " + std::to_string(count);
+    const Elf::Shdr &link = (*secs)[sh.sh_link];
+    if (entry == sizeof(Elf::Sym) && sh.sh_type != ELF::SHT_REL) {
+      if (link.sh_type != ELF::SHT_STRTAB)
+        return where(i) + ": symbol names not in a string table";
+      continue;
+    }
+    // A relocation table: its symbol table, target section and every
+    // entry's symbol index.
+    if (link.sh_type != ELF::SHT_SYMTAB && link.sh_type != ELF::SHT_DYNSYM)
+      return where(i) + ": relocations not against a symbol table";
+    if (sh.sh_info >= count)
+      return where(i) + ": relocations for section " +
+             std::to_string(sh.sh_info) + " of " + std::to_string(count);
+    uint64_t symbols = link.sh_entsize ? link.sh_size / link.sh_entsize : 0;
+    auto checkSymbols = [&](auto range) -> std::optional<std::string> {
+      if (!range)
+        return toString(range.takeError());
+      for (const auto &r : *range)
+        if (r.getSymbol(false) >= symbols)
+          return where(i) + ": relocation against symbol " +
+                 std::to_string(r.getSymbol(false)) + " of " +
+                 std::to_string(symbols);
+      return std::nullopt;
+    };
+    if (auto e = sh.sh_type == ELF::SHT_REL ? checkSymbols(file.rels(sh))
+                                            : checkSymbols(file.relas(sh)))
+      return e;
+  }
+  return std::nullopt;
+}
+
 ObjectParseResult parseObject(const uint8_t *bytes, size_t size,
                               const std::string &name) {
   ObjectParseResult r;
@@ -449,6 +520,10 @@ ObjectParseResult parseObject(const uint8_t *bytes, size_t size,
   auto *elf = dyn_cast<ELF64LEObjectFile>(obj->get());
   if (!elf) {
     r.error = name + ": not a 64-bit little-endian ELF object";
+    return r;
+  }
+  if (auto e = checkSectionTables(elf->getELFFile())) {
+    r.error = name + ": " + *e;
     return r;
   }
   BpfObject out;
