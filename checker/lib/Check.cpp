@@ -1482,10 +1482,12 @@ CheckReport sbpf::checker::checkInit(netfn::ProgramOp program,
 
 CheckReport sbpf::checker::checkObjects(llvm::ArrayRef<uint8_t> a,
                                         llvm::ArrayRef<uint8_t> b,
-                                        const CheckOptions &options) {
+                                        const CheckOptions &options,
+                                        const std::string &nameA,
+                                        const std::string &nameB) {
   return guarded([&](CheckReport &report) {
-    bc::ObjectParseResult pa = bc::parseObject(a.data(), a.size(), "first object");
-    bc::ObjectParseResult pb = bc::parseObject(b.data(), b.size(), "second object");
+    bc::ObjectParseResult pa = bc::parseObject(a.data(), a.size(), nameA);
+    bc::ObjectParseResult pb = bc::parseObject(b.data(), b.size(), nameB);
     if (!pa.ok() || !pb.ok()) {
       classify(!pa.ok() ? pa.error : pb.error, report);
       return;

@@ -768,7 +768,9 @@ int runEquiv(const Arguments &args) {
   sbpf::checker::CheckOptions checkOptions;
   checkOptions.timeoutMs = args.timeoutMs;
   checkOptions.sweep = args.sweep;
-  return reportCheck(sbpf::checker::checkObjects(*a, *b, checkOptions),
+  return reportCheck(sbpf::checker::checkObjects(*a, *b, checkOptions,
+                                                 args.positional[0],
+                                                 args.positional[1]),
                      args.json);
 }
 

@@ -141,9 +141,12 @@ CheckReport checkInit(netfn::ProgramOp program, llvm::ArrayRef<uint8_t> object,
                       const CheckOptions &options = {});
 
 /// Are two objects with the same ABI (maps, global data, events) the same
-/// function of packet, state, draws and clock readings?
+/// function of packet, state, draws and clock readings? `nameA` and `nameB`
+/// (file names) prefix the reason when an object cannot be read.
 CheckReport checkObjects(llvm::ArrayRef<uint8_t> a, llvm::ArrayRef<uint8_t> b,
-                         const CheckOptions &options = {});
+                         const CheckOptions &options = {},
+                         const std::string &nameA = "first object",
+                         const std::string &nameB = "second object");
 
 } // namespace sbpf::checker
 
