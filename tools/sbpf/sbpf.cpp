@@ -123,17 +123,28 @@ void printWrapped(llvm::raw_ostream &os, StringRef text, size_t column,
   os << "\n";
 }
 
+// One help entry: `name` indented by 2, `text` wrapped at `column`; a name
+// too long for its column gets a line of its own.
+void printEntry(llvm::raw_ostream &os, StringRef name, StringRef text,
+                size_t column) {
+  os << "  " << name;
+  if (name.size() + 3 > column)
+    os << "\n" << std::string(column, ' ');
+  else
+    os << std::string(column - 2 - name.size(), ' ');
+  printWrapped(os, text, column, column);
+}
+
 void printHelp(llvm::raw_ostream &os) {
   os << "OVERVIEW: sbpf, the SimpleBPF driver: verify, measure and check eBPF "
         "objects\n\n"
         "USAGE: sbpf <command> [options] <args>\n\nCOMMANDS:\n";
   constexpr size_t kColumn = 32;
   for (const Command &c : kCommands) {
-    os << "  " << llvm::left_justify(c.usage, kColumn - 2);
     std::string summary = c.summary.str();
     if (!c.implemented)
       summary += " (not implemented yet)";
-    printWrapped(os, summary, kColumn, kColumn);
+    printEntry(os, c.usage, summary, kColumn);
   }
   struct Entry {
     StringRef name;
@@ -175,10 +186,8 @@ void printHelp(llvm::raw_ostream &os) {
       {"--version", "show the versions of sbpf, LLVM and libbpf"},
   };
   os << "\nOPTIONS:\n";
-  for (const Entry &e : options) {
-    os << "  " << llvm::left_justify(e.name, 16);
-    printWrapped(os, e.text, 18, 18);
-  }
+  for (const Entry &e : options)
+    printEntry(os, e.name, e.text, 18);
   const Entry figures[] = {
       {"insns", "BPF instructions submitted to the kernel: the program's ELF "
                 "code plus the BPF-to-BPF subprograms it calls; a 64-bit "
@@ -197,10 +206,8 @@ void printHelp(llvm::raw_ostream &os) {
                          "or '-'"},
   };
   os << "\nFIGURES (stats):\n";
-  for (const Entry &e : figures) {
-    os << "  " << llvm::left_justify(e.name, 14);
-    printWrapped(os, e.text, 16, 16);
-  }
+  for (const Entry &e : figures)
+    printEntry(os, e.name, e.text, 16);
   os << "\nEXIT STATUS: 0 success; 1 failure (rejected program, unreadable "
         "object, no\npermission); 2 usage error or command not implemented "
         "yet.\ncheck, equiv: 0 equivalent; 1 counterexample; 2 unknown or "
