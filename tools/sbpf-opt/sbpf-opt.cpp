@@ -117,9 +117,10 @@ cl::opt<unsigned> rpcPort(
     cl::desc("UDP port of aRPC traffic for the generated BPF program"));
 cl::opt<bool> optNone(
     "O0", cl::cat(sbpfCategory), cl::init(false),
-    cl::desc("--appnet-to-bpf without netfn optimisation (only the uniform "
-             "Q31.32 fixed point eBPF needs): the naive baseline. The "
-             "default is the validated optimisations"));
+    cl::desc("--appnet-to-bpf without netfn optimisation (only the "
+             "conversion to fixed point eBPF needs, scales chosen per value "
+             "range): the naive baseline. The default is the validated "
+             "optimisations"));
 cl::opt<std::string> abiOut(
     "abi-out", cl::cat(sbpfCategory),
     cl::desc("With --emit=c, also write the ABI record (JSON) to this file"),

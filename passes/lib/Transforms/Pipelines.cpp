@@ -25,7 +25,8 @@ void sbpf::buildAppNetToBPFPipeline(mlir::OpPassManager &pm) {
 
 void sbpf::buildAppNetToBPFPipeline(mlir::OpPassManager &pm,
                                     unsigned optLevel) {
-  // eBPF has no floating point: every real becomes Q31.32 fixed point, with
+  // eBPF has no floating point: every real becomes 64-bit fixed point, the
+  // scale chosen per value range (Q31.32 where the range is unbounded), with
   // exact forms for random thresholds and nanoseconds. Needed at every
   // level (it is not an optimisation), and not validated against the f64
   // program: it changes the meaning within the documented rounding.
