@@ -31,7 +31,15 @@ deps:
 $(BUILD)/build.ninja:
 	cmake -G Ninja -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-configure: deps $(BUILD)/build.ninja
+# The build uses clang-16 (CMakeLists.txt says why); a build directory
+# configured earlier with another compiler is configured again.
+configure: deps
+	@if [ -f $(BUILD)/CMakeCache.txt ] && \
+	  ! grep -q '^CMAKE_CXX_COMPILER:FILEPATH=.*clang++-16$$' $(BUILD)/CMakeCache.txt; then \
+	  echo "configure: $(BUILD) was configured with another compiler; configuring it for clang-16"; \
+	  rm -rf $(BUILD)/CMakeCache.txt $(BUILD)/CMakeFiles $(BUILD)/build.ninja; \
+	fi
+	@$(MAKE) --no-print-directory $(BUILD)/build.ninja
 
 build: configure
 	ninja -C $(BUILD) -j $(JOBS)
