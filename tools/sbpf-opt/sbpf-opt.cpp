@@ -8,6 +8,7 @@
 // status 1, and no output file is left behind on failure.
 //
 //===----------------------------------------------------------------------===//
+#include "ForwardRefCheck.h"
 #include "sbpf/BPF/EmitC.h"
 #include "sbpf/Checker/Check.h"
 #include "sbpf/Conversion/NetfnToLLVM.h"
@@ -444,6 +445,8 @@ static int emitBPFMain(DialectRegistry &registry,
   } else {
     TimingScope parseTiming = timing.nest("parse netfn");
     context.allowUnregisteredDialects(allowUnregisteredDialects);
+    if (!sbpf::checkForwardReferences(sourceMgr))
+      return 1;
     module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   }
   context.allowUnregisteredDialects(allowUnregisteredDialects);
@@ -694,6 +697,16 @@ int main(int argc, char **argv) {
     input = llvm::MemoryBuffer::getMemBufferCopy(*text, inputFilename);
   }
 
+  if (!domain) {
+    // MLIR text: refused before MlirOptMain parses it when MLIR 16's parser
+    // could corrupt memory on it (ForwardRefCheck.cpp).
+    llvm::SourceMgr sourceMgr;
+    sourceMgr.AddNewSourceBuffer(
+        llvm::MemoryBuffer::getMemBuffer(input->getMemBufferRef(), false),
+        llvm::SMLoc());
+    if (!sbpf::checkForwardReferences(sourceMgr))
+      return 1;
+  }
   auto output = openOutputFile(outputFilename, &errorMessage);
   if (!output) {
     llvm::errs() << "sbpf-opt: error: " << errorMessage << "\n";
