@@ -25,6 +25,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -213,8 +214,15 @@ private:
   /// (deeper than 3 only in thorough sweeps).
   bool provenByCut(const z3::expr &x, const z3::expr &y,
                    unsigned maxDepth = 3);
+  /// A query under a resource limit in proportion to `ms` (see the
+  /// definition); unknown without asking once the deadline has passed.
   z3::check_result check(const z3::expr &cond, unsigned ms,
                          std::optional<z3::model> *model);
+  /// Milliseconds to the deadline, 0 when it has passed.
+  unsigned msLeft() const;
+  /// A query's limits: Z3 resource units in proportion to `ms` nominal
+  /// milliseconds, wall time ten times as long but at most `left` ms.
+  z3::params limits(unsigned ms, unsigned left);
   /// x != y with subterms cut (see the definition), or nullopt.
   struct Cut {
     z3::expr query;
@@ -841,8 +849,41 @@ void Sweeper::rebucket() {
     buckets[signature(r)].push_back(r);
 }
 
+unsigned Sweeper::msLeft() const {
+  Clock::time_point now = Clock::now();
+  if (now >= opt.deadline)
+    return 0;
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(opt.deadline - now)
+          .count();
+  return unsigned(std::clamp<int64_t>(left, 1, UINT32_MAX));
+}
+
+z3::params Sweeper::limits(unsigned ms, unsigned left) {
+  // The limit is Z3's resource count, not wall-clock time, so what a sweep
+  // merges does not depend on the machine's load (with a time limit, one
+  // latency_log run in four left a division step unmerged). 10,000 units
+  // per nominal millisecond: with 1,000 (about what a cone query used per
+  // millisecond of wall time here) latency_log's first sweep left 23
+  // candidates unknown instead of 1-3 and its proof took 52 s instead of
+  // 4 s. The time limit, ten times longer, is only a backstop, and never
+  // reaches past the sweep's deadline.
+  constexpr uint64_t kUnitsPerMs = 10000;
+  z3::params p(c);
+  p.set("rlimit", unsigned(std::min<uint64_t>(ms * kUnitsPerMs, UINT32_MAX)));
+  p.set("timeout", unsigned(std::min<uint64_t>(10ull * ms, left)));
+  return p;
+}
+
 z3::check_result Sweeper::check(const z3::expr &cond, unsigned ms,
                                 std::optional<z3::model> *model) {
+  // Past the deadline no query is asked: every query of a sweep ends by
+  // it (a sweep of scramble's -O0 query overran a 240 s budget by 280 s).
+  unsigned left = msLeft();
+  if (!left) {
+    st.outOfTime = true;
+    return z3::unknown;
+  }
   // Z3's rewriter decides many of the small identities on its own.
   z3::expr simple = cond.simplify();
   if (z3::eq(simple, c.bool_val(false)))
@@ -872,18 +913,7 @@ z3::check_result Sweeper::check(const z3::expr &cond, unsigned ms,
     }
   }
   z3::solver s = pureBV ? z3::tactic(c, "qfbv").mk_solver() : z3::solver(c);
-  // The limit is Z3's resource count, not wall-clock time, so what a sweep
-  // merges does not depend on the machine's load (with a time limit, one
-  // latency_log run in four left a division step unmerged). 10,000 units
-  // per nominal millisecond: with 1,000 (about what a cone query used per
-  // millisecond of wall time here) latency_log's first sweep left 23
-  // candidates unknown instead of 1-3 and its proof took 52 s instead of
-  // 4 s. The time limit, ten times longer, is only a backstop.
-  constexpr unsigned kUnitsPerMs = 10000;
-  z3::params p(c);
-  p.set("rlimit", ms * kUnitsPerMs);
-  p.set("timeout", 10 * ms);
-  s.set(p);
+  s.set(limits(ms, left));
   s.add(simple);
   ++st.solverCalls;
   z3::check_result r = s.check();
@@ -1231,10 +1261,14 @@ Sweeper::remaindersInCone(const z3::expr &x, const z3::expr &y) {
 std::optional<z3::model>
 Sweeper::modelUnder(const std::vector<z3::expr> &assumptions,
                     const std::vector<z3::expr> &extra) {
+  unsigned left = msLeft();
+  if (!left)
+    return std::nullopt;
+  // A resource limit as for the queries: with a wall-clock one the models
+  // drawn, and so the vectors, the merges and the time of the queries
+  // after the sweep, varied with the machine's load.
   z3::solver s(c);
-  z3::params p(c);
-  p.set("timeout", opt.coneTimeoutMs);
-  s.set(p);
+  s.set(limits(opt.coneTimeoutMs, left));
   for (const z3::expr &a : assumptions)
     s.add(a);
   for (const z3::expr &e : extra)
@@ -1349,10 +1383,16 @@ void Sweeper::run(std::vector<z3::expr> &goals,
   auto since = [&] {
     return std::chrono::duration<double>(Clock::now() - start).count();
   };
+  if (!msLeft()) {
+    st.outOfTime = true;
+    return;
+  }
   collect(goals);
   st.nodes = nodes.size();
   findLemmas();
-  for (unsigned k = 0; k < opt.vectors; ++k)
+  // Simulating a large query costs time too: past the deadline no query is
+  // asked, so no more vectors are drawn.
+  for (unsigned k = 0; k < opt.vectors && (k < 2 || msLeft()); ++k)
     addVector(std::nullopt);
   guide(assumptions);
   if (trace)

@@ -565,4 +565,24 @@ TEST(Sweep, ThoroughSweepSharesDivisionStepsInTwoShapes) {
   EXPECT_GT(st.dividerVectors, 0u);
 }
 
+TEST(Sweep, AsksNoQueryPastItsDeadline) {
+  // Every query of a sweep ends by its deadline: a sweep whose deadline has
+  // passed asks none, not even the goals with their circuits cut (which a
+  // thorough sweep asks after its passes, and which ran 200 s past the
+  // deadline on scramble's -O0 query), and leaves the goals as they were.
+  z3::context c;
+  z3::expr a = c.bv_const("a", 64), b = c.bv_const("b", 64);
+  z3::expr goal = divisionInBytecodeShape(c, a, b) != arith::fixedDiv(a, b, 32);
+  std::vector<z3::expr> goals = {goal};
+  SweepOptions options;
+  options.thorough = true;
+  options.deadline = std::chrono::steady_clock::now();
+  SweepStats st;
+  sweep(c, goals, {}, options, st);
+  EXPECT_EQ(st.solverCalls, 0u);
+  EXPECT_EQ(st.merged, 0u);
+  EXPECT_TRUE(st.outOfTime);
+  EXPECT_TRUE(z3::eq(goals[0], goal));
+}
+
 } // namespace
