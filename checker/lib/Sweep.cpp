@@ -184,10 +184,12 @@ private:
   void divide(const std::vector<z3::expr> &assumptions);
   void pass(bool full, std::vector<int> &mergedInto);
   /// `regions`: large circuit regions are cut; `products`: products of
-  /// two variables are, whatever their size (see the definition).
+  /// two variables are, whatever their size; `dividers`: every division
+  /// and remainder is (see the definition).
   bool provenWithCircuitsCut(const z3::expr &goal,
                              const std::vector<z3::expr> &assumptions,
-                             bool regions, bool products);
+                             bool regions, bool products,
+                             bool dividers = false);
   /// Ids of the subterms of n up to six levels down (at most a few hundred).
   llvm::DenseSet<unsigned> near(const z3::expr &n);
   /// The rare conditions guide() drew vectors for (negated where the
@@ -1420,10 +1422,17 @@ void Sweeper::run(std::vector<z3::expr> &goals,
       z3::expr g = rebuilt[index.lookup(Z3_get_ast_id(c, goals[k]))];
       // Thorough sweeps cut large regions, then also every product of two
       // variables; plain sweeps only the products (none, and so no query,
-      // in most elements).
+      // in most elements). Then, for a goal still open, every divider too:
+      // once the sweep has shared the arithmetic, what differs is often
+      // only the path logic above a small division by a constant
+      // (token_bucket's time conversion, by 10^9 twice: its state query,
+      // 38 million units on the swept goal, is then a few thousand), which
+      // the region cut leaves (its regions are below 200 subterms). Each
+      // attempt asks nothing when it would cut nothing new.
       if (z3::eq(g, c.bool_val(false)) ||
           (opt.thorough && provenWithCircuitsCut(g, assumptions, true, false)) ||
-          provenWithCircuitsCut(g, assumptions, opt.thorough, true)) {
+          provenWithCircuitsCut(g, assumptions, opt.thorough, true) ||
+          provenWithCircuitsCut(g, assumptions, opt.thorough, true, true)) {
         st.goalsByCircuitCut += !z3::eq(g, c.bool_val(false));
         done[k] = 1;
         continue;
@@ -1470,10 +1479,13 @@ void Sweeper::run(std::vector<z3::expr> &goals,
 /// a few terms but thousands of adders once bit-blasted (a -O0 fixed-point
 /// product of two state values, shared by the sweep, under the path logic
 /// that decides whether the object stores it: token_bucket,
-/// success_ratio).
+/// success_ratio). With `dividers`, every division and remainder too
+/// (false when the goal has none), whatever its divisor: a sign or range
+/// fact of a remainder is then lost, and such goals stay open here.
 bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
                                     const std::vector<z3::expr> &assumptions,
-                                    bool regions, bool products) {
+                                    bool regions, bool products,
+                                    bool dividers) {
   constexpr size_t kMinRegion = 200;
   // The DAG in reverse post-order (parents before children).
   std::vector<Z3_ast> order;
@@ -1533,7 +1545,8 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
       idom[ch] = idom[ch] == kUndef ? i : intersect(idom[ch], i);
   // Region sizes and whether a region holds a circuit, bottom-up.
   std::vector<size_t> size(n, 1);
-  std::vector<char> circuit(n, 0), circuitBelow(n, 0), product(n, 0);
+  std::vector<char> circuit(n, 0), circuitBelow(n, 0), product(n, 0),
+      divider(n, 0);
   for (unsigned i = 0; i < n; ++i) {
     z3::expr e(c, order[i]);
     if (!e.is_app())
@@ -1541,7 +1554,7 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
     Z3_decl_kind k = e.decl().decl_kind();
     if (k == Z3_OP_BUDIV || k == Z3_OP_BUDIV_I || k == Z3_OP_BUREM ||
         k == Z3_OP_BUREM_I)
-      circuit[i] = 1;
+      circuit[i] = divider[i] = 1;
     else if (k == Z3_OP_BMUL && e.num_args() == 2 && !e.arg(0).is_numeral() &&
              !e.arg(1).is_numeral())
       circuit[i] = product[i] = 1;
@@ -1559,15 +1572,19 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
   for (unsigned i = 1; i < n; ++i) {
     bool region = regions && size[i] >= kMinRegion && circuit[i] &&
                   !circuitBelow[i];
-    if (!(region || (products && product[i])) ||
+    if (!(region || (products && product[i]) || (dividers && divider[i])) ||
         Z3_get_sort_kind(c, Z3_get_sort(c, order[i])) != Z3_BV_SORT)
       continue;
     from.push_back(z3::expr(c, order[i]));
     to.push_back(z3::expr(
         c, Z3_mk_fresh_const(c, "sweep.circuit", Z3_get_sort(c, order[i]))));
   }
+  // Nothing to cut, or (with dividers) nothing the attempt without them
+  // did not: no query.
   if (from.empty() ||
-      (products && llvm::find(product, char(1)) == product.end()))
+      (products && !dividers &&
+       llvm::find(product, char(1)) == product.end()) ||
+      (dividers && llvm::find(divider, char(1)) == divider.end()))
     return false;
   z3::expr q = goal;
   q = q.substitute(from, to);
