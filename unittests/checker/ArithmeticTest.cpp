@@ -532,6 +532,18 @@ static z3::expr storedUnlessParseFailed(z3::context &c, const z3::expr &v) {
   return stored != z3::ite(parsed, v, old);
 }
 
+/// A plain sweep proves `goal` (it becomes false) by asking it with its
+/// circuits cut after the passes.
+static void expectProvenWithCircuitsCut(z3::context &c, const z3::expr &goal) {
+  std::vector<z3::expr> goals = {goal};
+  SweepStats st;
+  sweep(c, goals, {}, SweepOptions(), st);
+  EXPECT_TRUE(z3::eq(goals[0].simplify(), c.bool_val(false)))
+      << st.merged << " merged, " << st.refuted << " refuted, " << st.unknown
+      << " unknown";
+  EXPECT_EQ(st.goalsByCircuitCut, 1u);
+}
+
 TEST(Sweep, ProductOfTwoVariablesIsCutUnderThePathLogic) {
   // A -O0 object's shape (token_bucket, success_ratio): the code stores the
   // product's bytes unless its parse failed, the element writes the product
@@ -544,14 +556,8 @@ TEST(Sweep, ProductOfTwoVariablesIsCutUnderThePathLogic) {
   // lit-tests/bpf/o0-validation.test.
   z3::context c;
   z3::expr a = c.bv_const("a", 64), b = c.bv_const("b", 64);
-  std::vector<z3::expr> goals = {
-      storedUnlessParseFailed(c, arith::fixedMul(a, b, 32))};
-  SweepStats st;
-  sweep(c, goals, {}, SweepOptions(), st);
-  EXPECT_TRUE(z3::eq(goals[0].simplify(), c.bool_val(false)))
-      << st.merged << " merged, " << st.refuted << " refuted, " << st.unknown
-      << " unknown";
-  EXPECT_EQ(st.goalsByCircuitCut, 1u);
+  expectProvenWithCircuitsCut(
+      c, storedUnlessParseFailed(c, arith::fixedMul(a, b, 32)));
 }
 
 TEST(Sweep, DivisionByAConstantIsCutUnderThePathLogic) {
@@ -565,13 +571,7 @@ TEST(Sweep, DivisionByAConstantIsCutUnderThePathLogic) {
   z3::expr q = z3::udiv(t, k), r = t - q * k;
   z3::expr v = z3::shl(q, c.bv_val(32, 64)) +
                z3::udiv(z3::shl(r, c.bv_val(32, 64)), k);
-  std::vector<z3::expr> goals = {storedUnlessParseFailed(c, v)};
-  SweepStats st;
-  sweep(c, goals, {}, SweepOptions(), st);
-  EXPECT_TRUE(z3::eq(goals[0].simplify(), c.bool_val(false)))
-      << st.merged << " merged, " << st.refuted << " refuted, " << st.unknown
-      << " unknown";
-  EXPECT_EQ(st.goalsByCircuitCut, 1u);
+  expectProvenWithCircuitsCut(c, storedUnlessParseFailed(c, v));
 }
 
 TEST(Sweep, ThoroughSweepSharesDivisionStepsInTwoShapes) {
