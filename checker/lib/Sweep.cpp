@@ -25,6 +25,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -183,10 +184,12 @@ private:
   void divide(const std::vector<z3::expr> &assumptions);
   void pass(bool full, std::vector<int> &mergedInto);
   /// `regions`: large circuit regions are cut; `products`: products of
-  /// two variables are, whatever their size (see the definition).
+  /// two variables are, whatever their size; `dividers`: every division
+  /// and remainder is (see the definition).
   bool provenWithCircuitsCut(const z3::expr &goal,
                              const std::vector<z3::expr> &assumptions,
-                             bool regions, bool products);
+                             bool regions, bool products,
+                             bool dividers = false);
   /// Ids of the subterms of n up to six levels down (at most a few hundred).
   llvm::DenseSet<unsigned> near(const z3::expr &n);
   /// The rare conditions guide() drew vectors for (negated where the
@@ -213,8 +216,15 @@ private:
   /// (deeper than 3 only in thorough sweeps).
   bool provenByCut(const z3::expr &x, const z3::expr &y,
                    unsigned maxDepth = 3);
+  /// A query under a resource limit in proportion to `ms` (see the
+  /// definition); unknown without asking once the deadline has passed.
   z3::check_result check(const z3::expr &cond, unsigned ms,
                          std::optional<z3::model> *model);
+  /// Milliseconds to the deadline, 0 when it has passed.
+  unsigned msLeft() const;
+  /// A query's limits: Z3 resource units in proportion to `ms` nominal
+  /// milliseconds, wall time ten times as long but at most `left` ms.
+  z3::params limits(unsigned ms, unsigned left);
   /// x != y with subterms cut (see the definition), or nullopt.
   struct Cut {
     z3::expr query;
@@ -841,8 +851,41 @@ void Sweeper::rebucket() {
     buckets[signature(r)].push_back(r);
 }
 
+unsigned Sweeper::msLeft() const {
+  Clock::time_point now = Clock::now();
+  if (now >= opt.deadline)
+    return 0;
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(opt.deadline - now)
+          .count();
+  return unsigned(std::clamp<int64_t>(left, 1, UINT32_MAX));
+}
+
+z3::params Sweeper::limits(unsigned ms, unsigned left) {
+  // The limit is Z3's resource count, not wall-clock time, so what a sweep
+  // merges does not depend on the machine's load (with a time limit, one
+  // latency_log run in four left a division step unmerged). 10,000 units
+  // per nominal millisecond: with 1,000 (about what a cone query used per
+  // millisecond of wall time here) latency_log's first sweep left 23
+  // candidates unknown instead of 1-3 and its proof took 52 s instead of
+  // 4 s. The time limit, ten times longer, is only a backstop, and never
+  // reaches past the sweep's deadline.
+  constexpr uint64_t kUnitsPerMs = 10000;
+  z3::params p(c);
+  p.set("rlimit", unsigned(std::min<uint64_t>(ms * kUnitsPerMs, UINT32_MAX)));
+  p.set("timeout", unsigned(std::min<uint64_t>(10ull * ms, left)));
+  return p;
+}
+
 z3::check_result Sweeper::check(const z3::expr &cond, unsigned ms,
                                 std::optional<z3::model> *model) {
+  // Past the deadline no query is asked: every query of a sweep ends by
+  // it (a sweep of scramble's -O0 query overran a 240 s budget by 280 s).
+  unsigned left = msLeft();
+  if (!left) {
+    st.outOfTime = true;
+    return z3::unknown;
+  }
   // Z3's rewriter decides many of the small identities on its own.
   z3::expr simple = cond.simplify();
   if (z3::eq(simple, c.bool_val(false)))
@@ -872,18 +915,7 @@ z3::check_result Sweeper::check(const z3::expr &cond, unsigned ms,
     }
   }
   z3::solver s = pureBV ? z3::tactic(c, "qfbv").mk_solver() : z3::solver(c);
-  // The limit is Z3's resource count, not wall-clock time, so what a sweep
-  // merges does not depend on the machine's load (with a time limit, one
-  // latency_log run in four left a division step unmerged). 10,000 units
-  // per nominal millisecond: with 1,000 (about what a cone query used per
-  // millisecond of wall time here) latency_log's first sweep left 23
-  // candidates unknown instead of 1-3 and its proof took 52 s instead of
-  // 4 s. The time limit, ten times longer, is only a backstop.
-  constexpr unsigned kUnitsPerMs = 10000;
-  z3::params p(c);
-  p.set("rlimit", ms * kUnitsPerMs);
-  p.set("timeout", 10 * ms);
-  s.set(p);
+  s.set(limits(ms, left));
   s.add(simple);
   ++st.solverCalls;
   z3::check_result r = s.check();
@@ -1231,10 +1263,18 @@ Sweeper::remaindersInCone(const z3::expr &x, const z3::expr &y) {
 std::optional<z3::model>
 Sweeper::modelUnder(const std::vector<z3::expr> &assumptions,
                     const std::vector<z3::expr> &extra) {
+  unsigned left = msLeft();
+  if (!left)
+    return std::nullopt;
+  // A resource limit as for the queries: with a wall-clock one the models
+  // drawn, and so the vectors, the merges and the time of the queries
+  // after the sweep, varied with the machine's load. A tenth of a cone
+  // query's (150,000 units, about what the 150 ms wall-clock limit used
+  // before gave on a quiet machine): with the cone query's limit the
+  // conditions without a quick model took success_ratio's sweep from 13 to
+  // 37 s before its first pass.
   z3::solver s(c);
-  z3::params p(c);
-  p.set("timeout", opt.coneTimeoutMs);
-  s.set(p);
+  s.set(limits(opt.coneTimeoutMs / 10, left));
   for (const z3::expr &a : assumptions)
     s.add(a);
   for (const z3::expr &e : extra)
@@ -1349,10 +1389,16 @@ void Sweeper::run(std::vector<z3::expr> &goals,
   auto since = [&] {
     return std::chrono::duration<double>(Clock::now() - start).count();
   };
+  if (!msLeft()) {
+    st.outOfTime = true;
+    return;
+  }
   collect(goals);
   st.nodes = nodes.size();
   findLemmas();
-  for (unsigned k = 0; k < opt.vectors; ++k)
+  // Simulating a large query costs time too: past the deadline no query is
+  // asked, so no more vectors are drawn.
+  for (unsigned k = 0; k < opt.vectors && (k < 2 || msLeft()); ++k)
     addVector(std::nullopt);
   guide(assumptions);
   if (trace)
@@ -1380,10 +1426,17 @@ void Sweeper::run(std::vector<z3::expr> &goals,
       z3::expr g = rebuilt[index.lookup(Z3_get_ast_id(c, goals[k]))];
       // Thorough sweeps cut large regions, then also every product of two
       // variables; plain sweeps only the products (none, and so no query,
-      // in most elements).
+      // in most elements). Then, for a goal still open, every divider too:
+      // once the sweep has shared the arithmetic, what differs is often
+      // only the path logic above a small division by a constant
+      // (token_bucket's time conversion, by 10^9 twice: its state query,
+      // 38 million units on the swept goal, is then a few thousand), which
+      // the region cut leaves (its regions are below 200 subterms). Each
+      // attempt asks nothing when it would cut nothing new.
       if (z3::eq(g, c.bool_val(false)) ||
           (opt.thorough && provenWithCircuitsCut(g, assumptions, true, false)) ||
-          provenWithCircuitsCut(g, assumptions, opt.thorough, true)) {
+          provenWithCircuitsCut(g, assumptions, opt.thorough, true) ||
+          provenWithCircuitsCut(g, assumptions, opt.thorough, true, true)) {
         st.goalsByCircuitCut += !z3::eq(g, c.bool_val(false));
         done[k] = 1;
         continue;
@@ -1430,10 +1483,13 @@ void Sweeper::run(std::vector<z3::expr> &goals,
 /// a few terms but thousands of adders once bit-blasted (a -O0 fixed-point
 /// product of two state values, shared by the sweep, under the path logic
 /// that decides whether the object stores it: token_bucket,
-/// success_ratio).
+/// success_ratio). With `dividers`, every division and remainder too
+/// (false when the goal has none), whatever its divisor: a sign or range
+/// fact of a remainder is then lost, and such goals stay open here.
 bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
                                     const std::vector<z3::expr> &assumptions,
-                                    bool regions, bool products) {
+                                    bool regions, bool products,
+                                    bool dividers) {
   constexpr size_t kMinRegion = 200;
   // The DAG in reverse post-order (parents before children).
   std::vector<Z3_ast> order;
@@ -1493,7 +1549,8 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
       idom[ch] = idom[ch] == kUndef ? i : intersect(idom[ch], i);
   // Region sizes and whether a region holds a circuit, bottom-up.
   std::vector<size_t> size(n, 1);
-  std::vector<char> circuit(n, 0), circuitBelow(n, 0), product(n, 0);
+  std::vector<char> circuit(n, 0), circuitBelow(n, 0), product(n, 0),
+      divider(n, 0);
   for (unsigned i = 0; i < n; ++i) {
     z3::expr e(c, order[i]);
     if (!e.is_app())
@@ -1501,7 +1558,7 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
     Z3_decl_kind k = e.decl().decl_kind();
     if (k == Z3_OP_BUDIV || k == Z3_OP_BUDIV_I || k == Z3_OP_BUREM ||
         k == Z3_OP_BUREM_I)
-      circuit[i] = 1;
+      circuit[i] = divider[i] = 1;
     else if (k == Z3_OP_BMUL && e.num_args() == 2 && !e.arg(0).is_numeral() &&
              !e.arg(1).is_numeral())
       circuit[i] = product[i] = 1;
@@ -1519,15 +1576,19 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
   for (unsigned i = 1; i < n; ++i) {
     bool region = regions && size[i] >= kMinRegion && circuit[i] &&
                   !circuitBelow[i];
-    if (!(region || (products && product[i])) ||
+    if (!(region || (products && product[i]) || (dividers && divider[i])) ||
         Z3_get_sort_kind(c, Z3_get_sort(c, order[i])) != Z3_BV_SORT)
       continue;
     from.push_back(z3::expr(c, order[i]));
     to.push_back(z3::expr(
         c, Z3_mk_fresh_const(c, "sweep.circuit", Z3_get_sort(c, order[i]))));
   }
+  // Nothing to cut, or (with dividers) nothing the attempt without them
+  // did not: no query.
   if (from.empty() ||
-      (products && llvm::find(product, char(1)) == product.end()))
+      (products && !dividers &&
+       llvm::find(product, char(1)) == product.end()) ||
+      (dividers && llvm::find(divider, char(1)) == divider.end()))
     return false;
   z3::expr q = goal;
   q = q.substitute(from, to);

@@ -516,6 +516,34 @@ static z3::expr divisionInBytecodeShape(z3::context &c, const z3::expr &a,
   return z3::ite(isZero, zero, z3::ite(neg, -q, q));
 }
 
+/// A -O0 object's shape (token_bucket, success_ratio): the code stores the
+/// bytes of `v` unless its parse failed, the element writes `v` when its
+/// parse succeeded; the two conditions are complements built differently.
+/// The goal (the stored value differs) is unsatisfiable for every `v`.
+static z3::expr storedUnlessParseFailed(z3::context &c, const z3::expr &v) {
+  z3::expr old = c.bv_const("old", 64), p = c.bv_const("p", 8);
+  z3::expr failed = z3::ult(p, c.bv_val(5, 8)) || p == c.bv_val(9, 8);
+  z3::expr parsed = z3::uge(p, c.bv_val(5, 8)) && p != c.bv_val(9, 8);
+  z3::expr stored = z3::ite(failed, old.extract(7, 0), v.extract(7, 0));
+  for (unsigned i = 1; i < 8; ++i)
+    stored = z3::concat(z3::ite(failed, old.extract(8 * i + 7, 8 * i),
+                                v.extract(8 * i + 7, 8 * i)),
+                        stored);
+  return stored != z3::ite(parsed, v, old);
+}
+
+/// A plain sweep proves `goal` (it becomes false) by asking it with its
+/// circuits cut after the passes.
+static void expectProvenWithCircuitsCut(z3::context &c, const z3::expr &goal) {
+  std::vector<z3::expr> goals = {goal};
+  SweepStats st;
+  sweep(c, goals, {}, SweepOptions(), st);
+  EXPECT_TRUE(z3::eq(goals[0].simplify(), c.bool_val(false)))
+      << st.merged << " merged, " << st.refuted << " refuted, " << st.unknown
+      << " unknown";
+  EXPECT_EQ(st.goalsByCircuitCut, 1u);
+}
+
 TEST(Sweep, ProductOfTwoVariablesIsCutUnderThePathLogic) {
   // A -O0 object's shape (token_bucket, success_ratio): the code stores the
   // product's bytes unless its parse failed, the element writes the product
@@ -528,22 +556,22 @@ TEST(Sweep, ProductOfTwoVariablesIsCutUnderThePathLogic) {
   // lit-tests/bpf/o0-validation.test.
   z3::context c;
   z3::expr a = c.bv_const("a", 64), b = c.bv_const("b", 64);
-  z3::expr old = c.bv_const("old", 64), p = c.bv_const("p", 8);
-  z3::expr v = arith::fixedMul(a, b, 32);
-  z3::expr failed = z3::ult(p, c.bv_val(5, 8)) || p == c.bv_val(9, 8);
-  z3::expr parsed = z3::uge(p, c.bv_val(5, 8)) && p != c.bv_val(9, 8);
-  z3::expr stored = z3::ite(failed, old.extract(7, 0), v.extract(7, 0));
-  for (unsigned i = 1; i < 8; ++i)
-    stored = z3::concat(z3::ite(failed, old.extract(8 * i + 7, 8 * i),
-                                v.extract(8 * i + 7, 8 * i)),
-                        stored);
-  std::vector<z3::expr> goals = {stored != z3::ite(parsed, v, old)};
-  SweepStats st;
-  sweep(c, goals, {}, SweepOptions(), st);
-  EXPECT_TRUE(z3::eq(goals[0].simplify(), c.bool_val(false)))
-      << st.merged << " merged, " << st.refuted << " refuted, " << st.unknown
-      << " unknown";
-  EXPECT_EQ(st.goalsByCircuitCut, 1u);
+  expectProvenWithCircuitsCut(
+      c, storedUnlessParseFailed(c, arith::fixedMul(a, b, 32)));
+}
+
+TEST(Sweep, DivisionByAConstantIsCutUnderThePathLogic) {
+  // token_bucket's state query after its sweep: the time conversion (two
+  // divisions by 10^9) is shared, the path logic above it differs in
+  // shape. A goal left open is asked with every divider cut (counted in
+  // goalsByCircuitCut; 0 without that cut, and the goal stays open: no
+  // product of two variables to cut, no region of 200 subterms).
+  z3::context c;
+  z3::expr t = c.bv_const("t", 64), k = c.bv_val(1000000000, 64);
+  z3::expr q = z3::udiv(t, k), r = t - q * k;
+  z3::expr v = z3::shl(q, c.bv_val(32, 64)) +
+               z3::udiv(z3::shl(r, c.bv_val(32, 64)), k);
+  expectProvenWithCircuitsCut(c, storedUnlessParseFailed(c, v));
 }
 
 TEST(Sweep, ThoroughSweepSharesDivisionStepsInTwoShapes) {
@@ -563,6 +591,26 @@ TEST(Sweep, ThoroughSweepSharesDivisionStepsInTwoShapes) {
       << st.merged << " merged, " << st.refuted << " refuted, " << st.unknown
       << " unknown, " << st.sampled << " sampled";
   EXPECT_GT(st.dividerVectors, 0u);
+}
+
+TEST(Sweep, AsksNoQueryPastItsDeadline) {
+  // Every query of a sweep ends by its deadline: a sweep whose deadline has
+  // passed asks none, not even the goals with their circuits cut (which a
+  // thorough sweep asks after its passes, and which ran 200 s past the
+  // deadline on scramble's -O0 query), and leaves the goals as they were.
+  z3::context c;
+  z3::expr a = c.bv_const("a", 64), b = c.bv_const("b", 64);
+  z3::expr goal = divisionInBytecodeShape(c, a, b) != arith::fixedDiv(a, b, 32);
+  std::vector<z3::expr> goals = {goal};
+  SweepOptions options;
+  options.thorough = true;
+  options.deadline = std::chrono::steady_clock::now();
+  SweepStats st;
+  sweep(c, goals, {}, options, st);
+  EXPECT_EQ(st.solverCalls, 0u);
+  EXPECT_EQ(st.merged, 0u);
+  EXPECT_TRUE(st.outOfTime);
+  EXPECT_TRUE(z3::eq(goals[0], goal));
 }
 
 } // namespace

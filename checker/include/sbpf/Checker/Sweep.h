@@ -64,8 +64,8 @@ struct SweepOptions {
   /// backstop.
   unsigned cutTimeoutMs = 50;
   unsigned coneTimeoutMs = 150;
-  /// Stop trying new candidates after this point (the goals are still
-  /// rewritten with what was proven).
+  /// No query is asked after this point, and every query ends by it (the
+  /// goals are still rewritten with what was proven before).
   std::chrono::steady_clock::time_point deadline =
       std::chrono::steady_clock::time_point::max();
   uint64_t seed = 0x5eed;
@@ -101,9 +101,12 @@ struct SweepStats {
   size_t solverCalls = 0;
   /// Cut queries found satisfiable by evaluation, without a solver call.
   size_t sampled = 0;
-  /// Goals proven with their arithmetic circuits cut (thorough sweeps).
+  /// Goals proven with their arithmetic circuits cut (large regions in
+  /// thorough sweeps; products of two variables and dividers in every
+  /// sweep).
   size_t goalsByCircuitCut = 0;
   double seconds = 0;
+  /// The deadline passed before the sweep was done.
   bool outOfTime = false;
 };
 
