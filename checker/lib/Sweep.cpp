@@ -167,7 +167,6 @@ private:
   std::vector<z3::expr> rebuilt;
   std::vector<unsigned> reps;
   std::unordered_map<uint64_t, llvm::SmallVector<unsigned, 2>> buckets;
-  unsigned freshCount = 0;
 
   void collect(const std::vector<z3::expr> &goals);
   void findLemmas();
