@@ -636,11 +636,51 @@ z3::expr Machine::storeBits(const z3::expr &bits, const z3::expr &off,
   return (bits & ~mask) | z3::shl(z3::zext(v, w - vn), shw);
 }
 
+/// The byte at `index` when it is k + zext(e) with e at most
+/// kMaxIndexBits wide (what the simplifier makes of a base plus an index
+/// masked to a small power-of-two buffer: scramble's key byte
+/// `key[(i % len) & 63]`): a multiplexer over e's bits, high bit first, of
+/// the bytes at the 2^width constant indices, each resolved through the
+/// writes. The same value as memRead's, which compares the index with
+/// every write's (a chain as deep as the writes to the memory, its
+/// conditions rarely true); this is the shape the netfn encoding selects
+/// the key byte in (NetfnSemantics.cpp, stringXor), so the sweep can match
+/// the two. Nullopt for any other index.
+static std::optional<z3::expr> readThroughIndexBits(const LogMemory &m,
+                                                    const z3::expr &index) {
+  constexpr unsigned kMaxIndexBits = 6;
+  Decomposed d = decompose(index);
+  if (!d.sym || d.k < 0)
+    return std::nullopt;
+  const z3::expr &s = *d.sym;
+  uint64_t zero;
+  if (!s.is_app() || s.decl().decl_kind() != Z3_OP_CONCAT ||
+      s.num_args() != 2 || !s.arg(0).is_numeral_u64(zero) || zero != 0)
+    return std::nullopt;
+  z3::expr e = s.arg(1);
+  unsigned w = e.get_sort().bv_size();
+  if (w > kMaxIndexBits || e.is_numeral())
+    return std::nullopt;
+  z3::context &c = index.ctx();
+  std::function<z3::expr(unsigned, uint64_t)> mux = [&](unsigned bit,
+                                                        uint64_t base) {
+    if (bit == 0)
+      return memRead(m, c.bv_val(uint64_t(d.k) + base, 64));
+    z3::expr set = e.extract(bit - 1, bit - 1).simplify() == c.bv_val(1, 1);
+    return z3::ite(set, mux(bit - 1, base + (uint64_t(1) << (bit - 1))),
+                   mux(bit - 1, base));
+  };
+  return mux(w, 0);
+}
+
 z3::expr Machine::loadMem(const LogMemory &m, const z3::expr &off,
                           unsigned n) {
   std::vector<z3::expr> bytes;
-  for (unsigned i = 0; i < n; ++i)
-    bytes.push_back(memRead(m, (off + bv64(i)).simplify()));
+  for (unsigned i = 0; i < n; ++i) {
+    z3::expr at = (off + bv64(i)).simplify();
+    std::optional<z3::expr> b = readThroughIndexBits(m, at);
+    bytes.push_back(b ? *b : memRead(m, at));
+  }
   return assemble(bytes);
 }
 

@@ -933,8 +933,11 @@ private:
           set(o.getResult(), sc.tupleProj(o.getInput().getType(), 0)(get(o.getInput())));
         })
         .Case<StringXorOp>([&](StringXorOp o) {
-          set(o.getResult(), stringXor(o.getInput().getType(), get(o.getInput()),
-                                       o.getKey().getType(), get(o.getKey())));
+          set(o.getResult(),
+              stringXor(sc, llvm::cast<StringType>(o.getInput().getType()),
+                        get(o.getInput()),
+                        llvm::cast<StringType>(o.getKey().getType()),
+                        get(o.getKey())));
         })
         .Case<RandomOp>([&](RandomOp o) { set(o.getResult(), nextDraw(env)); })
         .Case<NowOp>([&](NowOp o) { set(o.getResult(), nextClock(env)); })
@@ -1130,37 +1133,11 @@ private:
     return true;
   }
 
-  z3::expr stringXor(Type st, const z3::expr &s, Type kt, const z3::expr &key) {
-    auto sType = llvm::cast<StringType>(st);
-    auto kType = llvm::cast<StringType>(kt);
-    unsigned n = stringDataBits(sType) / 8;
-    unsigned kbits = stringDataBits(kType);
-    z3::expr len = sc.tupleProj(st, 0)(s);
-    z3::expr data = sc.tupleProj(st, 1)(s);
-    z3::expr klen = sc.tupleProj(kt, 0)(key);
-    z3::expr kdata = sc.tupleProj(kt, 1)(key);
-    z3::expr kzero = klen == c.bv_val(0, 32);
-    z3::expr out = c.bv_val(0, 8);
-    for (unsigned i = 0; i < n; ++i) {
-      z3::expr sb = data.extract(8 * i + 7, 8 * i);
-      // key[i mod len(key)]: shift the key right by 8 * (i mod klen) bytes.
-      z3::expr kidx = z3::urem(c.bv_val(i, 32), klen) * c.bv_val(8, 32);
-      z3::expr sh = kbits >= 32 ? z3::zext(kidx, kbits - 32)
-                                : kidx.extract(kbits - 1, 0);
-      z3::expr kb = z3::lshr(kdata, sh).extract(7, 0);
-      z3::expr b = z3::ite(z3::ult(c.bv_val(i, 32), len),
-                           z3::ite(kzero, sb, sb ^ kb), c.bv_val(0, 8));
-      out = i == 0 ? b : z3::concat(b, out);
-    }
-    return sc.tupleCtor(st)(len, out);
-  }
-
   z3::expr binary(mlir::Operation *op, Type t, const z3::expr &a,
                   const z3::expr &b) {
     bool isF = t.isF64();
     auto fixed = llvm::dyn_cast<FixedType>(t);
     bool s = isSignedInt(t);
-    unsigned w = bitWidth(t);
     if (llvm::isa<AddOp>(op))
       return isF ? wrap(Z3_mk_fpa_add(c, rne, a, b)) : a + b;
     if (llvm::isa<SubOp>(op))
@@ -1198,6 +1175,68 @@ private:
 };
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// netfn.string.xor (NetfnSemantics.h)
+//===----------------------------------------------------------------------===//
+
+z3::expr sbpf::checker::stringXor(SemContext &sc, StringType st,
+                                  const z3::expr &s, StringType kt,
+                                  const z3::expr &key) {
+  z3::context &c = sc.z3();
+  unsigned n = stringDataBits(st) / 8;
+  unsigned k = kt.getCapacity();
+  unsigned p = 1, lg = 0; // the backends' key buffer: 2^lg >= k bytes
+  while (p < k) {
+    p *= 2;
+    ++lg;
+  }
+  z3::expr len = sc.tupleProj(st, 0)(s);
+  z3::expr data = sc.tupleProj(st, 1)(s);
+  z3::expr klen = sc.tupleProj(kt, 0)(key);
+  z3::expr kdata = sc.tupleProj(kt, 1)(key);
+  z3::expr zero32 = c.bv_val(0, 32);
+  z3::expr kzero = klen == zero32;
+  // The key's length as the backends take it (NetfnToLLVM's string.xor,
+  // EmitC's sbpf_xor_N_K): clamped to the capacity (the canonical key's
+  // length), 1 when empty (the divisor is never 0; `keep` drops the key).
+  z3::expr kcap = c.bv_val(k, 32);
+  z3::expr klenC =
+      z3::ite(kzero, c.bv_val(1, 32), z3::ite(z3::ule(klen, kcap), klen, kcap));
+  z3::expr keep = z3::ite(kzero, c.bv_val(0, 8), c.bv_val(0xff, 8));
+  // Byte b of the buffer: key byte b, 0 past the key (never read).
+  auto bufferByte = [&](unsigned b) {
+    return b < k ? kdata.extract(8 * b + 7, 8 * b) : c.bv_val(0, 8);
+  };
+  std::optional<z3::expr> out;
+  for (unsigned i = 0; i < n; ++i) {
+    z3::expr sb = data.extract(8 * i + 7, 8 * i);
+    // The key index as the object computes it: i % klen through the
+    // quotient (arith::rem, the executor's BPF `mod`), masked to the
+    // buffer (a no-op: it is below klen <= k <= p), and the key byte there
+    // chosen by a multiplexer over the index's lg low bits: how the
+    // executor reads the object's load at that index (readThroughIndexBits
+    // in Exec.cpp). Its conditions are single bits, which random inputs set
+    // half the time (a chain of `j == b` tests is a chain of rare
+    // conditions, for each of which the sweep looks for a model: Sweep.h).
+    z3::expr j = arith::rem(c.bv_val(i, 32), klenC, false);
+    std::function<z3::expr(unsigned, unsigned)> mux = [&](unsigned bit,
+                                                          unsigned base) {
+      if (bit == 0)
+        return bufferByte(base);
+      unsigned half = 1u << (bit - 1);
+      if (base + half >= k) // the upper half is past the key
+        return mux(bit - 1, base);
+      return z3::ite(j.extract(bit - 1, bit - 1) == c.bv_val(1, 1),
+                     mux(bit - 1, base + half), mux(bit - 1, base));
+    };
+    z3::expr kb = mux(lg, 0);
+    z3::expr byte = z3::ite(z3::ult(c.bv_val(i, 32), len), sb ^ (kb & keep),
+                            c.bv_val(0, 8));
+    out = out ? z3::concat(byte, *out) : byte;
+  }
+  return sc.tupleCtor(st)(len, *out);
+}
 
 //===----------------------------------------------------------------------===//
 // Arithmetic (NetfnSemantics.h, arith::)

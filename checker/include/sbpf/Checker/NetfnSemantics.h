@@ -283,6 +283,19 @@ EquivalenceResult checkEquivalence(SemContext &sc, netfn::HandlerOp a,
                                    const EquivalenceOptions &options,
                                    unsigned timeoutMs = 10000);
 
+/// netfn.string.xor of `s` (type `st`) with `key` (type `kt`) as the
+/// encoding builds it: byte i is s[i] ^ key[i mod len(key)] below len(s),
+/// 0 from there, s itself with an empty key — the op's definition applied
+/// to the canonical key (len clamped to the capacity; a well-formed key is
+/// its own) — but built through the steps the backends take: the key's
+/// length clamped and 1 when empty, the index i % len as arith::rem (the
+/// executor's `mod`), the key byte selected at that index. So the object's
+/// key index is the same term and the sweep (Sweep.h) matches the key
+/// bytes it loads. unittests/checker ArithmeticTest `StringXorProof`
+/// proves it equal to the definition for every input.
+z3::expr stringXor(SemContext &sc, netfn::StringType st, const z3::expr &s,
+                   netfn::StringType kt, const z3::expr &key);
+
 /// The arithmetic of netfn.div / netfn.rem / netfn.mul on W-bit operands,
 /// as the encoding builds it. Each computes the function the op's
 /// description defines (x / 0 = 0, x % 0 = x, signed division truncating
