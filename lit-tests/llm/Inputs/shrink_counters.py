@@ -3,27 +3,30 @@
 
     shrink_counters.py RULE.c OUT.c
 
-byte_size(rpc, 'body') is the index of the first NUL among the body's 64
-bytes, or 64. The rule-based C scans the bytes with a rolled counted loop
-that breaks at the first NUL; this variant walks a pointer instead, which
-clang-16 turns into a loop that keeps the length in the exit's register:
-the same value with one instruction fewer (51 against 52 today; the checker
+The request handler adds 1 to req_count and byte_size(rpc, 'body') to
+byte_total, both in the global data. The rule-based C does the first add,
+then scans the body, then the second add; clang-16 loads the address of
+the global data once per atomic add (a 2-slot ld_imm64 each). This
+variant scans the body first, so the two adds are adjacent and share one
+address: the same outcome (nothing reads the counters between them) with
+two instructions fewer (49 against 51 today, `sbpf stats`; the checker
 proves it equivalent). Fails when the rule-based C no longer has the
 expected shape.
+
+(Until the rule-based length scan took a 64-bit counter, which gave it the
+LLVM path's loop shape, this variant walked a pointer instead: one
+instruction fewer then, none now.)
 """
 import sys
 
-OLD = """  __u32 i;
-#pragma clang loop unroll(disable)
-  for (i = 0; i < 64; i++)
-    if (p[i] == 0)
-      break;
-  return i;"""
-NEW = """  const __u8 *q = p;
-#pragma clang loop unroll(disable)
-  while (q < p + 64 && *q)
-    q++;
-  return q - p;"""
+OLD = """  __u32 v0 = ((__u32)1ULL);
+  __sync_fetch_and_add(&sbpf_state.req_count, v0);
+  __u32 v1 = sbpf_strlen_64(payload + 0);
+"""
+NEW = """  __u32 v1 = sbpf_strlen_64(payload + 0);
+  __u32 v0 = ((__u32)1ULL);
+  __sync_fetch_and_add(&sbpf_state.req_count, v0);
+"""
 
 source = open(sys.argv[1]).read()
 if OLD not in source:
