@@ -1180,13 +1180,6 @@ Sweeper::Outcome Sweeper::prove(const z3::expr &x, const z3::expr &y) {
   }
 }
 
-/// Valid facts the solver would otherwise have to rediscover through a
-/// divider circuit: a remainder a - (a / b) * b (the shape both the netfn
-/// encoding and the executor give remainders) is below b unless b is 0.
-/// Compilers use this range (e.g. a sign test of `rem << 32` becomes one of
-/// `rem` when |rem| < 2^31), so some equivalences depend on it. Added only
-/// to the cone queries whose cone holds the remainder: dividers in every
-/// query would slow all of them down.
 /// Whether `cond` is `b == 0` (either side).
 static bool isZeroTest(const z3::expr &cond, const z3::expr &b) {
   if (!cond.is_app() || cond.decl().decl_kind() != Z3_OP_EQ ||
@@ -1200,6 +1193,13 @@ static bool isZeroTest(const z3::expr &cond, const z3::expr &b) {
          (z3::eq(cond.arg(1), b) && isZero(cond.arg(0)));
 }
 
+/// Valid facts the solver would otherwise have to rediscover through a
+/// divider circuit: a remainder a - (a / b) * b (the shape both the netfn
+/// encoding and the executor give remainders) is below b unless b is 0.
+/// Compilers use this range (e.g. a sign test of `rem << 32` becomes one of
+/// `rem` when |rem| < 2^31), so some equivalences depend on it. Added only
+/// to the cone queries whose cone holds the remainder: dividers in every
+/// query would slow all of them down.
 std::optional<z3::expr> Sweeper::remainderDivisor(const z3::expr &n) {
   if (!n.is_app() || n.decl().decl_kind() != Z3_OP_BSUB || n.num_args() != 2)
     return std::nullopt;
