@@ -9,7 +9,9 @@
 // and the netfn state is *decoded* from them. The initial bytes are
 // constrained to be canonical encodings (a bool byte is 0 or 1, a string's
 // padding is NUL), which is what the object itself and the loader ever
-// write; other byte patterns are not states the element can be in. The
+// write; other byte patterns are not states the element can be in (so a
+// scalar string is decoded as stored, not clamped and masked again:
+// decodeCanonical). The
 // hash maps are the object's arrays over key bytes, and the netfn map is
 // their view through the encodings (a lambda over netfn keys), so the
 // object's lookups stay plain array reads.
@@ -137,6 +139,18 @@ z3::expr stringData(z3::context &c, netfn::StringType st,
   return data;
 }
 
+/// A str_len slot's length and bytes as stored (not clamped or masked).
+z3::expr strLenAsStored(SemContext &sc, netfn::StringType st, const Slot &slot,
+                        const z3::expr &bits) {
+  z3::context &c = sc.z3();
+  std::vector<z3::expr> bytes, keep;
+  for (unsigned i = 4; i < slot.size; ++i) {
+    bytes.push_back(byteOf(bits, i));
+    keep.push_back(c.bool_val(true));
+  }
+  return sc.tupleCtor(st)(bits.extract(31, 0), stringData(c, st, bytes, keep));
+}
+
 } // namespace
 
 z3::expr binding::decode(SemContext &sc, const Slot &slot,
@@ -175,15 +189,19 @@ z3::expr binding::decode(SemContext &sc, const Slot &slot,
   }
   if (slot.encoding == "str_len" && st && slot.size >= 4) {
     // u32 length, then the bytes; canonical() clamps and masks.
-    std::vector<z3::expr> bytes, keep;
-    for (unsigned i = 4; i < slot.size; ++i) {
-      bytes.push_back(byteOf(bits, i));
-      keep.push_back(c.bool_val(true));
-    }
-    z3::expr len = bits.extract(31, 0);
-    return sc.canonical(t, sc.tupleCtor(t)(len, stringData(c, st, bytes, keep)));
+    return sc.canonical(t, strLenAsStored(sc, st, slot, bits));
   }
   unsupported(slot);
+}
+
+z3::expr binding::decodeCanonical(SemContext &sc, const Slot &slot,
+                                  const z3::expr &bits) {
+  auto st = llvm::dyn_cast<netfn::StringType>(slot.type);
+  if (slot.encoding != "str_len" || !st || slot.size < 4)
+    return decode(sc, slot, bits);
+  // Canonical bytes hold a length within the capacity and zeros from it on
+  // (encode() writes nothing else), so clamping and masking are identities.
+  return sc.markCanonical(slot.type, strLenAsStored(sc, st, slot, bits));
 }
 
 z3::expr binding::encode(SemContext &sc, const Slot &slot,
@@ -417,7 +435,7 @@ void ElementBuilder::bindGlobalData(Element &el) {
                          "' of the ABI record is not a state of the program");
     Slot slot = slotOf(st.getType(), s.layout, "state @" + s.name);
     w.assumptions.push_back(isCanonical(sc, slot, bits));
-    in.state.scalars.emplace(s.name, decode(sc, slot, bits));
+    in.state.scalars.emplace(s.name, decodeCanonical(sc, slot, bits));
   }
   for (netfn::StateOp s : program.getStateOps()) {
     std::string name = s.getSymName().str();

@@ -55,6 +55,15 @@ struct Slot {
 
 /// The netfn value stored in `bits` (bv(8*size)), in canonical form.
 z3::expr decode(SemContext &sc, const Slot &slot, const z3::expr &bits);
+/// decode() for bytes the caller has constrained to be canonical
+/// (isCanonical() among the assumptions): the same value, but a str_len
+/// string is the length and the bytes as stored, not clamped and masked
+/// again, and is marked canonical. Then the element reads the very bytes
+/// the object loads: a key byte chosen at a computed index below the
+/// length is `select(d, k)` on both sides, not `ite(k < len, select(d, k),
+/// 0)` against `select(d, k)` (scramble at -O0, docs/checker.md).
+z3::expr decodeCanonical(SemContext &sc, const Slot &slot,
+                         const z3::expr &bits);
 /// The bytes writing `value` gives (the C backend's encoding). With
 /// `canonicalValue`, `value` is taken to be canonical already (a string's
 /// len within its capacity, its bytes from len on 0; SemContext::canonical)

@@ -536,34 +536,105 @@ bool hasArithmeticCircuits(const Diffs &named, bool variableDivisor = false) {
     stack.pop_back();
     if (!e.is_app() || !seen.insert(e.id()).second)
       continue;
-    switch (e.decl().decl_kind()) {
-    case Z3_OP_BUDIV:
-    case Z3_OP_BUDIV_I:
-    case Z3_OP_BUREM:
-    case Z3_OP_BUREM_I:
-    case Z3_OP_BSDIV:
-    case Z3_OP_BSDIV_I:
-    case Z3_OP_BSREM:
-    case Z3_OP_BSREM_I:
-    case Z3_OP_BSMOD:
-    case Z3_OP_BSMOD_I:
-      // Not of two numerals (a constant the rewriter has not folded yet).
-      if (variableDivisor ? e.num_args() == 2 &&
-                                !e.arg(1).simplify().is_numeral()
-                          : variables(e) > 0)
-        return true;
-      break;
-    case Z3_OP_BMUL:
-      if (!variableDivisor && variables(e) > 1)
-        return true;
-      break;
-    default:
-      break;
-    }
+    // Not of two numerals (a constant the rewriter has not folded yet).
+    if (isDivision(e) && (variableDivisor ? e.num_args() == 2 &&
+                                                !e.arg(1).simplify().is_numeral()
+                                          : variables(e) > 0))
+      return true;
+    if (e.decl().decl_kind() == Z3_OP_BMUL && !variableDivisor &&
+        variables(e) > 1)
+      return true;
     for (unsigned i = 0; i < e.num_args(); ++i)
       stack.push_back(e.arg(i));
   }
   return false;
+}
+
+Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
+               Diffs &named, const std::vector<z3::expr> &preferences,
+               Clock::time_point deadline, bool splitDivisors,
+               CheckReport &report);
+
+/// The queries asked case by case (divisorCases). One case alone is asked
+/// as any query (askSwept, on its goals with the divisors replaced by
+/// their value). Several are asked query by query in one incremental
+/// solver each: the original goal once, then each case as an assumption
+/// (a literal implying its divisors' equalities), so that what the solver
+/// learns about the rest of the goal (scramble's body bytes) carries over
+/// from case to case (scramble at -O0: the first of its 64 cases 11 s,
+/// the others 1-2 s each; asked apart, with the divisors replaced, each
+/// took 10-25 s, as long as the first). A satisfiable case is asked again
+/// on its own, through askEach, for a counterexample that keeps the
+/// preferences.
+Query askCases(z3::context &c, const std::vector<z3::expr> &assumptions,
+               const Diffs &named, std::vector<DivisorCase> &cases,
+               const std::vector<z3::expr> &preferences,
+               Clock::time_point deadline, CheckReport &report) {
+  auto caseQueries = [&](const DivisorCase &k) {
+    Diffs d;
+    for (size_t j = 0; j < named.size(); ++j)
+      d.emplace_back(named[j].first, k.goals[j]);
+    return d;
+  };
+  Query q;
+  if (cases.size() == 1) {
+    Diffs d = caseQueries(cases[0]);
+    return askSwept(c, cases[0].assumptions, d, preferences, deadline,
+                    /*splitDivisors=*/false, report);
+  }
+  // The divisors' equalities come first in each case's assumptions.
+  size_t equalities = cases[0].assumptions.size() - assumptions.size();
+  for (const auto &[name, goal] : named) {
+    if (z3::eq(goal.simplify(), c.bool_val(false)))
+      continue;
+    z3::solver s(c);
+    z3::params p(c);
+    p.set("smt.relevancy", 0u); // as askEach
+    s.set(p);
+    for (const z3::expr &a : assumptions)
+      s.add(a);
+    s.add(goal);
+    Clock::time_point asked = Clock::now();
+    for (size_t i = 0; i < cases.size(); ++i) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - Clock::now())
+                      .count();
+      if (left < 1) {
+        q.status = SolverStatus::Unknown;
+        q.reason = "timeout";
+        return q;
+      }
+      z3::params t(c);
+      t.set("timeout", unsigned(left));
+      s.set(t);
+      z3::expr inCase =
+          c.bool_const(("divisor.case." + std::to_string(i)).c_str());
+      z3::expr equal = c.bool_val(true);
+      for (size_t e = 0; e < equalities; ++e)
+        equal = equal && cases[i].assumptions[e];
+      s.add(z3::implies(inCase, equal));
+      z3::expr_vector as(c);
+      as.push_back(inCase);
+      ++report.solverCalls;
+      z3::check_result r = s.check(as);
+      if (r == z3::unsat)
+        continue;
+      if (r == z3::sat) {
+        Diffs d = caseQueries(cases[i]);
+        return askEach(c, cases[i].assumptions, d, preferences, deadline,
+                       report.solverCalls);
+      }
+      q.status = SolverStatus::Unknown;
+      q.reason = s.reason_unknown();
+      return q;
+    }
+    if (getenv("SBPF_CHECK_TRACE"))
+      llvm::errs() << "check: query '" << name << "': unsat in all "
+                   << cases.size() << " cases in " << secondsSince(asked)
+                   << " s\n";
+  }
+  q.status = SolverStatus::Unsat;
+  return q;
 }
 
 /// askEach, and when a query is still open after a while (below), the
@@ -572,13 +643,8 @@ bool hasArithmeticCircuits(const Diffs &named, bool variableDivisor = false) {
 /// times the per-candidate time limits of the one before.
 Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
                Diffs &named, const std::vector<z3::expr> &preferences,
-               Clock::time_point start, const CheckOptions &options,
+               Clock::time_point deadline, bool splitDivisors,
                CheckReport &report) {
-  Clock::time_point deadline =
-      start + std::chrono::milliseconds(options.timeoutMs);
-  if (!options.sweep)
-    return askEach(c, assumptions, named, preferences, deadline,
-                   report.solverCalls);
   size_t proven = 0;
   // When to give up on a direct query and sweep: when it has used a given
   // amount of Z3's resource units, which count the solver's work (about
@@ -605,12 +671,33 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
       arithmetic && hasArithmeticCircuits(named, /*variableDivisor=*/true);
   uint64_t firstUnits = arithmetic ? 3000000 : 200000000;
   Query q = askEach(c, assumptions, named, preferences,
-                    start + std::chrono::milliseconds(options.timeoutMs / 2),
+                    Clock::now() + (deadline - Clock::now()) / 2,
                     report.solverCalls, &proven, firstUnits);
   // A sweep that leaves a step unmerged leaves the query open (latency_log,
   // when the sweep's limits were wall-clock: one run in four stayed open
   // for the remaining 50 s). Arithmetic queries therefore get later sweeps
   // with longer limits instead of one long direct attempt.
+  // Divisors with few values (divisorCases, Sweep.h): the cases asked by
+  // askCases in half of what is left; the sweeps below when the split does
+  // not apply or a case stays open. Only for many divisions (16, the
+  // default): with a few, a numeral divisor costs the sweep more than the
+  // variable one (latency_log's division by a 10^9 it reads from a
+  // constant: 2.5 s swept, unknown after 300 s split).
+  if (arithmetic && q.outOfBudget() && splitDivisors) {
+    Clock::time_point now = Clock::now();
+    std::vector<z3::expr> goals;
+    for (const auto &[name, d] : named)
+      goals.push_back(d);
+    if (std::optional<std::vector<DivisorCase>> cases =
+            divisorCases(c, goals, assumptions, now + (deadline - now) / 8,
+                         report.solverCalls)) {
+      Query split = askCases(c, assumptions, named, *cases, preferences,
+                             Clock::now() + (deadline - Clock::now()) / 2,
+                             report);
+      if (split.status != SolverStatus::Unknown)
+        return split;
+    }
+  }
   unsigned rounds = arithmetic ? 3 : 1;
   for (unsigned round = 0; round < rounds; ++round) {
     if (!q.outOfBudget())
@@ -628,6 +715,21 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
                 &proven);
   }
   return q;
+}
+
+/// askSwept until `options`' time limit from `start`; askEach alone
+/// without the sweep.
+Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
+               Diffs &named, const std::vector<z3::expr> &preferences,
+               Clock::time_point start, const CheckOptions &options,
+               CheckReport &report) {
+  Clock::time_point deadline =
+      start + std::chrono::milliseconds(options.timeoutMs);
+  if (!options.sweep)
+    return askEach(c, assumptions, named, preferences, deadline,
+                   report.solverCalls);
+  return askSwept(c, assumptions, named, preferences, deadline,
+                  /*splitDivisors=*/true, report);
 }
 
 /// Proven / Unknown from a query; false when there is a counterexample to

@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 using namespace sbpf::checker;
 using llvm::APInt;
@@ -1824,4 +1825,124 @@ void sbpf::checker::sweep(z3::context &c, std::vector<z3::expr> &goals,
                    << "\n";
     goals = original;
   }
+}
+
+//===----------------------------------------------------------------------===//
+// Case splits on divisors (Sweep.h)
+//===----------------------------------------------------------------------===//
+
+bool sbpf::checker::isDivision(const z3::expr &e) {
+  if (!e.is_app())
+    return false;
+  switch (e.decl().decl_kind()) {
+  case Z3_OP_BUDIV:
+  case Z3_OP_BUDIV_I:
+  case Z3_OP_BUREM:
+  case Z3_OP_BUREM_I:
+  case Z3_OP_BSDIV:
+  case Z3_OP_BSDIV_I:
+  case Z3_OP_BSREM:
+  case Z3_OP_BSREM_I:
+  case Z3_OP_BSMOD:
+  case Z3_OP_BSMOD_I:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/// The distinct variable divisors of the queries (at most `limit`; none
+/// when there are more), and how many divisions are by one of them.
+static std::vector<z3::expr>
+variableDivisors(const std::vector<z3::expr> &goals, size_t limit,
+                 size_t &divisions) {
+  std::vector<z3::expr> stack, divisors;
+  std::unordered_set<unsigned> seen, seenDivisor;
+  divisions = 0;
+  stack = goals;
+  while (!stack.empty()) {
+    z3::expr e = stack.back();
+    stack.pop_back();
+    if (!e.is_app() || !seen.insert(e.id()).second)
+      continue;
+    if (isDivision(e) && e.num_args() == 2 && !e.arg(1).is_numeral()) {
+      ++divisions;
+      if (seenDivisor.insert(e.arg(1).id()).second) {
+        if (divisors.size() == limit)
+          return {};
+        divisors.push_back(e.arg(1));
+      }
+    }
+    for (unsigned i = 0; i < e.num_args(); ++i)
+      stack.push_back(e.arg(i));
+  }
+  return divisors;
+}
+
+std::optional<std::vector<DivisorCase>>
+sbpf::checker::divisorCases(z3::context &c,
+                            const std::vector<z3::expr> &goals,
+                            const std::vector<z3::expr> &assumptions,
+                            std::chrono::steady_clock::time_point deadline,
+                            size_t &solverCalls, size_t minDivisions) try {
+  constexpr size_t kMaxCases = 128, kMaxDivisors = 8;
+  size_t divisions = 0;
+  std::vector<z3::expr> divisors =
+      variableDivisors(goals, kMaxDivisors, divisions);
+  if (divisors.empty() || divisions < minDivisions)
+    return std::nullopt;
+  // The values: models of the assumptions, each excluded in turn.
+  std::vector<std::vector<z3::expr>> values;
+  z3::solver s(c);
+  for (const z3::expr &a : assumptions)
+    s.add(a);
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left < 1 || values.size() > kMaxCases)
+      return std::nullopt;
+    z3::params p(c);
+    p.set("timeout", unsigned(left));
+    s.set(p);
+    ++solverCalls;
+    z3::check_result r = s.check();
+    if (r == z3::unsat)
+      break;
+    if (r != z3::sat)
+      return std::nullopt;
+    z3::model m = s.get_model();
+    std::vector<z3::expr> v;
+    z3::expr other = c.bool_val(false);
+    for (const z3::expr &d : divisors) {
+      v.push_back(m.eval(d, /*model_completion=*/true));
+      other = other || d != v.back();
+    }
+    values.push_back(std::move(v));
+    s.add(other);
+  }
+  z3::expr_vector from(c);
+  for (const z3::expr &d : divisors)
+    from.push_back(d);
+  std::vector<DivisorCase> cases;
+  for (const std::vector<z3::expr> &v : values) {
+    z3::expr_vector to(c);
+    DivisorCase k;
+    for (size_t j = 0; j < divisors.size(); ++j) {
+      to.push_back(v[j]);
+      k.assumptions.push_back(divisors[j] == v[j]);
+    }
+    for (const z3::expr &a : assumptions)
+      k.assumptions.push_back(z3::expr(a).substitute(from, to).simplify());
+    for (const z3::expr &g : goals)
+      k.goals.push_back(z3::expr(g).substitute(from, to).simplify());
+    cases.push_back(std::move(k));
+  }
+  if (getenv("SBPF_CHECK_TRACE"))
+    llvm::errs() << "check: " << divisors.size()
+                 << " variable divisors take " << cases.size()
+                 << " values: a case each\n";
+  return cases;
+} catch (const z3::exception &) {
+  return std::nullopt;
 }

@@ -670,4 +670,114 @@ TEST(Sweep, AsksNoQueryPastItsDeadline) {
   EXPECT_TRUE(z3::eq(goals[0], goal));
 }
 
+/// scramble's key index at -O0 in two shapes: the element's `i % n` and
+/// the object's `i - (i / m) * m`, n and m the key length clamped to
+/// [1, 64] built differently (the same value), for i below `count`.
+struct KeyIndex {
+  z3::expr len, n, m;
+  explicit KeyIndex(z3::context &c)
+      : len(c.bv_const("len", 32)),
+        n(z3::ite(len == c.bv_val(0, 32), c.bv_val(1, 32),
+                  z3::ite(z3::ule(len, c.bv_val(64, 32)), len,
+                          c.bv_val(64, 32)))),
+        m(z3::ite(len != c.bv_val(0, 32),
+                  z3::ite(z3::ult(len, c.bv_val(64, 32)), len,
+                          c.bv_val(64, 32)),
+                  c.bv_val(1, 32))) {}
+  z3::expr element(unsigned i) const {
+    return z3::urem(len.ctx().bv_val(i, 32), n);
+  }
+  z3::expr object(unsigned i) const {
+    z3::expr k = len.ctx().bv_val(i, 32);
+    return k - z3::udiv(k, m) * m;
+  }
+};
+
+bool hasDivision(const z3::expr &e) {
+  if (isDivision(e))
+    return true;
+  for (unsigned i = 0; i < e.num_args(); ++i)
+    if (hasDivision(e.arg(i)))
+      return true;
+  return false;
+}
+
+TEST(DivisorCases, SplitsAClampedLengthIntoItsValues) {
+  // The two divisors take the 64 values 1..64, together: 64 cases, each
+  // without a divider left, each proven; the goals are unsat.
+  z3::context c;
+  KeyIndex k(c);
+  z3::expr differs = c.bool_val(false);
+  for (unsigned i = 0; i < 64; ++i)
+    differs = differs || k.element(i) != k.object(i);
+  size_t calls = 0;
+  auto cases = divisorCases(c, {differs}, {}, std::chrono::steady_clock::now() +
+                                                  std::chrono::seconds(60),
+                            calls);
+  ASSERT_TRUE(cases.has_value());
+  EXPECT_EQ(cases->size(), 64u);
+  EXPECT_EQ(calls, 65u); // 64 values and the unsat query that ends them
+  for (const DivisorCase &one : *cases) {
+    ASSERT_EQ(one.goals.size(), 1u);
+    EXPECT_FALSE(hasDivision(one.goals[0])) << one.goals[0];
+    z3::solver s(c);
+    s.add(one.goals[0]);
+    for (const z3::expr &a : one.assumptions)
+      s.add(a);
+    EXPECT_EQ(s.check(), z3::unsat);
+  }
+}
+
+TEST(DivisorCases, AModelOfACaseIsAModelOfTheGoal) {
+  // A satisfiable goal (17 % n == 5: n is 6 or 12): the cases where it
+  // holds have models, and each satisfies the original goal.
+  z3::context c;
+  KeyIndex k(c);
+  z3::expr goal = k.element(17) == c.bv_val(5, 32);
+  std::vector<z3::expr> goals;
+  for (unsigned i = 0; i < 16; ++i)
+    goals.push_back(i ? k.object(i) == k.element(i) : goal);
+  size_t calls = 0;
+  auto cases = divisorCases(c, goals, {}, std::chrono::steady_clock::now() +
+                                              std::chrono::seconds(60),
+                            calls);
+  ASSERT_TRUE(cases.has_value());
+  std::vector<uint64_t> lens;
+  for (const DivisorCase &one : *cases) {
+    z3::solver s(c);
+    s.add(one.goals[0]);
+    for (const z3::expr &a : one.assumptions)
+      s.add(a);
+    if (s.check() != z3::sat)
+      continue;
+    z3::model m = s.get_model();
+    EXPECT_TRUE(m.eval(goal, true).is_true());
+    lens.push_back(m.eval(k.len, true).get_numeral_uint64());
+  }
+  std::sort(lens.begin(), lens.end());
+  EXPECT_EQ(lens, (std::vector<uint64_t>{6, 12}));
+}
+
+TEST(DivisorCases, DoesNotApplyToFewDivisionsOrManyValues) {
+  z3::context c;
+  KeyIndex k(c);
+  auto later = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  size_t calls = 0;
+  // Fewer divisions than asked for: no split, no query.
+  EXPECT_FALSE(divisorCases(c, {k.element(3) != k.object(3)}, {}, later,
+                            calls)
+                   .has_value());
+  EXPECT_EQ(calls, 0u);
+  // A divisor with more than 128 values: no split.
+  z3::expr d = c.bv_const("d", 32), differs = c.bool_val(false);
+  for (unsigned i = 0; i < 16; ++i)
+    differs = differs || z3::urem(c.bv_val(i, 32), d) != c.bv_val(i, 32);
+  EXPECT_FALSE(divisorCases(c, {differs}, {}, later, calls).has_value());
+  // The same divisor under an assumption that bounds it: 8 cases.
+  EXPECT_EQ(divisorCases(c, {differs}, {z3::ult(d, c.bv_val(8, 32))}, later,
+                         calls)
+                ->size(),
+            8u);
+}
+
 } // namespace

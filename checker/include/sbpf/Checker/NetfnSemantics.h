@@ -121,6 +121,10 @@ public:
   /// of them are equal exactly when their bytes are (the checker reads map
   /// values and compares map keys through this).
   bool isNulFree(const z3::expr &value) const;
+  /// Records `value` as its own canonical form: a value canonical by
+  /// construction, or one whose canonical form the caller constrains it to
+  /// be (binding::decodeCanonical, under isCanonical's assumption).
+  z3::expr markCanonical(mlir::Type type, const z3::expr &value);
 
 private:
   struct TupleInfo;
@@ -129,8 +133,6 @@ private:
   std::map<std::string, std::unique_ptr<TupleInfo>> tuples;
   TupleInfo &tuple(mlir::Type type);
   z3::expr canonicalUncached(mlir::Type type, const z3::expr &value);
-  /// Records `value`, canonical by construction, as its own canonical form.
-  z3::expr markCanonical(mlir::Type type, const z3::expr &value);
   /// canonical()'s answers by (type, input term), its outputs mapped to
   /// themselves: canonicalising a canonical value returns the same term, so
   /// two encodings of one input (both handlers of a rewrite proof) compare

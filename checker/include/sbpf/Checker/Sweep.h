@@ -41,6 +41,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace sbpf::checker {
@@ -118,6 +119,37 @@ struct SweepStats {
 void sweep(z3::context &c, std::vector<z3::expr> &goals,
            const std::vector<z3::expr> &assumptions,
            const SweepOptions &options, SweepStats &stats);
+
+/// Whether `e` divides (a division, remainder or modulus of any kind).
+bool isDivision(const z3::expr &e);
+
+/// One case of divisorCases: the goals and assumptions with the divisors
+/// replaced by one of their values, and the divisors' equalities with it.
+struct DivisorCase {
+  std::vector<z3::expr> goals;
+  std::vector<z3::expr> assumptions;
+};
+
+/// The case split for divisors that take few values. scramble at -O0
+/// indexes its key by `i % len(key)`, len read from global data: its
+/// object and the element each hold 64 dividers by a variable, whose steps
+/// the sweep must match bit by bit (docs/checker.md, "Divisor cases").
+/// When the goals divide at least `minDivisions` times by variable
+/// divisors (a few distinct terms) that take at most 128 values together
+/// under `assumptions`, one case per value, with the divisors replaced by
+/// numerals so that the dividers fold away. Sound and complete: the
+/// enumeration ends with an unsat query (no other values satisfy the
+/// assumptions), and each case keeps the divisors' equalities, so the
+/// goals are unsatisfiable exactly when every case's are, and a model of a
+/// case is a model of the original goals. Nullopt when the split does not
+/// apply (no variable divisor or too few divisions, too many divisors or
+/// values, or the enumeration not decided by `deadline`). Never throws
+/// (a Z3 error gives nullopt).
+std::optional<std::vector<DivisorCase>>
+divisorCases(z3::context &c, const std::vector<z3::expr> &goals,
+             const std::vector<z3::expr> &assumptions,
+             std::chrono::steady_clock::time_point deadline,
+             size_t &solverCalls, size_t minDivisions = 16);
 
 } // namespace sbpf::checker
 
