@@ -53,11 +53,13 @@ check: build
 
 # The tests too slow for `make check` (REQUIRES: long-tests; today the
 # mutation run of the elements with a long division, 30+ minutes each, and
-# of the C objects of kinds/cache and scramble, 21 minutes together).
+# of the C objects of kinds/cache and scramble, 21 minutes together, and
+# scramble's -O0 object validated, 4-13 minutes).
 check-long: build
 	@SBPF_LONG_TESTS=1 python3 $(LIT) -q --show-unsupported -j $(JOBS) \
 	  $(BUILD)/lit-tests/checker/mutation-arith.test \
-	  $(BUILD)/lit-tests/checker/mutation-c-strings.test
+	  $(BUILD)/lit-tests/checker/mutation-c-strings.test \
+	  $(BUILD)/lit-tests/bpf/o0-scramble.test
 
 # The main job on an example: netfn, then eBPF C, an object, the kernel
 # verifier and the figures.
