@@ -54,7 +54,7 @@ check: build
 # The tests too slow for `make check` (REQUIRES: long-tests; today the
 # mutation run of the elements with a long division, 30+ minutes each, and
 # of the C objects of kinds/cache and scramble, 21 minutes together, and
-# scramble's -O0 object validated, 4-13 minutes).
+# scramble's -O0 object validated, 4-21 minutes).
 check-long: build
 	@SBPF_LONG_TESTS=1 python3 $(LIT) -q --show-unsupported -j $(JOBS) \
 	  $(BUILD)/lit-tests/checker/mutation-arith.test \

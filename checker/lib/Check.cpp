@@ -567,7 +567,7 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
 /// on its own, through askEach, for a counterexample that keeps the
 /// preferences.
 Query askCases(z3::context &c, const std::vector<z3::expr> &assumptions,
-               const Diffs &named, std::vector<DivisorCase> &cases,
+               const Diffs &named, const std::vector<DivisorCase> &cases,
                const std::vector<z3::expr> &preferences,
                Clock::time_point deadline, CheckReport &report) {
   auto caseQueries = [&](const DivisorCase &k) {
@@ -582,8 +582,6 @@ Query askCases(z3::context &c, const std::vector<z3::expr> &assumptions,
     return askSwept(c, cases[0].assumptions, d, preferences, deadline,
                     /*splitDivisors=*/false, report);
   }
-  // The divisors' equalities come first in each case's assumptions.
-  size_t equalities = cases[0].assumptions.size() - assumptions.size();
   for (const auto &[name, goal] : named) {
     if (z3::eq(goal.simplify(), c.bool_val(false)))
       continue;
@@ -609,10 +607,7 @@ Query askCases(z3::context &c, const std::vector<z3::expr> &assumptions,
       s.set(t);
       z3::expr inCase =
           c.bool_const(("divisor.case." + std::to_string(i)).c_str());
-      z3::expr equal = c.bool_val(true);
-      for (size_t e = 0; e < equalities; ++e)
-        equal = equal && cases[i].assumptions[e];
-      s.add(z3::implies(inCase, equal));
+      s.add(z3::implies(inCase, cases[i].equal));
       z3::expr_vector as(c);
       as.push_back(inCase);
       ++report.solverCalls;
@@ -640,7 +635,9 @@ Query askCases(z3::context &c, const std::vector<z3::expr> &assumptions,
 /// askEach, and when a query is still open after a while (below), the
 /// unanswered ones again after a sweep (given half of what is left);
 /// queries with arithmetic circuits get up to three sweeps, each with four
-/// times the per-candidate time limits of the one before.
+/// times the per-candidate time limits of the one before, and before them,
+/// with `splitDivisors`, a case split when their divisors take few values
+/// (askCases).
 Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
                Diffs &named, const std::vector<z3::expr> &preferences,
                Clock::time_point deadline, bool splitDivisors,
@@ -673,13 +670,9 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   Query q = askEach(c, assumptions, named, preferences,
                     Clock::now() + (deadline - Clock::now()) / 2,
                     report.solverCalls, &proven, firstUnits);
-  // A sweep that leaves a step unmerged leaves the query open (latency_log,
-  // when the sweep's limits were wall-clock: one run in four stayed open
-  // for the remaining 50 s). Arithmetic queries therefore get later sweeps
-  // with longer limits instead of one long direct attempt.
   // Divisors with few values (divisorCases, Sweep.h): the cases asked by
-  // askCases in half of what is left; the sweeps below when the split does
-  // not apply or a case stays open. Only for many divisions (16, the
+  // askCases; the sweeps below when the split does not apply or a case
+  // stays open. Only for many divisions (16, the
   // default): with a few, a numeral divisor costs the sweep more than the
   // variable one (latency_log's division by a 10^9 it reads from a
   // constant: 2.5 s swept, unknown after 300 s split).
@@ -691,13 +684,22 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
     if (std::optional<std::vector<DivisorCase>> cases =
             divisorCases(c, goals, assumptions, now + (deadline - now) / 8,
                          report.solverCalls)) {
-      Query split = askCases(c, assumptions, named, *cases, preferences,
-                             Clock::now() + (deadline - Clock::now()) / 2,
+      // One case is the same queries, simpler: all the time left (the
+      // default scramble needs 11 s; with half of sbpf check's default
+      // 20 s it was unknown). Several: half, the sweeps keep the rest.
+      Clock::time_point until =
+          cases->size() == 1 ? deadline
+                             : Clock::now() + (deadline - Clock::now()) / 2;
+      Query split = askCases(c, assumptions, named, *cases, preferences, until,
                              report);
       if (split.status != SolverStatus::Unknown)
         return split;
     }
   }
+  // A sweep that leaves a step unmerged leaves the query open (latency_log,
+  // when the sweep's limits were wall-clock: one run in four stayed open
+  // for the remaining 50 s). Arithmetic queries therefore get later sweeps
+  // with longer limits instead of one long direct attempt.
   unsigned rounds = arithmetic ? 3 : 1;
   for (unsigned round = 0; round < rounds; ++round) {
     if (!q.outOfBudget())

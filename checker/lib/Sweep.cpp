@@ -1927,11 +1927,12 @@ sbpf::checker::divisorCases(z3::context &c,
   std::vector<DivisorCase> cases;
   for (const std::vector<z3::expr> &v : values) {
     z3::expr_vector to(c);
-    DivisorCase k;
+    DivisorCase k{{}, {}, c.bool_val(true)};
     for (size_t j = 0; j < divisors.size(); ++j) {
       to.push_back(v[j]);
-      k.assumptions.push_back(divisors[j] == v[j]);
+      k.equal = k.equal && divisors[j] == v[j];
     }
+    k.assumptions.push_back(k.equal);
     for (const z3::expr &a : assumptions)
       k.assumptions.push_back(z3::expr(a).substitute(from, to).simplify());
     for (const z3::expr &g : goals)

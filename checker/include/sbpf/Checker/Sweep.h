@@ -127,7 +127,10 @@ bool isDivision(const z3::expr &e);
 /// replaced by one of their values, and the divisors' equalities with it.
 struct DivisorCase {
   std::vector<z3::expr> goals;
+  /// The assumptions with the divisors replaced, and `equal`.
   std::vector<z3::expr> assumptions;
+  /// Every divisor equals its value in this case.
+  z3::expr equal;
 };
 
 /// The case split for divisors that take few values. scramble at -O0
