@@ -11,10 +11,9 @@
 // padding is NUL), which is what the object itself and the loader ever
 // write; other byte patterns are not states the element can be in (so a
 // scalar string is decoded as stored, not clamped and masked again:
-// decodeCanonical). The
-// hash maps are the object's arrays over key bytes, and the netfn map is
-// their view through the encodings (a lambda over netfn keys), so the
-// object's lookups stay plain array reads.
+// decodeCanonical). The hash maps are the object's arrays over key bytes,
+// and the netfn map is their view through the encodings (a lambda over
+// netfn keys), so the object's lookups stay plain array reads.
 //
 //===----------------------------------------------------------------------===//
 #include "Binding.h"
