@@ -1146,6 +1146,8 @@ void ElementCheck::fill(Element &el, const bc::ProgramExecResult &res,
         evalU64(m, i < res.clocks.size() ? res.clocks[i] : w.clocks[i]));
   uint64_t objDraws = outcome ? evalU64(m, outcome->drawsUsed) : 0;
   uint64_t objClocks = outcome ? evalU64(m, outcome->clocksUsed) : 0;
+  cx.actualDraws = objDraws;
+  cx.actualClocks = objClocks;
   cx.dependsOnDrawsOrClocks = objDraws || objClocks ||
                               evalU64(m, el.drawsUsed) ||
                               evalU64(m, el.clocksUsed);
@@ -1210,8 +1212,8 @@ void ElementCheck::fill(Element &el, const bc::ProgramExecResult &res,
   os << "element: " << cx.expected << "\n";
   os << "object:  " << cx.actual << "\n";
   if (cx.dependsOnDrawsOrClocks)
-    os << "note: this run uses random draws or clock readings; the kernel "
-          "cannot be made to return these\n";
+    os << "note: this run uses random draws or clock readings; `sbpf "
+          "replay` has the object's calls return the values above\n";
   cx.text = os.str();
 }
 
@@ -1463,6 +1465,8 @@ void compareObjects(const bc::BpfObject &a, const bc::Program &pa,
     cx.draws.push_back(uint32_t(evalU64(m, e)));
   for (const z3::expr &e : rb.clocks.size() > ra.clocks.size() ? rb.clocks : ra.clocks)
     cx.clocks.push_back(evalU64(m, e));
+  cx.actualDraws = evalU64(m, ob.drawsUsed);
+  cx.actualClocks = evalU64(m, ob.clocksUsed);
   cx.dependsOnDrawsOrClocks =
       evalU64(m, oa.drawsUsed) || evalU64(m, ob.drawsUsed) ||
       evalU64(m, oa.clocksUsed) || evalU64(m, ob.clocksUsed);

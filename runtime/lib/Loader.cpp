@@ -432,6 +432,9 @@ Expected<LoadedObject> sbpf::runtime::loadObject(const ObjectFile &file,
       bpf_program__set_log_buf(prog, logs.back().get(), logSize);
       bpf_program__set_autoload(prog, true);
       programs.push_back(prog);
+      if (options.beforeLoad)
+        if (Error e = options.beforeLoad(prog))
+          return std::move(e);
     }
 
     int err = bpf_object__load(object->get());

@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 #include "sbpf/Checker/Check.h"
 #include "sbpf/Element.h"
+#include "sbpf/Runtime/ChosenInputs.h"
 #include "sbpf/InitAll.h"
 #include "sbpf/Runtime/InitialState.h"
 #include "sbpf/Runtime/Loader.h"
@@ -631,6 +632,8 @@ void counterexampleJson(llvm::json::OStream &j,
         j.value(std::to_string(t)); // u64 does not fit a JSON number
     });
     j.attribute("depends_on_draws_or_clocks", cx.dependsOnDrawsOrClocks);
+    j.attribute("actual_draws_used", int64_t(cx.actualDraws));
+    j.attribute("actual_clocks_used", int64_t(cx.actualClocks));
     j.attribute("expected", cx.expected);
     j.attribute("actual", cx.actual);
     j.attribute("expected_action", int64_t(cx.expectedAction));
@@ -782,12 +785,14 @@ int runEquiv(const Arguments &args) {
 }
 
 // Replays a counterexample (the "counterexample" object of `check --json`,
-// or the whole output) in the kernel: loads OBJ, writes the global data
-// and the map entries, runs the frame once with BPF_PROG_TEST_RUN and prints
-// one JSON object: action, global data after, reject counter increments,
-// the frame after, the hash-map entries at the keys of `maps_after` (value
-// in hex, or null when absent) and the records the run appended to each
-// ring buffer. An init counterexample (`"init": true`) has no frame: the
+// or the whole output) in the kernel: loads OBJ with its draw and clock
+// helper calls redirected to the counterexample's `draws` and `clocks`
+// (runtime/ChosenInputs.h), writes the global data and the map entries,
+// runs the frame once with BPF_PROG_TEST_RUN and prints one JSON object:
+// action, global data after, reject counter increments, the frame after,
+// how many draws and clock readings the run took, the hash-map entries at
+// the keys of `maps_after` (value in hex, or null when absent) and the
+// records the run appended to each ring buffer. An init counterexample (`"init": true`) has no frame: the
 // object is loaded, the loader does the ABI record's init work, and the
 // state is read back (action null).
 int runReplay(const Arguments &args) {
@@ -827,7 +832,34 @@ int runReplay(const Arguments &args) {
   std::optional<EmbeddedABI> abi = std::move(*record);
   if (init && !abi)
     return failure("an init counterexample needs the object's ABI record");
-  auto loaded = loadObject(*read);
+  // The counterexample's draws and clock readings: the program's calls of
+  // those helpers are redirected to them (ChosenInputs.h).
+  std::vector<uint32_t> draws;
+  std::vector<uint64_t> clocks;
+  if (const llvm::json::Array *list = cx->getArray("draws"))
+    for (const llvm::json::Value &v : *list) {
+      std::optional<int64_t> d = v.getAsInteger();
+      if (!d || *d < 0 || *d > int64_t(UINT32_MAX))
+        return failure("the counterexample's draws are not 32-bit numbers");
+      draws.push_back(uint32_t(*d));
+    }
+  if (const llvm::json::Array *list = cx->getArray("clocks"))
+    for (const llvm::json::Value &v : *list) {
+      std::optional<StringRef> t = v.getAsString();
+      uint64_t n = 0;
+      if (!t || t->getAsInteger(10, n))
+        return failure("the counterexample's clock readings are not decimal "
+                       "64-bit numbers in strings");
+      clocks.push_back(n);
+    }
+  auto chosen = ChosenInputs::create(draws, clocks);
+  if (!chosen)
+    return reportError(chosen.takeError());
+  LoadOptions loadOptions;
+  loadOptions.beforeLoad = [&](struct bpf_program *p) {
+    return chosen->rewrite(p);
+  };
+  auto loaded = loadObject(*read, loadOptions);
   if (!loaded)
     return reportError(loaded.takeError());
   struct bpf_object *obj = loaded->libbpfObject();
@@ -977,6 +1009,10 @@ int runReplay(const Arguments &args) {
                      std::string(bpf_map__name(m)) + "'");
   }
 
+  auto used = chosen->used();
+  if (!used)
+    return reportError(used.takeError());
+
   llvm::json::OStream j(llvm::outs());
   auto hex = [](llvm::ArrayRef<uint8_t> b) { return llvm::toHex(b, true); };
   j.object([&] {
@@ -990,6 +1026,8 @@ int runReplay(const Arguments &args) {
         j.value(int64_t(after[k] - before[k]));
     });
     j.attribute("packet_after", run ? hex(run->packetOut) : "");
+    j.attribute("draws_used", int64_t(used->draws));
+    j.attribute("clocks_used", int64_t(used->clocks));
     j.attributeObject("maps_after", [&] {
       for (const auto &[name, entries] : mapsAfter)
         j.attributeArray(name, [&] {

@@ -14,14 +14,16 @@ check --json`). Then:
     object's outcome the checker predicted (`actual`: return code, global
     data after, reject counter increments, frame after, the hash-map
     entries at the keys the counterexample names, the ring-buffer records
-    appended) and differ from the element's (`expected`) in one of them,
-    unless it depends on random draws or clock readings, which the kernel
-    cannot be made to return (counted);
+    appended) and differ from the element's (`expected`) in one of them.
+    A counterexample's random draws and clock readings are replayed too:
+    `sbpf replay` redirects the object's calls of those helpers to the
+    chosen values (runtime/ChosenInputs.h), and the kernel's count of the
+    values taken must be the checker's (counted apart: "with chosen
+    draws/clocks");
   - every mutant proven equivalent is run in the kernel beside the original
     object on a pool of inputs (all counterexamples found for the element
-    plus generated aRPC frames and states) and must behave identically
-    (elements that draw random numbers or read the clock are not
-    cross-checked this way: two runs of the same object differ; counted).
+    plus generated aRPC frames, states, draws and clock readings) and must
+    behave identically.
 
 Fails (exit 1) when a counterexample does not replay or a mutant proven
 equivalent differs in the kernel. Prints the kill rate per element and in
@@ -195,8 +197,16 @@ def pool_inputs(abi, found, rng, count=12):
                            ev["payload_bytes"] if ev else 0)
         data = bytes(rng.choice([0, 1, 2, 7, 8, 9, 255]) if rng.random() < .8
                      else rng.randrange(256) for _ in range(size))
+        # Draws near the thresholds elements compare them with matter
+        # most; clock readings increase from a random start.
+        draws = [rng.choice([0, rng.randrange(1 << 32), (1 << 32) - 1,
+                             rng.randrange(1 << 31, 1 << 32)])
+                 for _ in range(8)]
+        start = rng.choice([0, 10 ** 9, rng.randrange(1 << 40)])
+        clocks = [str(start + k * rng.choice([0, 1, 10 ** 6, 10 ** 9]))
+                  for k in range(8)]
         inputs.append({"packet": frame.hex(), "global_data": data.hex(),
-                       "maps": {}})
+                       "maps": {}, "draws": draws, "clocks": clocks})
     return inputs
 
 
@@ -282,9 +292,8 @@ class Element:
 
     def verify_counterexample(self, m):
         cx = m["report"]["counterexample"]
-        if cx["depends_on_draws_or_clocks"]:
-            self.count("killed, not replayable (draws/clocks)")
-            return
+        chosen = " with chosen draws/clocks" \
+            if cx["depends_on_draws_or_clocks"] else ""
         out, err = self.replay(m["obj"], cx)
         if out is None:
             self.failures.append("mutant %d: replay failed: %s" % (m["index"], err))
@@ -318,6 +327,12 @@ class Element:
                 and cx["actual_action"] == out["action"]:
             agrees &= out["packet_after"] == hx("actual_packet_after")
         agrees &= maps_match(2) and records_match("actual_records")
+        # As many draws and clock readings taken as the checker says the
+        # object takes on this input (a call the replay did not redirect
+        # would show here).
+        if not init:
+            agrees &= out["draws_used"] == cx["actual_draws_used"] and \
+                out["clocks_used"] == cx["actual_clocks_used"]
         differs = (not init and out["action"] != cx["expected_action"]) or \
             (hx("expected_global_data_after") and
              out["global_data_after"] != hx("expected_global_data_after")) or \
@@ -328,26 +343,29 @@ class Element:
             self.failures.append(
                 "mutant %d (%s, %s): the counterexample does not replay: "
                 "kernel %s, checker predicted action %s data %s rejects %s "
-                "maps %s records %s"
+                "maps %s records %s draws %s clocks %s"
                 % (m["index"], m["op"], m["site"], json.dumps(out),
                    cx["actual_action"], hx("actual_global_data_after"),
                    cx["actual_rejects"], json.dumps(cx.get("maps_after")),
-                   json.dumps(cx.get("actual_records"))))
+                   json.dumps(cx.get("actual_records")),
+                   cx["actual_draws_used"], cx["actual_clocks_used"]))
         elif differs:
-            self.count("killed, replayed in the kernel")
+            self.count("killed, replayed in the kernel" + chosen)
         elif map_differs:
             # Only the maps or ring buffers show it: read back, confirmed.
-            self.count("killed, replayed in the kernel (maps/records)")
+            self.count("killed, replayed in the kernel (maps/records)" + chosen)
         else:
             # The kernel agrees with the prediction, and the difference is in
             # what the replay does not read back (frame bytes of a dropped
             # frame, a map key it was not told): still a kill, counted apart.
-            self.count("killed, replayed (difference not read back)")
+            self.count("killed, replayed (difference not read back)" + chosen)
 
     def cross_check(self, m, pool):
-        if self.random:
-            self.count("equivalent, not cross-checked (draws/clocks)")
-            return
+        # How many values each run takes is not compared: a mutant may
+        # draw and ignore the value, which the checker (rightly) allows.
+        def outcome(r):
+            return {k: v for k, v in r.items()
+                    if k not in ("draws_used", "clocks_used")}
         for i, cx in enumerate(pool):
             a, err_a = self.replay(self.f("orig.o"), cx)
             b, err_b = self.replay(m["obj"], cx)
@@ -355,14 +373,15 @@ class Element:
                 self.failures.append("mutant %d: replay failed: %s %s"
                                      % (m["index"], err_a, err_b))
                 return
-            if a != b:
+            if outcome(a) != outcome(b):
                 self.failures.append(
                     "mutant %d (%s, %s) was proven equivalent but differs in "
                     "the kernel on input %d: original %s, mutant %s"
                     % (m["index"], m["op"], m["site"], i, json.dumps(a),
                        json.dumps(b)))
                 return
-        self.count("equivalent, cross-checked in the kernel")
+        self.count("equivalent, cross-checked in the kernel" +
+                   (" with chosen draws/clocks" if self.random else ""))
 
     def run(self, pool_executor):
         if not self.prepare():

@@ -54,10 +54,10 @@ inline std::string timeoutReason(const CheckOptions &options) {
          options.budgetOption + ")";
 }
 
-/// A counterexample in a form the kernel can replay (runtime: load the
-/// object, write `globalData` and `mapEntries`, run `packet` with
-/// BPF_PROG_TEST_RUN; the draws and clock readings cannot be forced in the
-/// kernel, so a replay that depends on them is reported as such).
+/// A counterexample in a form the kernel can replay (`sbpf replay`: load
+/// the object with its draw and clock helper calls redirected to `draws`
+/// and `clocks` (runtime/ChosenInputs.h), write `globalData` and
+/// `mapEntries`, run `packet` with BPF_PROG_TEST_RUN).
 struct Counterexample {
   std::string event;              ///< netfn event (empty: a non-aRPC packet)
   std::vector<uint8_t> packet;    ///< whole frame from the Ethernet header
@@ -69,6 +69,9 @@ struct Counterexample {
   std::vector<uint32_t> draws;  ///< prandom results, in call order
   std::vector<uint64_t> clocks; ///< ktime results, in call order
   bool dependsOnDrawsOrClocks = false;
+  /// How many draws and clock readings the object (for equiv: the second
+  /// object) takes on this input: a replay's counters must show as many.
+  uint64_t actualDraws = 0, actualClocks = 0;
   /// Outcomes, e.g. "reject(overload)" / "forward"; for XDP the action too.
   std::string expected; ///< what the netfn element does
   std::string actual;   ///< what the object does

@@ -19,11 +19,13 @@
 #include <linux/bpf.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 struct bpf_object;
+struct bpf_program;
 
 namespace sbpf::runtime {
 
@@ -90,6 +92,10 @@ struct LoadOptions {
   /// Largest buffer tried (at most 512 MiB); beyond it the log is returned
   /// truncated (the kernel keeps the end of the log, which holds the reason).
   size_t maxLogSize = size_t(256) << 20;
+  /// Called on each program after libbpf has opened the object and before
+  /// it loads it (e.g. ChosenInputs::rewrite); an error stops the load.
+  /// The object may be opened more than once (see initialLogSize).
+  std::function<llvm::Error(struct bpf_program *)> beforeLoad;
 };
 
 /// A program accepted by the kernel verifier.
