@@ -40,6 +40,7 @@
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <random>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -354,10 +355,8 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
               Clock::time_point deadline, size_t &solverCalls,
               size_t *proven = nullptr, uint64_t rlimit = 0) {
   auto ask = [&](const std::vector<z3::expr> &extra, Query &out) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - Clock::now())
-                    .count();
-    if (left < 1) {
+    unsigned left = msUntil(deadline);
+    if (!left) {
       out.status = SolverStatus::Unknown;
       out.reason = "timeout";
       return;
@@ -372,7 +371,7 @@ Query askEach(z3::context &c, const std::vector<z3::expr> &assumptions,
       s = tac.mk_solver();
     }
     z3::params p(c);
-    p.set("timeout", unsigned(left));
+    p.set("timeout", left);
     if (rlimit)
       p.set("rlimit", unsigned(std::min<uint64_t>(rlimit, UINT32_MAX)));
     // Relevancy propagation off: measured 5-10x faster on the string-keyed
@@ -555,6 +554,225 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
                Clock::time_point deadline, bool splitDivisors,
                CheckReport &report);
 
+/// The inputs falsify() fixes: the random draws and clock readings (the
+/// executor's and the element's constants draw* and clock*) and the bytes
+/// of the global data (the scalar state) the queries read at constant
+/// offsets. Not the frame, whose bytes must pass the parse steps, nor map
+/// contents or witnesses.
+std::vector<z3::expr> fixableInputs(const Diffs &named, size_t from) {
+  constexpr size_t kMax = 512;
+  std::vector<z3::expr> out, stack;
+  std::unordered_set<unsigned> seen;
+  for (size_t i = from; i < named.size(); ++i)
+    stack.push_back(named[i].second);
+  while (!stack.empty() && out.size() < kMax) {
+    z3::expr e = stack.back();
+    stack.pop_back();
+    if (!e.is_app() || !seen.insert(e.id()).second)
+      continue;
+    z3::func_decl d = e.decl();
+    if (e.num_args() == 0) {
+      std::string name = d.name().str();
+      if (d.decl_kind() == Z3_OP_UNINTERPRETED && e.is_bv() &&
+          (llvm::StringRef(name).startswith("draw") ||
+           llvm::StringRef(name).startswith("clock")))
+        out.push_back(e);
+      continue;
+    }
+    if (d.decl_kind() == Z3_OP_SELECT && e.num_args() == 2 &&
+        e.arg(1).is_numeral() && e.arg(0).is_const() &&
+        e.arg(0).decl().name().str() == "data" && e.is_bv()) {
+      out.push_back(e);
+      continue;
+    }
+    for (unsigned i = 0; i < e.num_args(); ++i)
+      stack.push_back(e.arg(i));
+  }
+  return out;
+}
+
+/// Looks for a counterexample among inputs whose state, draws and clock
+/// readings are fixed at random (fixableInputs): with those concrete, the
+/// arithmetic on them (success_ratio's long division of two state values)
+/// folds to constants and what is left to search is the frame. A query the
+/// direct attempt could not decide within its resources because its
+/// circuits hide an easy difference (a mutant that drops a state update,
+/// or flips the test of a draw against a computed threshold) is then
+/// answered at once (success_ratio's 8 such mutants: unknown at 60 s
+/// before, each found in its first round, 0.03-0.06 s). An equivalent
+/// object's rounds end unsat or out of their resources.
+///
+/// Each round draws the values as a model of the assumptions (hints the
+/// assumptions reject are dropped through the unsat core), so they are
+/// legal inputs, and asks whether any open goal holds with them put in and
+/// folded. That is done in a context of its own: new terms in the checker's
+/// context move the ids of those built after them, and with them the
+/// sweep's and the solver's choices (token_bucket's sweep then left two
+/// candidates open and took 7.6 s instead of 2.8 s). A hit is asked again
+/// in the checker's context, the goal with the values as equalities, through
+/// askEach (for the preferences): a model of it is a counterexample of the
+/// original query. Nullopt when no round finds one.
+std::optional<Query> falsify(z3::context &c,
+                             const std::vector<z3::expr> &assumptions,
+                             const Diffs &named, size_t from,
+                             const std::vector<z3::expr> &preferences,
+                             Clock::time_point deadline, size_t &solverCalls) {
+  constexpr unsigned kRounds = 3;
+  // Resource units (about 0.2-0.5 s for an equivalent object's round; a
+  // hit took 0.03-0.06 s).
+  constexpr unsigned kUnits = 2000000;
+  std::vector<z3::expr> found = fixableInputs(named, from);
+  if (found.empty() || from >= named.size())
+    return std::nullopt;
+  // Goals, assumptions and inputs, translated to the private context fc.
+  z3::expr_vector all(c);
+  for (size_t i = from; i < named.size(); ++i)
+    all.push_back(named[i].second);
+  for (const z3::expr &a : assumptions)
+    all.push_back(a);
+  for (const z3::expr &x : found)
+    all.push_back(x);
+  z3::context fc;
+  z3::expr_vector there(fc, all);
+  size_t nGoals = named.size() - from, nAssumptions = assumptions.size();
+  auto goal = [&](size_t i) { return there[unsigned(i)]; };
+  auto assumption = [&](size_t i) { return there[unsigned(nGoals + i)]; };
+  auto input = [&](size_t j) {
+    return there[unsigned(nGoals + nAssumptions + j)];
+  };
+  z3::expr_vector goals(fc);
+  for (size_t i = 0; i < nGoals; ++i)
+    goals.push_back(goal(i));
+  z3::expr anyGoal = z3::mk_or(goals);
+  std::mt19937_64 rng(0x5eed);
+  auto limits = [&]() {
+    z3::params p(fc);
+    p.set("timeout", std::max(1u, msUntil(deadline)));
+    p.set("rlimit", kUnits);
+    p.set("smt.relevancy", 0u); // as askEach
+    return p;
+  };
+  for (unsigned round = 0; round < kRounds; ++round) {
+    if (!msUntil(deadline))
+      return std::nullopt;
+    // Hints. Round 0: values that matter most often (0, 1, all ones, a
+    // lone top bit) besides uniform ones. Round 1: small ones (a byte 0
+    // three times in four, else below 16), which a fixed-point state of a
+    // few units is made of: admission_control's failures / (total + 1) is
+    // between 0 and 1 only for such states, and a mutant that shifts the
+    // quotient by one more bit differs only there. Round 2: uniform.
+    z3::solver hint(fc);
+    hint.set(limits());
+    for (size_t i = 0; i < nAssumptions; ++i)
+      hint.add(assumption(i));
+    std::vector<z3::expr> lits;
+    for (size_t j = 0; j < found.size(); ++j) {
+      unsigned w = input(j).get_sort().bv_size();
+      uint64_t v = rng();
+      if (round == 1)
+        v = v % 4 ? 0 : 1 + rng() % 15;
+      else if (round == 0)
+        switch (v % 8) {
+        case 0: v = 0; break;
+        case 1: v = 1; break;
+        case 2: v = ~uint64_t(0); break;
+        case 3: v = uint64_t(1) << (w - 1); break;
+        default: v = rng(); break;
+        }
+      if (w < 64)
+        v &= (uint64_t(1) << w) - 1;
+      z3::expr lit = fc.bool_const(("hint." + std::to_string(j)).c_str());
+      hint.add(z3::implies(lit, input(j) == fc.bv_val(v, w)));
+      lits.push_back(lit);
+    }
+    std::optional<z3::model> m;
+    for (int attempt = 0; attempt < 4 && !m; ++attempt) {
+      z3::expr_vector as(fc);
+      for (const z3::expr &l : lits)
+        as.push_back(l);
+      ++solverCalls;
+      z3::check_result r = hint.check(as);
+      if (r == z3::sat) {
+        m.emplace(hint.get_model());
+      } else if (r == z3::unsat) {
+        z3::expr_vector core = hint.unsat_core();
+        std::unordered_set<unsigned> drop;
+        for (unsigned k = 0; k < core.size(); ++k)
+          drop.insert(core[k].id());
+        llvm::erase_if(lits, [&](const z3::expr &l) {
+          return drop.count(l.id()) > 0;
+        });
+      } else {
+        break;
+      }
+    }
+    if (!m)
+      continue;
+    // The draws and clocks are replaced by their values, the global data by
+    // its fixed bytes stored over a fresh array (the other bytes): a
+    // reparametrisation, so every read of a fixed byte folds, however its
+    // index was computed, and the query is satisfiable exactly when the
+    // original is with those values. Folded, the arithmetic on them is
+    // constants before the solver sees it (asserting the equalities
+    // instead left it to bit-blast the circuits: 0.3 s a round).
+    z3::expr_vector vars(fc), vals(fc), values(fc);
+    std::optional<z3::expr> data, stored;
+    for (size_t j = 0; j < found.size(); ++j) {
+      z3::expr x = input(j);
+      z3::expr v = m->eval(x, /*model_completion=*/true);
+      values.push_back(v);
+      if (x.decl().decl_kind() != Z3_OP_SELECT) {
+        vars.push_back(x);
+        vals.push_back(v);
+        continue;
+      }
+      if (!data) {
+        data.emplace(x.arg(0));
+        stored.emplace(fc.constant("data.unfixed", x.arg(0).get_sort()));
+      }
+      stored = z3::store(*stored, x.arg(1), v);
+    }
+    if (data) {
+      vars.push_back(*data);
+      vals.push_back(*stored);
+    }
+    z3::solver s(fc);
+    s.set(limits());
+    for (size_t i = 0; i < nAssumptions; ++i)
+      s.add(assumption(i).substitute(vars, vals).simplify());
+    s.add(anyGoal.substitute(vars, vals).simplify());
+    ++solverCalls;
+    Clock::time_point asked = Clock::now();
+    z3::check_result r = s.check();
+    if (getenv("SBPF_CHECK_TRACE"))
+      llvm::errs() << "check: falsification round " << round << " ("
+                   << lits.size() << " of " << found.size()
+                   << " hints kept): "
+                   << (r == z3::sat     ? "sat"
+                       : r == z3::unsat ? "unsat"
+                                        : "unknown (" + s.reason_unknown() + ")")
+                   << " in " << secondsSince(asked) << " s\n";
+    if (r != z3::sat)
+      continue;
+    z3::model hit = s.get_model();
+    for (size_t i = 0; i < nGoals; ++i) {
+      if (!hit.eval(goal(i).substitute(vars, vals), true).is_true())
+        continue;
+      // Back in the checker's context: the values as equalities.
+      z3::expr_vector back(c, values);
+      std::vector<z3::expr> fixed = assumptions;
+      for (size_t j = 0; j < found.size(); ++j)
+        fixed.push_back(found[j] == back[unsigned(j)]);
+      Query q = askEach(c, fixed, Diffs{named[from + i]}, preferences,
+                        deadline, solverCalls);
+      if (q.status == SolverStatus::Sat)
+        return q;
+      break;
+    }
+  }
+  return std::nullopt;
+}
+
 /// The queries asked case by case (divisorCases). One case alone is asked
 /// as any query (askSwept, on its goals with the divisors replaced by
 /// their value). Several are asked query by query in one incremental
@@ -594,16 +812,14 @@ Query askCases(z3::context &c, const std::vector<z3::expr> &assumptions,
     s.add(goal);
     Clock::time_point asked = Clock::now();
     for (size_t i = 0; i < cases.size(); ++i) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      deadline - Clock::now())
-                      .count();
-      if (left < 1) {
+      unsigned left = msUntil(deadline);
+      if (!left) {
         q.status = SolverStatus::Unknown;
         q.reason = "timeout";
         return q;
       }
       z3::params t(c);
-      t.set("timeout", unsigned(left));
+      t.set("timeout", left);
       s.set(t);
       z3::expr inCase =
           c.bool_const(("divisor.case." + std::to_string(i)).c_str());
@@ -670,6 +886,12 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   Query q = askEach(c, assumptions, named, preferences,
                     Clock::now() + (deadline - Clock::now()) / 2,
                     report.solverCalls, &proven, firstUnits);
+  if (q.outOfBudget() && !getenv("SBPF_NO_FALSIFY"))
+    if (std::optional<Query> cx =
+            falsify(c, assumptions, named, proven, preferences,
+                    Clock::now() + (deadline - Clock::now()) / 4,
+                    report.solverCalls))
+      return *cx;
   // Divisors with few values (divisorCases, Sweep.h): the cases asked by
   // askCases; the sweeps below when the split does not apply or a case
   // stays open. Only for many divisions (16, the

@@ -38,6 +38,7 @@
 #include "InitCheck.h"
 
 #include "Binding.h"
+#include "sbpf/Checker/Sweep.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -471,17 +472,15 @@ bool InitChecker::run() {
   Clock::time_point deadline =
       start + std::chrono::milliseconds(options.timeoutMs);
   for (const Observable &o : diffs) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - Clock::now())
-                    .count();
-    if (left < 1) {
+    unsigned left = msUntil(deadline);
+    if (!left) {
       report.status = CheckReport::Unknown;
       report.reason = timeoutReason(options) + ", checking init";
       return false;
     }
     z3::solver s(c);
     z3::params p(c);
-    p.set("timeout", unsigned(left));
+    p.set("timeout", left);
     s.set(p);
     for (const z3::expr &a : assumptions)
       s.add(a);

@@ -851,15 +851,7 @@ void Sweeper::rebucket() {
     buckets[signature(r)].push_back(r);
 }
 
-unsigned Sweeper::msLeft() const {
-  Clock::time_point now = Clock::now();
-  if (now >= opt.deadline)
-    return 0;
-  auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(opt.deadline - now)
-          .count();
-  return unsigned(std::clamp<int64_t>(left, 1, UINT32_MAX));
-}
+unsigned Sweeper::msLeft() const { return msUntil(opt.deadline); }
 
 z3::params Sweeper::limits(unsigned ms, unsigned left) {
   // The limit is Z3's resource count, not wall-clock time, so what a sweep
@@ -1897,13 +1889,11 @@ sbpf::checker::divisorCases(z3::context &c,
   for (const z3::expr &a : assumptions)
     s.add(a);
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-    if (left < 1 || values.size() > kMaxCases)
+    unsigned left = msUntil(deadline);
+    if (!left || values.size() > kMaxCases)
       return std::nullopt;
     z3::params p(c);
-    p.set("timeout", unsigned(left));
+    p.set("timeout", left);
     s.set(p);
     ++solverCalls;
     z3::check_result r = s.check();
@@ -1946,4 +1936,11 @@ sbpf::checker::divisorCases(z3::context &c,
   return cases;
 } catch (const z3::exception &) {
   return std::nullopt;
+}
+
+unsigned sbpf::checker::msUntil(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  deadline - Clock::now())
+                  .count();
+  return unsigned(std::clamp<int64_t>(left, 0, UINT32_MAX));
 }

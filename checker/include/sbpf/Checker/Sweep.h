@@ -46,6 +46,10 @@
 
 namespace sbpf::checker {
 
+/// Whole milliseconds from now to `deadline` (at most UINT32_MAX, what Z3's
+/// timeout parameter takes); 0 once it has passed or is under 1 ms away.
+unsigned msUntil(std::chrono::steady_clock::time_point deadline);
+
 struct SweepOptions {
   /// Random simulation vectors before any refinement.
   unsigned vectors = 48;
