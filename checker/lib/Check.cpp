@@ -618,11 +618,12 @@ std::optional<Query> falsify(z3::context &c,
                              const std::vector<z3::expr> &preferences,
                              Clock::time_point deadline, size_t &solverCalls) {
   constexpr unsigned kRounds = 3;
-  // Resource units (about 0.2-0.5 s for an equivalent object's round; a
-  // hit took 0.03-0.06 s).
+  // Resource units per query (an equivalent object's round: 0.1-1 s; a
+  // hit took 0.03-0.06 s; admission_control's mutant needed more than 1
+  // million).
   constexpr unsigned kUnits = 2000000;
-  std::vector<z3::expr> found = fixableInputs(named, from);
-  if (found.empty() || from >= named.size())
+  std::vector<z3::expr> fixable = fixableInputs(named, from);
+  if (fixable.empty() || from >= named.size())
     return std::nullopt;
   // Goals, assumptions and inputs, translated to the private context fc.
   z3::expr_vector all(c);
@@ -630,7 +631,7 @@ std::optional<Query> falsify(z3::context &c,
     all.push_back(named[i].second);
   for (const z3::expr &a : assumptions)
     all.push_back(a);
-  for (const z3::expr &x : found)
+  for (const z3::expr &x : fixable)
     all.push_back(x);
   z3::context fc;
   z3::expr_vector there(fc, all);
@@ -657,16 +658,16 @@ std::optional<Query> falsify(z3::context &c,
       return std::nullopt;
     // Hints. Round 0: values that matter most often (0, 1, all ones, a
     // lone top bit) besides uniform ones. Round 1: small ones (a byte 0
-    // three times in four, else below 16), which a fixed-point state of a
-    // few units is made of: admission_control's failures / (total + 1) is
-    // between 0 and 1 only for such states, and a mutant that shifts the
-    // quotient by one more bit differs only there. Round 2: uniform.
+    // three times in four, else below 16), what fixed-point states of a
+    // few units are made of. Round 2: uniform (admission_control's mutant
+    // dividing with one more fraction bit differs there; rounds 0 and 1
+    // are unsat for it).
     z3::solver hint(fc);
     hint.set(limits());
     for (size_t i = 0; i < nAssumptions; ++i)
       hint.add(assumption(i));
     std::vector<z3::expr> lits;
-    for (size_t j = 0; j < found.size(); ++j) {
+    for (size_t j = 0; j < fixable.size(); ++j) {
       unsigned w = input(j).get_sort().bv_size();
       uint64_t v = rng();
       if (round == 1)
@@ -717,7 +718,7 @@ std::optional<Query> falsify(z3::context &c,
     // instead left it to bit-blast the circuits: 0.3 s a round).
     z3::expr_vector vars(fc), vals(fc), values(fc);
     std::optional<z3::expr> data, stored;
-    for (size_t j = 0; j < found.size(); ++j) {
+    for (size_t j = 0; j < fixable.size(); ++j) {
       z3::expr x = input(j);
       z3::expr v = m->eval(x, /*model_completion=*/true);
       values.push_back(v);
@@ -746,7 +747,7 @@ std::optional<Query> falsify(z3::context &c,
     z3::check_result r = s.check();
     if (getenv("SBPF_CHECK_TRACE"))
       llvm::errs() << "check: falsification round " << round << " ("
-                   << lits.size() << " of " << found.size()
+                   << lits.size() << " of " << fixable.size()
                    << " hints kept): "
                    << (r == z3::sat     ? "sat"
                        : r == z3::unsat ? "unsat"
@@ -761,8 +762,8 @@ std::optional<Query> falsify(z3::context &c,
       // Back in the checker's context: the values as equalities.
       z3::expr_vector back(c, values);
       std::vector<z3::expr> fixed = assumptions;
-      for (size_t j = 0; j < found.size(); ++j)
-        fixed.push_back(found[j] == back[unsigned(j)]);
+      for (size_t j = 0; j < fixable.size(); ++j)
+        fixed.push_back(fixable[j] == back[unsigned(j)]);
       Query q = askEach(c, fixed, Diffs{named[from + i]}, preferences,
                         deadline, solverCalls);
       if (q.status == SolverStatus::Sat)
