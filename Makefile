@@ -52,7 +52,7 @@ check: build
 	python3 scripts/summarize-lit.py $(BUILD)/test-results.json; exit $$status
 
 # The tests too slow for `make check` (REQUIRES: long-tests; today the
-# mutation run of the elements with a long division, 30+ minutes each, and
+# mutation run of the elements with a long division, about 20 minutes, and
 # of the C objects of kinds/cache and scramble, 21 minutes together, and
 # scramble's -O0 object validated, 4-21 minutes).
 check-long: build
