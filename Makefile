@@ -52,12 +52,10 @@ check: build
 	python3 scripts/summarize-lit.py $(BUILD)/test-results.json; exit $$status
 
 # The tests too slow for `make check` (REQUIRES: long-tests; today the
-# mutation run of the elements with a long division, about 20 minutes, and
-# of the C objects of kinds/cache and scramble, 21 minutes together, and
-# scramble's -O0 object validated, 4-21 minutes).
+# mutation run of the C objects of kinds/cache and scramble, 21 minutes
+# together, and scramble's -O0 object validated, 4-21 minutes).
 check-long: build
 	@SBPF_LONG_TESTS=1 python3 $(LIT) -q --show-unsupported -j $(JOBS) \
-	  $(BUILD)/lit-tests/checker/mutation-arith.test \
 	  $(BUILD)/lit-tests/checker/mutation-c-strings.test \
 	  $(BUILD)/lit-tests/bpf/o0-scramble.test
 
