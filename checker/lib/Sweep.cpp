@@ -220,6 +220,9 @@ private:
   /// definition); unknown without asking once the deadline has passed.
   z3::check_result check(const z3::expr &cond, unsigned ms,
                          std::optional<z3::model> *model);
+  /// A fresh solver suited to the assertions (see the definition).
+  z3::solver solverFor(const std::vector<z3::expr> &assertions);
+  std::optional<z3::tactic> qfbvTactic, qfaufbvTactic;
   /// Milliseconds to the deadline, 0 when it has passed.
   unsigned msLeft() const;
   /// A query's limits: Z3 resource units in proportion to `ms` nominal
@@ -869,6 +872,52 @@ z3::params Sweeper::limits(unsigned ms, unsigned left) {
   return p;
 }
 
+z3::solver Sweeper::solverFor(const std::vector<z3::expr> &assertions) {
+  // Z3's default solver sets up the tactics of every logic and the SMT
+  // core for each instance: about 7 ms before the first step, which was
+  // most of the sweep's small queries (success_ratio: ~400 a sweep). A
+  // tactic solver for the query's logic, its tactic built once, costs
+  // 0.1-1 ms: qfbv (bit-blasting) for pure bit-vector and Boolean queries
+  // (the cut ones mostly), qfaufbv (the SMT core after Z3's bit-vector
+  // preprocessing) for those with arrays and uninterpreted functions
+  // too (the packet, the global data, string fields). Datatypes,
+  // quantifiers and lambdas take the default solver.
+  enum { PureBV, ArraysUF, Other } logic = PureBV;
+  std::vector<Z3_ast> stack(assertions.begin(), assertions.end());
+  llvm::DenseSet<unsigned> seen;
+  while (!stack.empty() && logic != Other) {
+    Z3_ast n = stack.back();
+    stack.pop_back();
+    if (!seen.insert(Z3_get_ast_id(c, n)).second)
+      continue;
+    Z3_ast_kind ak = Z3_get_ast_kind(c, n);
+    if (ak != Z3_APP_AST && ak != Z3_NUMERAL_AST) {
+      logic = Other;
+      break;
+    }
+    Z3_sort_kind sk = Z3_get_sort_kind(c, Z3_get_sort(c, n));
+    if (sk == Z3_ARRAY_SORT)
+      logic = ArraysUF;
+    else if (sk != Z3_BV_SORT && sk != Z3_BOOL_SORT)
+      logic = Other;
+    if (ak != Z3_APP_AST)
+      continue;
+    Z3_app app = Z3_to_app(c, n);
+    unsigned args = Z3_get_app_num_args(c, app);
+    if (args && Z3_get_decl_kind(c, Z3_get_app_decl(c, app)) ==
+                    Z3_OP_UNINTERPRETED && logic == PureBV)
+      logic = ArraysUF;
+    for (unsigned a = 0; a < args; ++a)
+      stack.push_back(Z3_get_app_arg(c, app, a));
+  }
+  if (logic == Other)
+    return z3::solver(c);
+  std::optional<z3::tactic> &t = logic == PureBV ? qfbvTactic : qfaufbvTactic;
+  if (!t)
+    t.emplace(c, logic == PureBV ? "qfbv" : "qfaufbv");
+  return t->mk_solver();
+}
+
 z3::check_result Sweeper::check(const z3::expr &cond, unsigned ms,
                                 std::optional<z3::model> *model) {
   // Past the deadline no query is asked: every query of a sweep ends by
@@ -882,31 +931,7 @@ z3::check_result Sweeper::check(const z3::expr &cond, unsigned ms,
   z3::expr simple = cond.simplify();
   if (z3::eq(simple, c.bool_val(false)))
     return z3::unsat;
-  // Pure bit-vector queries (cut ones mostly) go to the bit-blasting
-  // solver directly, without the SMT core's set-up.
-  bool pureBV = true;
-  {
-    std::vector<Z3_ast> stack = {simple};
-    llvm::DenseSet<unsigned> seen;
-    while (!stack.empty() && pureBV) {
-      Z3_ast n = stack.back();
-      stack.pop_back();
-      if (!seen.insert(Z3_get_ast_id(c, n)).second)
-        continue;
-      Z3_sort_kind sk = Z3_get_sort_kind(c, Z3_get_sort(c, n));
-      if (Z3_get_ast_kind(c, n) != Z3_APP_AST && Z3_get_ast_kind(c, n) !=
-                                                     Z3_NUMERAL_AST)
-        pureBV = false;
-      else if (sk != Z3_BV_SORT && sk != Z3_BOOL_SORT)
-        pureBV = false;
-      else if (Z3_get_ast_kind(c, n) == Z3_APP_AST) {
-        Z3_app app = Z3_to_app(c, n);
-        for (unsigned a = 0; a < Z3_get_app_num_args(c, app); ++a)
-          stack.push_back(Z3_get_app_arg(c, app, a));
-      }
-    }
-  }
-  z3::solver s = pureBV ? z3::tactic(c, "qfbv").mk_solver() : z3::solver(c);
+  z3::solver s = solverFor({simple});
   s.set(limits(ms, left));
   s.add(simple);
   ++st.solverCalls;
@@ -1265,12 +1290,12 @@ Sweeper::modelUnder(const std::vector<z3::expr> &assumptions,
   // before gave on a quiet machine): with the cone query's limit the
   // conditions without a quick model took success_ratio's sweep from 13 to
   // 37 s before its first pass.
-  z3::solver s(c);
+  std::vector<z3::expr> all = assumptions;
+  all.insert(all.end(), extra.begin(), extra.end());
+  z3::solver s = solverFor(all);
   s.set(limits(opt.coneTimeoutMs / 10, left));
-  for (const z3::expr &a : assumptions)
+  for (const z3::expr &a : all)
     s.add(a);
-  for (const z3::expr &e : extra)
-    s.add(e);
   ++st.solverCalls;
   if (s.check() != z3::sat)
     return std::nullopt;
