@@ -555,11 +555,18 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
                Clock::time_point deadline, bool splitDivisors,
                CheckReport &report);
 
-/// The inputs falsify() fixes: the random draws and clock readings (the
-/// executor's and the element's constants draw* and clock*) and the bytes
-/// of the global data (the scalar state) the queries read at constant
-/// offsets. Not the frame, whose bytes must pass the parse steps, nor map
-/// contents or witnesses.
+/// The inputs falsify() fixes: the clock readings (the element's
+/// constants netfn.clock*, Binding.cpp's prefix, which the executor reads
+/// too, and the executor's own clock* past them), the executor's own
+/// draws (draw*) and the bytes of the global data (the scalar state) the
+/// queries read at constant offsets. Not the element's draws
+/// (netfn.draw*): with the state fixed, a draw is compared with a
+/// constant threshold, and the solver finds the one draw where a mutant
+/// differs (paper_fault's) where a random value would miss it. Not the
+/// frame, whose bytes must pass the parse steps, nor map contents or
+/// witnesses. Until the element's clocks were fixed too, token_bucket's
+/// rounds kept its time arithmetic symbolic and ran out of their units
+/// (2.7 s of its 5.5 s).
 std::vector<z3::expr> fixableInputs(const Diffs &named, size_t from) {
   constexpr size_t kMax = 512;
   std::vector<z3::expr> out, stack;
@@ -576,7 +583,8 @@ std::vector<z3::expr> fixableInputs(const Diffs &named, size_t from) {
       std::string name = d.name().str();
       if (d.decl_kind() == Z3_OP_UNINTERPRETED && e.is_bv() &&
           (llvm::StringRef(name).startswith("draw") ||
-           llvm::StringRef(name).startswith("clock")))
+           llvm::StringRef(name).startswith("clock") ||
+           llvm::StringRef(name).startswith("netfn.clock")))
         out.push_back(e);
       continue;
     }
@@ -861,13 +869,18 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
                Clock::time_point deadline, bool splitDivisors,
                CheckReport &report) {
   size_t proven = 0;
+  bool arithmetic = hasArithmeticCircuits(named);
   // Both sides' terms in one shape first (Normalize.h): what the local
   // rewrites make identical, Z3 shares, and neither the solver nor the
   // sweep has to match it (success_ratio: 649 -> 438 pairs the sweep
   // proves, its sweep 16 -> 12 s). The rewritten goals are equivalent to
   // the originals, so their models are counterexamples as they were.
-  // SBPF_NO_NORMALIZE=1 turns the step off, for measuring.
-  if (!getenv("SBPF_NO_NORMALIZE")) {
+  // Only queries with arithmetic circuits, which the sweep takes on: the
+  // others are decided by the direct attempt, and for that the shape is a
+  // matter of the solver's luck (kinds/cache's map query: 56 -> 77 million
+  // units normalized). SBPF_NO_NORMALIZE=1 turns the step off, for
+  // measuring.
+  if (arithmetic && !getenv("SBPF_NO_NORMALIZE")) {
     Clock::time_point t0 = Clock::now();
     Normalizer norm(c);
     for (auto &[name, d] : named)
@@ -893,7 +906,6 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   // million (20-30 s). (scramble counts as arithmetic: its object's key
   // index is a remainder by the key length it reads back.) Half the
   // budget at most, to leave the sweep time when the budget is short.
-  bool arithmetic = hasArithmeticCircuits(named);
   // Thorough sweeps (SweepOptions::thorough) from the first one on for a
   // long division of two variables (admission_control: proven in 32 s,
   // unknown otherwise); else only for the later sweeps (latency_log: 3.5 s
@@ -911,12 +923,6 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   Query q = askEach(c, assumptions, named, preferences,
                     Clock::now() + (deadline - Clock::now()) / 2,
                     report.solverCalls, &proven, firstUnits);
-  if (q.outOfBudget() && !getenv("SBPF_NO_FALSIFY"))
-    if (std::optional<Query> cx =
-            falsify(c, assumptions, named, proven, preferences,
-                    Clock::now() + (deadline - Clock::now()) / 4,
-                    report.solverCalls))
-      return *cx;
   // Divisors with few values (divisorCases, Sweep.h): the cases asked by
   // askCases; the sweeps below when the split does not apply or a case
   // stays open. Only for many divisions (16, the
@@ -943,6 +949,16 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
         return split;
     }
   }
+  // Falsification after the split: where a divisor takes few values the
+  // cases decide the query either way (a case is exact: its value is
+  // implied), while falsify's rounds, which fix the same state, ran out of
+  // their units (scramble: 3 rounds, 4.5 s, before the split proved it).
+  if (q.outOfBudget() && !getenv("SBPF_NO_FALSIFY"))
+    if (std::optional<Query> cx =
+            falsify(c, assumptions, named, proven, preferences,
+                    Clock::now() + (deadline - Clock::now()) / 4,
+                    report.solverCalls))
+      return *cx;
   // A sweep that leaves a step unmerged leaves the query open (latency_log,
   // when the sweep's limits were wall-clock: one run in four stayed open
   // for the remaining 50 s). Arithmetic queries therefore get later sweeps
