@@ -753,8 +753,10 @@ std::optional<Query> falsify(z3::context &c,
     }
     z3::expr folded = anyGoal.substitute(vars, vals).simplify();
     // A circuit over inputs no round fixes (latency_log's clock reading
-    // minus a map value, divided by 10^6) stays in every round, which
-    // then runs out of its units (3 x 0.3 s there): no rounds then.
+    // minus a map value, divided by 10^6) is left in the later rounds too,
+    // which fix the same inputs, and each ran out of its units (3 x 0.3 s
+    // there): no rounds then. (A product folded away by one round's zero
+    // could be gone in another's; the sweep still follows.)
     if (hasArithmeticCircuits(Diffs{{"", folded}})) {
       if (getenv("SBPF_CHECK_TRACE"))
         llvm::errs() << "check: falsification: circuits over unfixed "
