@@ -898,7 +898,7 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   // measuring.
   if (arithmetic && !getenv("SBPF_NO_NORMALIZE")) {
     Clock::time_point t0 = Clock::now();
-    Normalizer norm(c);
+    Normalizer norm;
     for (auto &[name, d] : named)
       d = norm(d);
     if (getenv("SBPF_CHECK_TRACE"))

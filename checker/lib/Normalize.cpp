@@ -165,6 +165,64 @@ z3::expr Normalizer::top(const z3::expr &e, unsigned depth) {
     return ctx.bv_val(static_cast<uint64_t>(v & maskOf(width)), width);
   };
 
+  // The laws of the commutative bit-vector operators, b the numeral if
+  // there is one; nullopt when none applies.
+  auto commutativeLaw = [&](const z3::expr &a,
+                            const z3::expr &b) -> std::optional<z3::expr> {
+    // x >> (w-1): the top bit, 0 or 1.
+    bool topBit = is(a, Z3_OP_BLSHR) && isNum(a.arg(1), w - 1);
+    switch (k) {
+    case Z3_OP_BXOR:
+      if (z3::eq(a, b))
+        return bv(0, w);
+      if (isNum(b, 0))
+        return a;
+      if (isOnes(b))
+        return again(~a);
+      // 1 ^ (x >> (w-1)) = ~x >> (w-1): both the complement of the top bit.
+      if (isNum(b, 1) && topBit)
+        return again(z3::lshr(sub(~a.arg(0)), a.arg(1)));
+      break;
+    case Z3_OP_BAND:
+      if (z3::eq(a, b) || isOnes(b))
+        return a;
+      if (isNum(b, 0))
+        return b;
+      // (x >> (w-1)) & 1: the shift leaves one bit.
+      if (isNum(b, 1) && topBit)
+        return a;
+      break;
+    case Z3_OP_BOR:
+      if (z3::eq(a, b) || isNum(b, 0))
+        return a;
+      if (isOnes(b))
+        return b;
+      break;
+    case Z3_OP_BADD: {
+      if (isNum(b, 0))
+        return a;
+      auto ca = num(a), cb = num(b);
+      if (ca && cb)
+        return bv(*ca + *cb, w);
+      // (x + c1) + c2 = x + (c1 + c2)
+      if (cb && is(a, Z3_OP_BADD) && a.num_args() == 2)
+        for (unsigned i = 0; i < 2; ++i)
+          if (auto c1 = num(a.arg(i)))
+            return again(a.arg(1 - i) + bv(*c1 + *cb, w));
+      break;
+    }
+    case Z3_OP_BMUL:
+      if (isNum(b, 1))
+        return a;
+      if (isNum(b, 0))
+        return b;
+      break;
+    default:
+      break;
+    }
+    return std::nullopt;
+  };
+
   switch (k) {
   case Z3_OP_AND:
   case Z3_OP_OR: {
@@ -292,66 +350,20 @@ z3::expr Normalizer::top(const z3::expr &e, unsigned depth) {
     if (auto v = num(arg(0)))
       return bv(0 - *v, w);
     return e;
-  case Z3_OP_BXOR: {
-    if (n != 2)
-      return again(commuted());
-    z3::expr a = arg(0), b = arg(1);
-    if (a.is_numeral() && !b.is_numeral())
-      std::swap(a, b);
-    if (z3::eq(a, b))
-      return bv(0, w);
-    if (isNum(b, 0))
-      return a;
-    if (isOnes(b))
-      return again(~a);
-    // 1 ^ (x >> (w-1)) = ~x >> (w-1): both the complement of the top bit.
-    if (isNum(b, 1) && is(a, Z3_OP_BLSHR) && isNum(a.arg(1), w - 1))
-      return again(z3::lshr(sub(~a.arg(0)), a.arg(1)));
-    return again(commuted());
-  }
-  case Z3_OP_BAND: {
-    if (n != 2)
-      return again(commuted());
-    z3::expr a = arg(0), b = arg(1);
-    if (a.is_numeral() && !b.is_numeral())
-      std::swap(a, b);
-    if (z3::eq(a, b) || isOnes(b))
-      return a;
-    if (isNum(b, 0))
-      return b;
-    // (x >> (w-1)) & 1: the shift leaves one bit.
-    if (isNum(b, 1) && is(a, Z3_OP_BLSHR) && isNum(a.arg(1), w - 1))
-      return a;
-    return again(commuted());
-  }
-  case Z3_OP_BOR: {
-    if (n != 2)
-      return again(commuted());
-    z3::expr a = arg(0), b = arg(1);
-    if (a.is_numeral() && !b.is_numeral())
-      std::swap(a, b);
-    if (z3::eq(a, b) || isNum(b, 0))
-      return a;
-    if (isOnes(b))
-      return b;
-    return again(commuted());
-  }
-  case Z3_OP_BADD: {
-    if (n != 2)
-      return again(commuted());
-    z3::expr a = arg(0), b = arg(1);
-    if (a.is_numeral() && !b.is_numeral())
-      std::swap(a, b);
-    if (isNum(b, 0))
-      return a;
-    auto cb = num(b), ca = num(a);
-    if (ca && cb)
-      return bv(*ca + *cb, w);
-    // (x + c1) + c2 = x + (c1 + c2)
-    if (cb && is(a, Z3_OP_BADD) && a.num_args() == 2)
-      for (unsigned i = 0; i < 2; ++i)
-        if (auto c1 = num(a.arg(i)))
-          return again(a.arg(1 - i) + bv(*c1 + *cb, w));
+  case Z3_OP_BXOR:
+  case Z3_OP_BAND:
+  case Z3_OP_BOR:
+  case Z3_OP_BADD:
+  case Z3_OP_BMUL: {
+    // Commutative: the laws with the numeral, if there is one, as b; then
+    // the operands in order.
+    if (n == 2) {
+      z3::expr a = arg(0), b = arg(1);
+      if (a.is_numeral() && !b.is_numeral())
+        std::swap(a, b);
+      if (std::optional<z3::expr> r = commutativeLaw(a, b))
+        return *r;
+    }
     return again(commuted());
   }
   case Z3_OP_BSUB: {
@@ -373,18 +385,6 @@ z3::expr Normalizer::top(const z3::expr &e, unsigned depth) {
           return again(z3::ite(sub(z3::slt(x, bv(0, w))), sub(-x), x));
     }
     return e;
-  }
-  case Z3_OP_BMUL: {
-    if (n != 2)
-      return again(commuted());
-    z3::expr a = arg(0), b = arg(1);
-    if (a.is_numeral() && !b.is_numeral())
-      std::swap(a, b);
-    if (isNum(b, 1))
-      return a;
-    if (isNum(b, 0))
-      return b;
-    return again(commuted());
   }
   case Z3_OP_BSHL:
   case Z3_OP_BLSHR:
@@ -443,10 +443,4 @@ z3::expr Normalizer::top(const z3::expr &e, unsigned depth) {
   default:
     return e;
   }
-}
-
-void sbpf::checker::normalize(z3::context &c, std::vector<z3::expr> &goals) {
-  Normalizer norm(c);
-  for (z3::expr &g : goals)
-    g = norm(g);
 }

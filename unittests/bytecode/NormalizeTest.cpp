@@ -47,7 +47,7 @@ protected:
   /// `e` and its normal form are equal for all values (and the form is
   /// returned for shape checks).
   z3::expr provenNormal(const z3::expr &e) {
-    Normalizer norm(c);
+    Normalizer norm;
     z3::expr n = norm(e);
     z3::solver s(c);
     s.add(e != n);
@@ -58,7 +58,7 @@ protected:
   /// The rule fired: the normal form is `expected` itself.
   void rewritesTo(const z3::expr &e, const z3::expr &expected) {
     z3::expr n = provenNormal(e);
-    Normalizer norm(c);
+    Normalizer norm;
     EXPECT_TRUE(z3::eq(n, norm(expected)))
         << e.to_string() << "\n  normalized to\n"
         << n.to_string() << "\n  expected\n"
@@ -85,7 +85,7 @@ TEST_F(NormalizeTest, BooleanRules) {
   rewritesTo(z3::ite(p, c.bool_val(true), c.bool_val(false)), p);
   rewritesTo(z3::ite(p, c.bool_val(false), c.bool_val(true)), !p);
   // Operand order: both orders meet.
-  Normalizer norm(c);
+  Normalizer norm;
   EXPECT_TRUE(z3::eq(norm(p && q), norm(q && p)));
   EXPECT_TRUE(z3::eq(norm(x == y), norm(y == x)));
 }
@@ -155,7 +155,7 @@ TEST_F(NormalizeTest, TheTwoSidesMeet) {
   z3::expr borrowObj = (d & ((ub ^ r) ^ ones)) | (ub & (r ^ ones));
   z3::expr geObj = z3::lshr(borrowObj ^ ones, top);
   z3::expr stepObj = r - ((-geObj) & ub);
-  Normalizer norm(c);
+  Normalizer norm;
   EXPECT_TRUE(z3::eq(norm(stepEnc), norm(stepObj)))
       << norm(stepEnc).to_string() << "\n" << norm(stepObj).to_string();
 }
@@ -229,7 +229,7 @@ TEST_F(NormalizeTest, RandomTermsKeepTheirValue) {
   unsigned rewrittenTotal = 0;
   for (int i = 0; i < 400; ++i) {
     z3::expr e = i % 2 ? bits(4) : boolean(4);
-    Normalizer norm(c);
+    Normalizer norm;
     z3::expr n = norm(e);
     rewrittenTotal += norm.rewrites();
     z3::solver s(c);

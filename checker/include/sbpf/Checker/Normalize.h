@@ -10,7 +10,7 @@
 // prove with a solver call (success_ratio: 649 of them, most of its 16 s
 // sweep).
 //
-// normalize() rebuilds terms bottom-up and rewrites each node, once its
+// Normalizer rebuilds terms bottom-up and rewrites each node, once its
 // children are in normal form, by a fixed list of local identities (unit
 // laws, double negation, comparison direction, commutative operands
 // ordered, extract/extend composition, a sign-mask absolute value as the
@@ -37,27 +37,22 @@
 namespace sbpf::checker {
 
 /// Rewrites terms to their normal form; one Normalizer keeps its memo, so
-/// the goals and assumptions of a query normalized by the same instance
-/// share their rewritten subterms.
+/// the goals of a query normalized by the same instance share their
+/// rewritten subterms. An instance serves the terms of one Z3 context.
 class Normalizer {
 public:
-  explicit Normalizer(z3::context &c) : c(c) {}
   z3::expr operator()(const z3::expr &e);
   /// Nodes a rule rewrote (for traces and tests).
   size_t rewrites() const { return rewritten; }
 
 private:
   z3::expr top(const z3::expr &e, unsigned depth = 0);
-  z3::context &c;
   /// Normal form by ast id; the keys' terms are kept alive in `held` so
   /// that their ids are not reused.
   std::unordered_map<unsigned, z3::expr> memo;
   std::vector<z3::expr> held;
   size_t rewritten = 0;
 };
-
-/// Each goal rewritten in place by one Normalizer.
-void normalize(z3::context &c, std::vector<z3::expr> &goals);
 
 } // namespace sbpf::checker
 
