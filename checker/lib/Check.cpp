@@ -901,11 +901,20 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
     Normalizer norm;
     for (auto &[name, d] : named)
       d = norm(d);
+    // Folding may leave no circuit (scramble: its key is a constant, so
+    // every `i % len(key)` folds): then the query is not arithmetic.
+    arithmetic = hasArithmeticCircuits(named);
     if (getenv("SBPF_CHECK_TRACE"))
       llvm::errs() << "check: normalized in "
                    << std::chrono::duration<double>(Clock::now() - t0).count()
-                   << " s, " << norm.rewrites() << " nodes rewritten\n";
+                   << " s, " << norm.rewrites() << " nodes rewritten"
+                   << (arithmetic ? "" : ", no arithmetic circuit left")
+                   << "\n";
   }
+  if (const char *dump = getenv("SBPF_QUERY_DUMP"))
+    for (auto &[name, d] : named)
+      if (name == dump)
+        llvm::errs() << "QUERY " << name << ":\n" << d.to_string() << "\n";
   // When to give up on a direct query and sweep: when it has used a given
   // amount of Z3's resource units, which count the solver's work (about
   // 1,000-10,000 a millisecond on this machine, depending on the query),
@@ -919,9 +928,13 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   // mostly finish directly and a sweep costs them more than it saves
   // (user_acl 12 s direct, 44 s when swept after 10 s; first_seen 19 s
   // against 27 s; cache's largest query needs 67 million units): 200
-  // million (20-30 s). (scramble counts as arithmetic: its object's key
-  // index is a remainder by the key length it reads back.) Half the
-  // budget at most, to leave the sweep time when the budget is short.
+  // million (20-30 s). (scramble's key index, a remainder by the key's
+  // length, folds once the key is a constant: normalized, it is not
+  // arithmetic.) Half the budget at most for arithmetic queries, to leave
+  // the sweep time when the budget is short; seven eighths for the
+  // others, whose sweep rarely decides what the direct attempt did not
+  // (kinds/cache: its map query, 56 million units, 10-13 s here, was
+  // unknown at sbpf check's default 20 s with half).
   // Thorough sweeps (SweepOptions::thorough) from the first one on for a
   // long division of two variables (admission_control: proven in 32 s,
   // unknown otherwise); else only for the later sweeps (latency_log: 3.5 s
@@ -937,7 +950,9 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   uint64_t firstUnits =
       longDivision ? 300000 : arithmetic ? 3000000 : 200000000;
   Query q = askEach(c, assumptions, named, preferences,
-                    Clock::now() + (deadline - Clock::now()) / 2,
+                    Clock::now() + (deadline - Clock::now()) /
+                                       (arithmetic ? 2 : 8) *
+                                       (arithmetic ? 1 : 7),
                     report.solverCalls, &proven, firstUnits);
   // Divisors with few values (divisorCases, Sweep.h): the cases asked by
   // askCases; the sweeps below when the split does not apply or a case

@@ -142,6 +142,88 @@ TEST_F(NormalizeTest, WidthRules) {
              h == bv(8, 8) && b == bv(0, 8));
 }
 
+TEST_F(NormalizeTest, FoldingRules) {
+  // An operator over numerals only.
+  rewritesTo(z3::slt(bv(1000000000), bv(0)), c.bool_val(false));
+  rewritesTo(z3::shl(x, bv(0x20) & bv(0x3f)), z3::shl(x, bv(32)));
+  rewritesTo(z3::ite(bv(7) == bv(0), x, y), y);
+  // A field of a constructor application.
+  const char *names[] = {"len", "data"};
+  z3::sort sorts[] = {c.bv_sort(32), c.bv_sort(64)};
+  z3::func_decl_vector fields(c);
+  z3::func_decl mk = c.tuple_sort("str", 2, names, sorts, fields);
+  z3::expr len = c.bv_const("len", 32);
+  rewritesTo(fields[0](mk(len, x)), len);
+  rewritesTo(fields[1](mk(len, x)), x);
+  // A product, quotient or remainder by a power of two: a shift, a mask.
+  rewritesTo(x * bv(8), z3::shl(x, bv(3)));
+  rewritesTo(z3::udiv(x, bv(16)), z3::lshr(x, bv(4)));
+  rewritesTo(z3::urem(x, bv(16)), x & bv(15));
+}
+
+TEST_F(NormalizeTest, SliceAndAddressRules) {
+  // The executor's (ihl & 0x0f) << 2, the encoding's concat: one term.
+  z3::expr ihlByte = z3::zext(b, 56);
+  Normalizer norm;
+  z3::expr obj = provenNormal(z3::shl(ihlByte & bv(0x0f), bv(2)));
+  z3::expr enc = provenNormal(
+      z3::concat(bv(0, 58), z3::concat(b.extract(3, 0), bv(0, 2))));
+  EXPECT_TRUE(z3::eq(norm(z3::shl(ihlByte & bv(0x0f), bv(2))),
+                     norm(z3::concat(bv(0, 58),
+                                     z3::concat(b.extract(3, 0), bv(0, 2))))))
+      << obj.to_string() << "\n" << enc.to_string();
+  // 64 + 4*ihl as Z3 writes it is the sum of the base and 64.
+  z3::expr base = z3::concat(bv(0, 58), z3::concat(b.extract(3, 0), bv(0, 2)));
+  rewritesTo(z3::concat(bv(1, 58), z3::concat(b.extract(3, 0), bv(3, 2))),
+             bv(67) + base);
+  // Addresses from one base: equal exactly when their offsets are.
+  rewritesTo(base == bv(-0x74ULL) + (bv(64) + base), c.bool_val(false));
+  rewritesTo(bv(5) + base == bv(5) + base, c.bool_val(true));
+  rewritesTo(bv(0x30) == bv(0x10) + y, bv(0x20) == y);
+  // Read over write at such addresses and at numerals.
+  z3::expr mem = c.constant("mem", c.array_sort(c.bv_sort(64), c.bv_sort(8)));
+  z3::expr stored = z3::store(z3::store(mem, bv(1) + y, b), bv(2) + y, h);
+  rewritesTo(z3::select(stored, bv(1) + y), b);
+  rewritesTo(z3::select(stored, bv(3) + y), z3::select(mem, bv(3) + y));
+  rewritesTo(z3::select(z3::store(mem, bv(4), b), bv(5)),
+             z3::select(mem, bv(5)));
+  // A sign mask is a choice, and a mask by a choice of all or nothing is
+  // one too.
+  rewritesTo(z3::ashr(x, bv(63)),
+             z3::ite(z3::slt(x, bv(0)), bv(~0ULL), bv(0)));
+  rewritesTo(z3::ite(p, bv(~0ULL), bv(0)) & y, z3::ite(p, y, bv(0)));
+  // Bitwise over concatenations split alike: per part.
+  rewritesTo(z3::concat(b, h) ^ z3::concat(h, b),
+             z3::concat(b ^ h, h ^ b));
+  // Wide zero padding (a 32-byte string as a 64-byte map key).
+  rewritesTo(z3::zext(z3::concat(bv(0), z3::concat(bv(0), x)), 64),
+             z3::zext(x, 192));
+}
+
+TEST_F(NormalizeTest, ChoiceRules) {
+  // A string length as a chain of numerals (the first zero byte).
+  z3::expr len = z3::ite(b == bv(0, 8), bv(0, 32),
+                         z3::ite(h == bv(0, 8), bv(1, 32), bv(2, 32)));
+  // Its truncation and extension are chains too.
+  rewritesTo(z3::zext(len, 32).extract(31, 0), len);
+  // Its range decides comparisons with numerals.
+  rewritesTo(z3::ult(bv(2, 32), len), c.bool_val(false));
+  rewritesTo(z3::ult(len, bv(3, 32)), c.bool_val(true));
+  // The object's byte mask (s32)(i - len) >> 31 is the encoding's
+  // i < len.
+  z3::expr mask = z3::ashr(bv(1, 32) - len, bv(31, 32)).extract(7, 0);
+  rewritesTo(mask, z3::ite(z3::ult(bv(1, 32), len), bv(0xff, 8), bv(0, 8)));
+  // Choices on one condition; a numeral beside a choice with a numeral
+  // branch.
+  rewritesTo(z3::ite(p, z3::ite(p, x, y), bv(0)), z3::ite(p, x, bv(0)));
+  rewritesTo(z3::ite(p, x, bv(0)) ^ z3::ite(p, y, bv(0)),
+             z3::ite(p, x ^ y, bv(0)));
+  rewritesTo(bv(0x33) ^ z3::ite(p, y, bv(0)),
+             z3::ite(p, bv(0x33) ^ y, bv(0x33)));
+  rewritesTo(z3::zext(z3::ite(p, b, bv(0, 8)), 56),
+             z3::ite(p, z3::zext(b, 56), bv(0)));
+}
+
 TEST_F(NormalizeTest, TheTwoSidesMeet) {
   // A division step as the netfn encoding writes it (arith::fixedDivLong)
   // and as clang compiles it: ge = 1 ^ (borrow >> 63) against
@@ -174,11 +256,16 @@ TEST_F(NormalizeTest, RandomTermsKeepTheirValue) {
     uint64_t v = choices[pick(5)];
     return c.bv_val(uint64_t(w >= 64 ? v : v & ((uint64_t(1) << w) - 1)), w);
   };
+  // A chain of numerals (a string length's shape).
+  auto chain = [&] {
+    return z3::ite(boolean(0), numeral(8),
+                   z3::ite(boolean(0), numeral(8), numeral(8)));
+  };
   bits = [&](unsigned depth) -> z3::expr {
     if (depth == 0 || pick(5) == 0)
       return pick(3) ? vars[pick(vars.size())] : numeral(8);
     z3::expr a = bits(depth - 1), b = bits(depth - 1);
-    switch (pick(18)) {
+    switch (pick(27)) {
     case 0: return a & b;
     case 1: return a | b;
     case 2: return a ^ b;
@@ -204,6 +291,26 @@ TEST_F(NormalizeTest, RandomTermsKeepTheirValue) {
       return (a ^ s) - s;
     }
     case 16: return c.bv_val(1, 8) ^ z3::lshr(a, c.bv_val(6 + pick(2), 8));
+    // Powers of two, sign masks, chains, choices, concatenations, sums
+    // beside zero bits.
+    case 18: return a * c.bv_val(uint64_t(1) << pick(8), 8);
+    case 19: return pick(2) ? z3::udiv(a, c.bv_val(uint64_t(1) << pick(8), 8))
+                            : z3::urem(a, c.bv_val(uint64_t(1) << pick(8), 8));
+    case 20: return z3::ashr(a, c.bv_val(7, 8)) & b;
+    case 21: return numeral(8) - chain();
+    case 22: {
+      unsigned k = 4 * pick(2);
+      return z3::zext(chain(), 8).extract(7 + k, k);
+    }
+    case 23: {
+      z3::expr p = boolean(depth - 1);
+      return z3::ite(p, a, numeral(8)) ^ z3::ite(p, z3::ite(p, b, a), numeral(8));
+    }
+    case 24: return (z3::concat(a.extract(3, 0), b.extract(7, 4)) &
+                     z3::concat(b.extract(3, 0), a.extract(7, 4)));
+    case 25: return (pick(2) ? z3::zext(a.extract(5, 0), 2)
+                             : z3::concat(numeral(2), a.extract(5, 0))) +
+                    c.bv_val(uint64_t(0x40 + 0x40 * pick(3) + pick(2)), 8);
     default: return z3::lshr(a, c.bv_val(6 + pick(2), 8)) & c.bv_val(1, 8);
     }
   };
@@ -211,7 +318,9 @@ TEST_F(NormalizeTest, RandomTermsKeepTheirValue) {
     if (depth == 0)
       return z3::ult(vars[pick(vars.size())], numeral(8));
     z3::expr a = bits(depth - 1), b = bits(depth - 1);
-    switch (pick(12)) {
+    switch (pick(14)) {
+    case 12: return z3::ult(numeral(8), pick(2) ? chain() : a);
+    case 13: return z3::slt(numeral(8) - chain(), c.bv_val(0, 8));
     case 0: return a == b;
     case 1: return a != b;
     case 2: return z3::slt(a, b);
