@@ -187,6 +187,10 @@ TEST_F(NormalizeTest, SliceAndAddressRules) {
   rewritesTo(z3::select(stored, bv(3) + y), z3::select(mem, bv(3) + y));
   rewritesTo(z3::select(z3::store(mem, bv(4), b), bv(5)),
              z3::select(mem, bv(5)));
+  // A read at a free index over a few writes: the choice it makes.
+  rewritesTo(z3::select(stored, x),
+             z3::ite(x == bv(2) + y, h,
+                     z3::ite(x == bv(1) + y, b, z3::select(mem, x))));
   // A sign mask is a choice, and a mask by a choice of all or nothing is
   // one too.
   rewritesTo(z3::ashr(x, bv(63)),
