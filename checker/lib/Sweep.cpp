@@ -223,6 +223,7 @@ private:
   /// A fresh solver suited to the assertions (see the definition).
   z3::solver solverFor(const std::vector<z3::expr> &assertions);
   std::optional<z3::tactic> qfbvTactic, qfaufbvTactic;
+  void commute(const z3::expr &n, std::vector<Z3_ast> &args);
   /// Milliseconds to the deadline, 0 when it has passed.
   unsigned msLeft() const;
   /// A query's limits: Z3 resource units in proportion to `ms` nominal
@@ -1618,6 +1619,39 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
   return r == z3::unsat;
 }
 
+/// The operands of a commutative operator in Normalize's order (numerals
+/// first, then by id). The normalizer ordered the original terms; a node
+/// rebuilt over merged children can differ from its partner only in that
+/// order (a long-division step's `(r << 1) | bit` against `bit | (r << 1)`
+/// once both sides' remainders are one term), and reordered it is the
+/// same term, merged without a query: success_ratio 4.2 -> 3.6 s,
+/// admission_control 4.4 -> 3.9 s of CPU (three runs each). Only in
+/// thorough sweeps: in the plain ones the reordered cones changed Z3's
+/// search (latency_log: one proven pair left unknown, 0.8 -> 1.2 s;
+/// token_bucket 2.2 -> 2.9 s).
+void Sweeper::commute(const z3::expr &n, std::vector<Z3_ast> &args) {
+  switch (n.decl().decl_kind()) {
+  case Z3_OP_BAND:
+  case Z3_OP_BOR:
+  case Z3_OP_BXOR:
+  case Z3_OP_BADD:
+  case Z3_OP_BMUL:
+  case Z3_OP_AND:
+  case Z3_OP_OR:
+  case Z3_OP_EQ:
+    std::stable_sort(args.begin(), args.end(), [&](Z3_ast a, Z3_ast b) {
+      bool na = Z3_get_ast_kind(c, a) == Z3_NUMERAL_AST,
+           nb = Z3_get_ast_kind(c, b) == Z3_NUMERAL_AST;
+      if (na != nb)
+        return na;
+      return Z3_get_ast_id(c, a) < Z3_get_ast_id(c, b);
+    });
+    break;
+  default:
+    break;
+  }
+}
+
 llvm::DenseSet<unsigned> Sweeper::near(const z3::expr &n) {
   constexpr unsigned kDepth = 6;
   constexpr size_t kMax = 400;
@@ -1662,8 +1696,11 @@ void Sweeper::pass(bool full, std::vector<int> &mergedInto) {
         changed |= Z3_get_ast_id(c, rebuilt[ch]) !=
                    Z3_get_ast_id(c, nodes[ch]);
       }
-      if (changed)
+      if (changed) {
+        if (opt.thorough)
+          commute(n, args);
         n = z3::expr(c, Z3_update_term(c, n, args.size(), args.data()));
+      }
     }
     rebuilt.push_back(n);
     if (!z3::eq(n, nodes[i]) && lemmas.count(Z3_get_ast_id(c, nodes[i])))
