@@ -954,10 +954,9 @@ Query askSwept(z3::context &c, const std::vector<z3::expr> &assumptions,
   // 20/23 and 21/23 kills, 0 unknown, 125 s instead of 226 s).
   uint64_t firstUnits =
       longDivision ? 300000 : arithmetic ? 1000000 : 200000000;
+  auto left = deadline - Clock::now();
   Query q = askEach(c, assumptions, named, preferences,
-                    Clock::now() + (deadline - Clock::now()) /
-                                       (arithmetic ? 2 : 8) *
-                                       (arithmetic ? 1 : 7),
+                    Clock::now() + (arithmetic ? left / 2 : left / 8 * 7),
                     report.solverCalls, &proven, firstUnits);
   // Divisors with few values (divisorCases, Sweep.h): the cases asked by
   // askCases; the sweeps below when the split does not apply or a case

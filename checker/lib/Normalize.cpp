@@ -93,12 +93,8 @@ unsigned param(const z3::expr &e, unsigned i) {
   return Z3_get_decl_int_parameter(e.ctx(), e.decl(), i);
 }
 
-/// Operand order of commutative operators: numerals first, then by id.
 bool before(const z3::expr &a, const z3::expr &b) {
-  bool na = a.is_numeral(), nb = b.is_numeral();
-  if (na != nb)
-    return na;
-  return a.id() < b.id();
+  return operandBefore(a.ctx(), a, b);
 }
 
 z3::expr rebuild(const z3::expr &e, const std::vector<z3::expr> &args) {
@@ -127,6 +123,26 @@ bool sameArgs(const z3::expr &e, const std::vector<z3::expr> &args) {
   return true;
 }
 
+
+/// A bit-vector term as base + offset: (c, x) for (bvadd c x), c a
+/// numeral (the normal order puts it first); a numeral is an offset
+/// without a base; any other term is its own base, offset 0.
+struct Offset {
+  uint64_t c = 0;
+  std::optional<z3::expr> base;
+  bool sameBase(const Offset &o) const {
+    return base.has_value() == o.base.has_value() &&
+           (!base || z3::eq(*base, *o.base));
+  }
+};
+Offset offsetOf(const z3::expr &t) {
+  if (is(t, Z3_OP_BADD) && t.num_args() == 2)
+    if (auto c = num(t.arg(0)))
+      return {*c, t.arg(1)};
+  if (auto c = num(t))
+    return {*c, std::nullopt};
+  return {0, t};
+}
 
 /// A run of bits of a bit-vector term: bits hi..lo of `base`, or, without
 /// a base, the numeral `value` of width hi - lo + 1 (at most 64 bits).
@@ -183,39 +199,34 @@ bool sumSlices(const z3::expr &e, std::vector<Slice> &out) {
   return true;
 }
 
-/// Whether `e` is one of the operators the bit-slice form takes apart:
-/// extract, concat, zero_extend, a shift by a numeral, a mask with one
-/// run of ones.
-bool sliceable(const z3::expr &e) {
-  if (e.is_numeral())
-    return false;
-  switch (kindOf(e)) {
-  case Z3_OP_EXTRACT:
-  case Z3_OP_CONCAT:
-  case Z3_OP_ZERO_EXT:
-    return true;
-  case Z3_OP_BSHL:
-  case Z3_OP_BLSHR:
-    return e.num_args() == 2 && num(e.arg(1)).has_value();
-  case Z3_OP_BAND:
-    if (e.num_args() != 2)
-      return false;
-    for (unsigned i = 0; i < 2; ++i)
-      if (auto m = num(e.arg(i)); m && !e.arg(1 - i).is_numeral())
-        return onesRun(*m, e.get_sort().bv_size()).has_value();
-    return false;
-  case Z3_OP_BADD: {
-    std::vector<Slice> scratch;
-    return sumSlices(e, scratch);
-  }
-  default:
-    return false;
-  }
-}
+bool sliceOp(const z3::expr &e, unsigned hi, unsigned lo,
+             std::vector<Slice> &out);
 
 /// Appends the slices of bits hi..lo of `e`, most significant first.
 void slices(const z3::expr &e, unsigned hi, unsigned lo,
             std::vector<Slice> &out) {
+  if (auto v = num(e)) {
+    uint64_t x = (*v >> lo) & maskOf(hi - lo + 1);
+    out.push_back(Slice{std::nullopt, hi - lo, 0, x});
+    return;
+  }
+  // A wider numeral: its zero runs only (padding: a string map key's).
+  if (e.is_numeral() && Z3_get_numeral_string(e.ctx(), e) == std::string("0")) {
+    out.push_back(Slice{std::nullopt, hi - lo, 0, 0});
+    return;
+  }
+  if (!sliceOp(e, hi, lo, out))
+    out.push_back(Slice{e, hi, lo, 0});
+}
+
+/// When `e` is one of the operators the bit-slice form takes apart
+/// (extract, concat, zero_extend, a shift by a numeral, a mask with one
+/// run of ones, a sum without carries: sumSlices), appends the slices of
+/// its bits hi..lo and is true; else appends nothing.
+bool sliceOp(const z3::expr &e, unsigned hi, unsigned lo,
+             std::vector<Slice> &out) {
+  if (e.is_numeral())
+    return false;
   auto zero = [&](unsigned h, unsigned l) {
     out.push_back(Slice{std::nullopt, h - l, 0, 0});
   };
@@ -232,25 +243,11 @@ void slices(const z3::expr &e, unsigned hi, unsigned lo,
       zero(h, l);
   };
   unsigned w = e.get_sort().bv_size();
-  if (auto v = num(e)) {
-    uint64_t x = (*v >> lo) & maskOf(hi - lo + 1);
-    out.push_back(Slice{std::nullopt, hi - lo, 0, x});
-    return;
-  }
-  // A wider numeral: its zero runs only (padding: a string map key's).
-  if (e.is_numeral() && Z3_get_numeral_string(e.ctx(), e) == std::string("0")) {
-    zero(hi, lo);
-    return;
-  }
-  if (!sliceable(e)) {
-    out.push_back(Slice{e, hi, lo, 0});
-    return;
-  }
   switch (kindOf(e)) {
   case Z3_OP_EXTRACT: {
     unsigned l = param(e, 1);
     slices(e.arg(0), hi + l, lo + l, out);
-    return;
+    return true;
   }
   case Z3_OP_CONCAT: {
     unsigned top = w;
@@ -259,39 +256,41 @@ void slices(const z3::expr &e, unsigned hi, unsigned lo,
       part(e.arg(i), top - 1, top - aw, int(top - aw));
       top -= aw;
     }
-    return;
+    return true;
   }
   case Z3_OP_ZERO_EXT: {
     unsigned m = e.arg(0).get_sort().bv_size();
     zeros(w - 1, m);
     part(e.arg(0), m - 1, 0, 0);
-    return;
+    return true;
   }
-  case Z3_OP_BSHL: {
-    uint64_t k = *num(e.arg(1));
-    if (k >= w) {
-      zeros(w - 1, 0);
-      return;
-    }
-    part(e.arg(0), w - 1, unsigned(k), int(k));
-    if (k)
-      zeros(unsigned(k) - 1, 0);
-    return;
-  }
+  case Z3_OP_BSHL:
   case Z3_OP_BLSHR: {
-    uint64_t k = *num(e.arg(1));
-    if (k >= w) {
+    std::optional<uint64_t> k = e.num_args() == 2 ? num(e.arg(1)) : std::nullopt;
+    if (!k)
+      return false;
+    if (*k >= w) {
       zeros(w - 1, 0);
-      return;
+      return true;
     }
-    if (k)
-      zeros(w - 1, w - unsigned(k));
-    part(e.arg(0), w - 1 - unsigned(k), 0, -int(k));
-    return;
+    // x << k: x's bits w-1-k..0 above k zeros; x >> k: k zeros above x's
+    // bits w-1..k.
+    unsigned s = unsigned(*k);
+    if (kindOf(e) == Z3_OP_BSHL) {
+      part(e.arg(0), w - 1, s, int(s));
+      if (s)
+        zeros(s - 1, 0);
+    } else {
+      if (s)
+        zeros(w - 1, w - s);
+      part(e.arg(0), w - 1 - s, 0, -int(s));
+    }
+    return true;
   }
   case Z3_OP_BADD: {
     std::vector<Slice> sum;
-    sumSlices(e, sum);
+    if (!sumSlices(e, sum))
+      return false;
     unsigned top = w;
     for (const Slice &sl : sum) {
       unsigned bottom = top - sl.width();
@@ -306,20 +305,27 @@ void slices(const z3::expr &e, unsigned hi, unsigned lo,
       }
       top = bottom;
     }
-    return;
+    return true;
   }
   case Z3_OP_BAND: {
+    if (e.num_args() != 2)
+      return false;
     unsigned i = num(e.arg(0)) ? 0 : 1;
-    auto [rh, rl] = *onesRun(*num(e.arg(i)), w);
+    std::optional<uint64_t> m = num(e.arg(i));
+    std::optional<std::pair<unsigned, unsigned>> run =
+        m && !e.arg(1 - i).is_numeral() ? onesRun(*m, w) : std::nullopt;
+    if (!run)
+      return false;
+    auto [rh, rl] = *run;
     if (rh + 1 < w)
       zeros(w - 1, rh + 1);
     part(e.arg(1 - i), rh, rl, 0);
     if (rl)
       zeros(rl - 1, 0);
-    return;
+    return true;
   }
   default:
-    return;
+    return false;
   }
 }
 
@@ -384,6 +390,30 @@ z3::expr fromSlices(z3::context &ctx, std::vector<Slice> in, Norm norm) {
   return zext ? z3::zext(r, zext) : r;
 }
 } // namespace
+
+bool sbpf::checker::commutative(Z3_decl_kind k) {
+  switch (k) {
+  case Z3_OP_AND:
+  case Z3_OP_OR:
+  case Z3_OP_EQ:
+  case Z3_OP_BAND:
+  case Z3_OP_BOR:
+  case Z3_OP_BXOR:
+  case Z3_OP_BADD:
+  case Z3_OP_BMUL:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool sbpf::checker::operandBefore(Z3_context c, Z3_ast a, Z3_ast b) {
+  bool na = Z3_get_ast_kind(c, a) == Z3_NUMERAL_AST,
+       nb = Z3_get_ast_kind(c, b) == Z3_NUMERAL_AST;
+  if (na != nb)
+    return na;
+  return Z3_get_ast_id(c, a) < Z3_get_ast_id(c, b);
+}
 
 z3::expr Normalizer::operator()(const z3::expr &root) {
   // Iterative post-order: goals nest thousands deep (path conditions,
@@ -631,8 +661,12 @@ z3::expr Normalizer::rewrite(const z3::expr &e, unsigned depth) {
       arg(0).num_args() == 2) {
     z3::expr x = arg(0);
     bool simple = true;
-    for (unsigned i = 0; i < 2; ++i)
-      simple &= x.arg(i).is_numeral() || sliceable(x.arg(i));
+    for (unsigned i = 0; i < 2; ++i) {
+      std::vector<Slice> scratch;
+      simple &= x.arg(i).is_numeral() ||
+                sliceOp(x.arg(i), x.arg(i).get_sort().bv_size() - 1, 0,
+                        scratch);
+    }
     if (simple)
       return again(bitwise(kindOf(x), sub(rebuild(e, {x.arg(0)})),
                            sub(rebuild(e, {x.arg(1)}))));
@@ -642,9 +676,7 @@ z3::expr Normalizer::rewrite(const z3::expr &e, unsigned depth) {
   // extensions, shifts by numerals and one-run masks: the executor's
   // (ihl & 0x0f) << 2 and the encoding's concat(0, extract(3,0,ihl), 00)
   // are one term, a byte-wise load and a nested concat too.
-  if (e.is_bv() && sliceable(e)) {
-    std::vector<Slice> sl;
-    slices(e, w - 1, 0, sl);
+  if (std::vector<Slice> sl; e.is_bv() && sliceOp(e, w - 1, 0, sl)) {
     // The slices' extracts are normal but for the complement rule below
     // (their bases are not slice forms).
     auto extract = [&](const z3::expr &x) {
@@ -709,20 +741,13 @@ z3::expr Normalizer::rewrite(const z3::expr &e, unsigned depth) {
     // x + c1 against y + c2 (either c may be absent): with x and y one
     // term, the numerals decide (an address against another computed from
     // the same base); n = x + c is n - c = x.
-    if (a.is_bv() && w == 0 && a.get_sort().bv_size() <= 64) {
+    if (a.is_bv() && a.get_sort().bv_size() <= 64) {
       unsigned aw = a.get_sort().bv_size();
-      auto linear = [&](const z3::expr &t) -> std::pair<uint64_t, z3::expr> {
-        if (is(t, Z3_OP_BADD) && t.num_args() == 2)
-          if (auto c = num(t.arg(0)))
-            return {*c, t.arg(1)};
-        return {0, t};
-      };
-      auto [c1, x] = linear(a);
-      auto [c2, y] = linear(b);
-      if (auto n = num(a); n && c2)
-        return again(sub(bv(*n - c2, aw) == y));
-      if ((c1 || c2) && z3::eq(x, y))
-        return ctx.bool_val(((c1 ^ c2) & maskOf(aw)) == 0);
+      Offset x = offsetOf(a), y = offsetOf(b);
+      if (!x.base && y.base && y.c)
+        return again(sub(bv(x.c - y.c, aw) == *y.base));
+      if (x.base && (x.c || y.c) && x.sameBase(y))
+        return ctx.bool_val(((x.c ^ y.c) & maskOf(aw)) == 0);
     }
     if (auto c = num(a)) {
       // (= c (zero_extend k y)): y = c when c fits y's width.
@@ -788,21 +813,13 @@ z3::expr Normalizer::rewrite(const z3::expr &e, unsigned depth) {
     // known different (skipped): numerals, or one base plus numerals.
     if (n != 2 || !arg(1).is_bv() || arg(1).get_sort().bv_size() > 64)
       return e;
-    auto linear = [&](const z3::expr &t) -> std::pair<uint64_t, z3::expr> {
-      if (is(t, Z3_OP_BADD) && t.num_args() == 2)
-        if (auto c = num(t.arg(0)))
-          return {*c, t.arg(1)};
-      if (auto c = num(t))
-        return {*c, ctx.bool_val(true)}; // no base
-      return {0, t};
-    };
-    auto [ci, bi] = linear(arg(1));
+    Offset i = offsetOf(arg(1));
     z3::expr a = arg(0);
     while (is(a, Z3_OP_STORE) && a.num_args() == 3) {
-      auto [cj, bj] = linear(a.arg(1));
-      if (!z3::eq(bi, bj))
+      Offset j = offsetOf(a.arg(1));
+      if (!i.sameBase(j))
         break;
-      if (ci == cj)
+      if (i.c == j.c)
         return a.arg(2);
       a = a.arg(0);
     }

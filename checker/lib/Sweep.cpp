@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "sbpf/Checker/Sweep.h"
+#include "sbpf/Checker/Normalize.h"
 
 #include "llvm/ADT/APInt.h"
 #include "llvm/ADT/ArrayRef.h"
@@ -1619,8 +1620,8 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
   return r == z3::unsat;
 }
 
-/// The operands of a commutative operator in Normalize's order (numerals
-/// first, then by id). The normalizer ordered the original terms; a node
+/// The operands of a commutative operator in Normalize's order
+/// (operandBefore). The normalizer ordered the original terms; a node
 /// rebuilt over merged children can differ from its partner only in that
 /// order (a long-division step's `(r << 1) | bit` against `bit | (r << 1)`
 /// once both sides' remainders are one term), and reordered it is the
@@ -1630,26 +1631,10 @@ bool Sweeper::provenWithCircuitsCut(const z3::expr &goal,
 /// search (latency_log: one proven pair left unknown, 0.8 -> 1.2 s;
 /// token_bucket 2.2 -> 2.9 s).
 void Sweeper::commute(const z3::expr &n, std::vector<Z3_ast> &args) {
-  switch (n.decl().decl_kind()) {
-  case Z3_OP_BAND:
-  case Z3_OP_BOR:
-  case Z3_OP_BXOR:
-  case Z3_OP_BADD:
-  case Z3_OP_BMUL:
-  case Z3_OP_AND:
-  case Z3_OP_OR:
-  case Z3_OP_EQ:
+  if (commutative(n.decl().decl_kind()))
     std::stable_sort(args.begin(), args.end(), [&](Z3_ast a, Z3_ast b) {
-      bool na = Z3_get_ast_kind(c, a) == Z3_NUMERAL_AST,
-           nb = Z3_get_ast_kind(c, b) == Z3_NUMERAL_AST;
-      if (na != nb)
-        return na;
-      return Z3_get_ast_id(c, a) < Z3_get_ast_id(c, b);
+      return operandBefore(c, a, b);
     });
-    break;
-  default:
-    break;
-  }
 }
 
 llvm::DenseSet<unsigned> Sweeper::near(const z3::expr &n) {

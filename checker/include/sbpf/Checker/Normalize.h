@@ -41,6 +41,14 @@
 
 namespace sbpf::checker {
 
+/// Whether the operator's operands may be put in any order (Normalizer
+/// orders them by operandBefore: and, or, =, bvand, bvor, bvxor, bvadd,
+/// bvmul).
+bool commutative(Z3_decl_kind k);
+/// The normal order of a commutative operator's operands: numerals first,
+/// then by ast id.
+bool operandBefore(Z3_context c, Z3_ast a, Z3_ast b);
+
 /// Rewrites terms to their normal form; one Normalizer keeps its memo, so
 /// the goals of a query normalized by the same instance share their
 /// rewritten subterms. An instance serves the terms of one Z3 context.
